@@ -1,0 +1,61 @@
+# syntax=docker/dockerfile:1
+# One image for every civicgrid Python process (five Nameko services + gRPC gateway).
+# The command is chosen by docker-compose.yml / k8s, e.g.
+#   nameko run --config services/nameko.yaml services.tickets.service
+#   python -m gateway
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+############################ builder ############################
+FROM ${PYTHON_IMAGE} AS builder
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential \
+ && rm -rf /var/lib/apt/lists/*
+
+# Build-only tooling lives in its own venv so it never reaches the runtime image.
+RUN python -m venv /opt/buildtools \
+ && /opt/buildtools/bin/pip install "grpcio-tools>=1.66,<2"
+# The application venv that is copied into the runtime stage.
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+COPY . .
+
+# Generated protobuf/gRPC code -> /src/gen/python, the same protoc call as `make protos`
+# (make itself is not used: its target builds the developer .venv first).
+RUN set -eux; \
+    rm -rf gen/python; mkdir -p gen/python; \
+    find protos -name '*.proto' -print0 | xargs -0 /opt/buildtools/bin/python -m grpc_tools.protoc \
+        -Iprotos --python_out=gen/python --pyi_out=gen/python --grpc_python_out=gen/python; \
+    find gen/python/civicgrid -type d -exec touch {}/__init__.py \; ; \
+    test -n "$(find gen/python -name '*_pb2.py' -print -quit)"
+
+RUN pip install --upgrade pip && pip install .
+# Pre-compile so nothing needs to write .pyc at runtime (read-only rootfs).
+RUN python -m compileall -q /opt/venv /src/gen/python \
+ && for d in services gateway; do if [ -d "$d" ]; then python -m compileall -q "$d"; fi; done
+
+############################ runtime ############################
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="civicgrid" \
+      org.opencontainers.image.description="civicgrid Nameko services and gRPC gateway"
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app/gen/python \
+    HOME=/tmp \
+    TMPDIR=/tmp
+RUN groupadd --system --gid 10001 civicgrid \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --shell /usr/sbin/nologin civicgrid
+# Code and venv are owned by root and not writable by the app user; the only
+# writable path the processes need is /tmp (an emptyDir/tmpfs in k8s/compose).
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /src /app
+WORKDIR /app
+USER 10001:10001
+EXPOSE 50051 9100
+CMD ["python", "-m", "gateway"]

@@ -1,0 +1,48 @@
+# civicgrid: `make up` runs the platform on this machine, `make test` runs the whole suite.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+PY := $(VENV)/bin/python
+PROTO_OUT := gen/python
+PROTOS := $(shell find protos -name '*.proto')
+STACK_DIR := .run/stack
+
+.PHONY: install protos up down test test-unit bench clean
+
+install: $(VENV)/.installed $(PROTO_OUT)/.built
+
+$(VENV)/.installed: pyproject.toml
+	@command -v python3.11 >/dev/null || command -v python3 >/dev/null || { echo "Python 3.11 is required (e.g. apt-get install python3.11 python3.11-venv)" >&2; exit 1; }
+	test -x $(PY) || $$(command -v python3.11 || command -v python3) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip "setuptools<81" wheel
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# Generated code is not committed; it is rebuilt whenever a contract changes.
+$(PROTO_OUT)/.built: $(PROTOS) $(VENV)/.installed
+	rm -rf $(PROTO_OUT) && mkdir -p $(PROTO_OUT)
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) --grpc_python_out=$(PROTO_OUT) $(PROTOS)
+	find $(PROTO_OUT)/civicgrid -type d -exec touch {}/__init__.py \;
+	echo "$(CURDIR)/$(PROTO_OUT)" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/civicgrid-protos.pth
+	touch $@
+
+protos: $(PROTO_OUT)/.built
+
+up: install
+	eval "$$(scripts/servers.sh up)" && $(PY) scripts/devstack.py up --state-dir $(STACK_DIR) --seed
+
+down:
+	test -x $(PY) && $(PY) scripts/devstack.py down --state-dir $(STACK_DIR) || true
+	scripts/servers.sh down
+
+test: install
+	eval "$$(scripts/servers.sh up)" && scripts/validate-deploy.sh --install && $(PY) -m pytest -q -rfEs $(PYTEST_ARGS)
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit tests/contracts
+
+bench: install
+	eval "$$(scripts/servers.sh up)" && bench/run.sh
+
+clean:
+	rm -rf $(VENV) $(PROTO_OUT) .run

@@ -1,0 +1,1 @@
+"""The `civicgrid` command: demo tokens, calls to the gateway, demo data."""

@@ -1,0 +1,39 @@
+"""One table from domain errors to gRPC status codes, with google.rpc rich details."""
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+DOMAIN = "civicgrid.io"
+
+STATUS_BY_CODE = {
+    "INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT,
+    "NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+    "PERMISSION_DENIED": grpc.StatusCode.PERMISSION_DENIED,
+    "FAILED_PRECONDITION": grpc.StatusCode.FAILED_PRECONDITION,
+    "ALREADY_EXISTS": grpc.StatusCode.ALREADY_EXISTS,
+    "UNAUTHENTICATED": grpc.StatusCode.UNAUTHENTICATED,
+    "UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
+    "DEADLINE_EXCEEDED": grpc.StatusCode.DEADLINE_EXCEEDED,
+    "INTERNAL": grpc.StatusCode.INTERNAL,
+}
+
+
+def rich_status(code_name, message, violations=(), reason=None, metadata=None):
+    """A grpc.Status carrying BadRequest field violations (if any) and an ErrorInfo."""
+    details = []
+    if violations:
+        bad_request = error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v["field"], description=v["description"])
+            for v in violations])
+        details.append(_packed(bad_request))
+    details.append(_packed(error_details_pb2.ErrorInfo(
+        reason=reason or code_name, domain=DOMAIN, metadata=metadata or {})))
+    status = status_pb2.Status(code=getattr(code_pb2, code_name), message=message, details=details)
+    return rpc_status.to_status(status)
+
+
+def _packed(message):
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed

@@ -1,0 +1,157 @@
+"""gRPC methods → Nameko RPC, derived from the contracts in protos/.
+
+Every unary method of a `civicgrid.<service>.v1` gRPC service is routed to the
+Nameko service `<service>`, method `snake_case(Method)`, as
+`method(caller, request_dict)`. Who may call it is the method's
+`(civicgrid.api.v1.access)` option: no option, nobody.
+"""
+import importlib
+import logging
+import pkgutil
+import re
+import time
+
+import grpc
+from google.protobuf import json_format
+
+from gateway import metrics
+from gateway.auth import Unauthenticated
+from gateway.backends import BackendTimeout, BackendUnavailable
+from gateway.errors import STATUS_BY_CODE, rich_status
+from services.errors import DomainError
+
+log = logging.getLogger(__name__)
+DEFAULT_DEADLINE_SECONDS = 10.0
+MAX_DEADLINE_SECONDS = 30.0
+
+
+def contract_modules():
+    """Every generated *_pb2 module under the `civicgrid` proto package."""
+    import civicgrid
+    modules = []
+    for info in pkgutil.walk_packages(civicgrid.__path__, "civicgrid."):
+        if info.name.endswith("_pb2"):
+            modules.append(importlib.import_module(info.name))
+    return modules
+
+
+def snake_case(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Route:
+    def __init__(self, service_descriptor, method_descriptor, message_classes):
+        self.full_name = f"/{service_descriptor.full_name}/{method_descriptor.name}"
+        self.backend = service_descriptor.full_name.split(".")[1]
+        self.rpc_method = snake_case(method_descriptor.name)
+        self.request_class = message_classes[method_descriptor.input_type.full_name]
+        self.response_class = message_classes[method_descriptor.output_type.full_name]
+        self.roles = frozenset(allowed_roles(method_descriptor))
+        self.masks = [field.name for field in method_descriptor.input_type.fields
+                      if field.message_type is not None
+                      and field.message_type.full_name == "google.protobuf.FieldMask"]
+
+    def request_dict(self, request):
+        data = json_format.MessageToDict(request, preserving_proto_field_name=True)
+        for mask in self.masks:
+            data[mask] = list(getattr(request, mask).paths)
+        return data
+
+    def response(self, result):
+        return json_format.ParseDict(result, self.response_class(), ignore_unknown_fields=True)
+
+
+def allowed_roles(method_descriptor):
+    from civicgrid.api.v1 import access_pb2
+    options = method_descriptor.GetOptions()
+    if not options.HasExtension(access_pb2.access):
+        return ()
+    return options.Extensions[access_pb2.access].roles
+
+
+def discover_routes():
+    from google.protobuf import symbol_database
+    database = symbol_database.Default()
+    routes = []
+    for module in contract_modules():
+        for service in module.DESCRIPTOR.services_by_name.values():
+            classes = {}
+            for method in service.methods:
+                if method.server_streaming or method.client_streaming:
+                    continue
+                for message in (method.input_type, method.output_type):
+                    classes[message.full_name] = database.GetSymbol(message.full_name)
+                routes.append(Route(service, method, classes))
+    return routes
+
+
+class Dispatcher:
+    """Runs one routed call: authenticate, authorise, translate, call, translate back."""
+
+    def __init__(self, authenticator, pool, monitor):
+        self.authenticator = authenticator
+        self.pool = pool
+        self.monitor = monitor
+
+    def handler(self, route):
+        def handle(request, context):
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                return self._handle(route, request, context)
+            except _Abort as abort:
+                code = abort.code_name
+                context.abort_with_status(abort.status)
+            finally:
+                metrics.observe(route.full_name, code, time.perf_counter() - started)
+        return grpc.unary_unary_rpc_method_handler(
+            handle, request_deserializer=route.request_class.FromString,
+            response_serializer=route.response_class.SerializeToString)
+
+    def _handle(self, route, request, context):
+        try:
+            caller = self.authenticator.caller(context.invocation_metadata())
+        except Unauthenticated as exc:
+            raise _Abort("UNAUTHENTICATED", str(exc)) from None
+        if caller.role not in route.roles:
+            raise _Abort("PERMISSION_DENIED", f"role {caller.role} may not call {route.full_name}")
+        if not self.monitor.is_up(route.backend):
+            raise _Abort("UNAVAILABLE", f"{route.backend} service is unavailable")
+        timeout = self._timeout(context)
+        try:
+            result = self.pool.call(route.backend, route.rpc_method, timeout,
+                                    caller.model_dump(mode="json"), route.request_dict(request))
+            return route.response(result)
+        except DomainError as exc:
+            raise _Abort(exc.code, exc.message, exc.violations, exc.reason) from None
+        except BackendUnavailable as exc:
+            raise _Abort("UNAVAILABLE", str(exc)) from None
+        except BackendTimeout as exc:
+            raise _Abort("DEADLINE_EXCEEDED", str(exc)) from None
+        except Exception:
+            log.exception("unexpected failure in %s", route.full_name)
+            raise _Abort("INTERNAL", "internal error; it has been logged") from None
+
+    @staticmethod
+    def _timeout(context):
+        remaining = context.time_remaining()
+        if remaining is None:
+            return DEFAULT_DEADLINE_SECONDS
+        if remaining <= 0:
+            raise _Abort("DEADLINE_EXCEEDED", "deadline already passed")
+        return min(remaining, MAX_DEADLINE_SECONDS)
+
+
+class _Abort(Exception):
+    def __init__(self, code_name, message, violations=(), reason=None):
+        super().__init__(message)
+        self.code_name = code_name if code_name in STATUS_BY_CODE else "INTERNAL"
+        self.status = rich_status(self.code_name, message, violations, reason)
+
+
+def generic_handlers(dispatcher, routes):
+    by_service = {}
+    for route in routes:
+        service, method = route.full_name.strip("/").split("/")
+        by_service.setdefault(service, {})[method] = dispatcher.handler(route)
+    return [grpc.method_handlers_generic_handler(service, methods) for service, methods in by_service.items()]

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Starts and stops the five services and the gateway on this machine.
+
+Used by `make up` / `make down` and by the integration tests, so that what the
+tests run is what a developer runs. Servers (RabbitMQ, MongoDB/FerretDB) come
+from MONGO_URI / AMQP_URI; see scripts/servers.sh.
+"""
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("residents", "grids", "tickets", "notifications", "volunteers")
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the services and the gateway in the background")
+    up.add_argument("--state-dir", type=Path, default=ROOT / ".run/stack")
+    up.add_argument("--gateway-port", type=int, default=50051)
+    up.add_argument("--gateway-metrics-port", type=int, default=9100)
+    up.add_argument("--metrics-base-port", type=int, default=9101,
+                    help="services get consecutive metrics ports from here, in the order " + ", ".join(SERVICES))
+    up.add_argument("--db-prefix", default=os.environ.get("CIVICGRID_DB_PREFIX", "civicgrid_"))
+    up.add_argument("--seed", action="store_true", help="load the demo city once everything answers")
+    up.add_argument("--timeout", type=float, default=90)
+    down = sub.add_parser("down", help="stop what `up` started, by its recorded pids")
+    down.add_argument("--state-dir", type=Path, default=ROOT / ".run/stack")
+    return parser.parse_args()
+
+
+def jwt_secret(state_dir):
+    if os.environ.get("CIVICGRID_JWT_SECRET"):
+        return os.environ["CIVICGRID_JWT_SECRET"]
+    secret_file = state_dir / "jwt-secret"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(32))
+        secret_file.chmod(0o600)
+    return secret_file.read_text().strip()
+
+
+def process_table(args, secret):
+    base_env = {**os.environ, "CIVICGRID_DB_PREFIX": args.db_prefix, "PYTHONUNBUFFERED": "1"}
+    table = {}
+    for offset, service in enumerate(SERVICES):
+        table[service] = (
+            [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "services/nameko.yaml"),
+             f"services.{service}.service"],
+            {**base_env, "METRICS_PORT": str(args.metrics_base_port + offset)})
+    table["gateway"] = (
+        [sys.executable, "-m", "gateway"],
+        {**base_env, "GATEWAY_PORT": str(args.gateway_port),
+         "GATEWAY_METRICS_PORT": str(args.gateway_metrics_port), "CIVICGRID_JWT_SECRET": secret})
+    return table
+
+
+def wait_until_serving(port, timeout):
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2).status == \
+                        health_pb2.HealthCheckResponse.SERVING:
+                    return True
+            except grpc.RpcError:
+                pass
+            time.sleep(0.5)
+    return False
+
+
+def up(args):
+    state_dir = args.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pids_file = state_dir / "pids.json"
+    if pids_file.exists() and any(alive(pid) for pid in json.loads(pids_file.read_text()).values()):
+        sys.exit(f"already running (see {pids_file}); run `make down` first")
+    secret = jwt_secret(state_dir)
+    pids = {}
+    for name, (command, env) in process_table(args, secret).items():
+        log = open(state_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        pids[name] = process.pid
+    pids_file.write_text(json.dumps(pids, indent=2))
+    if not wait_until_serving(args.gateway_port, args.timeout):
+        down(args)
+        sys.exit(f"the platform did not become healthy in {args.timeout:.0f}s; logs in {state_dir}")
+    (state_dir / "endpoints.json").write_text(json.dumps({
+        "gateway": f"127.0.0.1:{args.gateway_port}",
+        "gateway_metrics": f"http://127.0.0.1:{args.gateway_metrics_port}/metrics",
+        "service_metrics": {s: f"http://127.0.0.1:{args.metrics_base_port + i}/metrics"
+                            for i, s in enumerate(SERVICES)},
+    }, indent=2))
+    if args.seed:
+        subprocess.run([sys.executable, "-m", "cli.main", "--gateway", f"127.0.0.1:{args.gateway_port}",
+                        "seed-demo"], cwd=ROOT, check=True,
+                       env={**os.environ, "CIVICGRID_JWT_SECRET": secret})
+    print_endpoints(args)
+
+
+def print_endpoints(args):
+    print(f"""
+civicgrid is up.
+  gateway (gRPC, reflection on): 127.0.0.1:{args.gateway_port}
+  gateway metrics:              http://127.0.0.1:{args.gateway_metrics_port}/metrics
+  service metrics:              {', '.join(f'{s} :{args.metrics_base_port + i}' for i, s in enumerate(SERVICES))}
+  logs and pids:                {args.state_dir}
+
+Call it:
+  .venv/bin/civicgrid token --role city_operator        # a demo token for the seeded tenant
+  .venv/bin/civicgrid call civicgrid.grids.v1.Grids/ListNodes '{{}}'
+  grpcurl -plaintext -H "authorization: Bearer $(.venv/bin/civicgrid token)" 127.0.0.1:{args.gateway_port} list
+Stop it: make down
+""")
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def down(args):
+    pids_file = args.state_dir / "pids.json"
+    if not pids_file.exists():
+        print("nothing to stop")
+        return
+    pids = json.loads(pids_file.read_text())
+    for name, pid in pids.items():
+        if alive(pid):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(alive(pid) for pid in pids.values()):
+        time.sleep(0.2)
+    for pid in pids.values():
+        if alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    pids_file.unlink()
+    print(f"stopped {', '.join(pids)}")
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    up(arguments) if arguments.command == "up" else down(arguments)

@@ -1,0 +1,63 @@
+"""Who is calling and where they may act.
+
+The gateway authenticates the token and passes its claims as `caller` to every
+RPC; services enforce tenant and scope themselves on every query, so the
+gateway is never the only guard.
+"""
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.errors import NotFound, PermissionDenied
+
+Role = Literal["city_operator", "community_staff", "grid_worker", "volunteer", "resident", "partner", "system"]
+WHOLE_TENANT = "*"
+
+
+class Caller(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    subject: str = Field(min_length=1)
+    tenant: str = Field(min_length=1)
+    role: Role
+    # Node ids the caller may act in (and everything below them); "*" is the whole tenant.
+    scope: tuple[str, ...] = ()
+    # Extra rights, e.g. "sensitive_tags", "pii_full".
+    grants: tuple[str, ...] = ()
+    request_id: str = ""
+
+    @classmethod
+    def of(cls, caller):
+        if isinstance(caller, Caller):
+            return caller
+        if not isinstance(caller, dict):
+            raise PermissionDenied("caller context missing")
+        try:
+            return cls.model_validate(caller)
+        except ValueError:
+            raise PermissionDenied("caller context invalid") from None
+
+    @property
+    def whole_tenant(self):
+        return WHOLE_TENANT in self.scope
+
+    def reaches(self, path):
+        """True when a record at `path` (ancestor ids ending with its own) is in scope."""
+        return self.whole_tenant or bool(set(path) & set(self.scope))
+
+    def scoped(self, extra=None):
+        """A MongoDB filter limited to this caller's tenant and scope."""
+        conditions = [{"tenant": self.tenant}]
+        if not self.whole_tenant:
+            conditions.append({"path": {"$in": list(self.scope)}})
+        if extra:
+            conditions.append(extra)
+        return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+    def require(self, path, what="record"):
+        """Out-of-scope records are reported as missing so that their existence does not leak."""
+        if not self.reaches(path):
+            raise NotFound(f"{what} not found")
+
+    def has_grant(self, grant):
+        return grant in self.grants

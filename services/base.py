@@ -1,0 +1,30 @@
+"""What every civicgrid service has: its metrics, its event outbox and the relay that empties it."""
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from services.events import EventOutbox
+from services.metrics import RpcMetrics
+
+OUTBOX_RELAY_SECONDS = 2
+
+
+class CivicService:
+    """Subclasses set `name` and a `store = MongoStore(TheirRepository)`.
+
+    Service modules import this module, not the class, so that `nameko run services.<name>.service`
+    finds only the service itself."""
+
+    outbox = EventOutbox()
+    metrics = RpcMetrics()
+
+    @rpc
+    def ping(self):
+        return {"service": self.name, "ok": True}
+
+    @timer(interval=OUTBOX_RELAY_SECONDS)
+    def relay_outbox(self):
+        self.outbox.relay(self.store.outbox_records())
+
+    def publish(self, records, document):
+        """Publishes a freshly written record's events; the relay retries if this fails."""
+        self.outbox.flush(records, document)

@@ -1,0 +1,1 @@
+"""The grids service: the hierarchy from city down to flats."""

@@ -1,0 +1,1 @@
+"""The residents service: households in flats, residents and their service-population tags."""

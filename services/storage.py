@@ -1,0 +1,206 @@
+"""MongoDB storage shared by the services.
+
+Each service owns one database (`<prefix><service name>`) and reaches it through
+a `MongoStore` dependency that hands the service its domain repository, never a
+raw client. `Records` gives a collection the three things every service needs:
+idempotent creates, updates that carry their events in the same document (the
+outbox, since FerretDB has no multi-document transactions), and keyset pages.
+"""
+import base64
+import binascii
+import uuid
+from datetime import datetime, timezone
+
+from nameko.extensions import DependencyProvider
+from pymongo import ASCENDING, MongoClient, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from services.errors import InvalidArgument, NotFound
+
+OUTBOX = "outbox"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+# Fields that never leave a service.
+INTERNAL_FIELDS = ("_id", "tenant", "request_id", OUTBOX, "retire_time")
+# Deletion first marks a record retired, with its events, in one write; the record
+# is removed once the events are out, so a crash in between loses no event.
+LIVE = {"retire_time": {"$exists": False}}
+
+
+def now():
+    return datetime.now(timezone.utc)
+
+
+def timestamp(moment):
+    """RFC 3339 in UTC, as google.protobuf.Timestamp's JSON form wants it."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+
+
+def new_id():
+    return uuid.uuid4().hex
+
+
+def public(document):
+    """A stored document as the service returns it: `id` instead of `_id`, times as strings."""
+    if document is None:
+        return None
+    shown = {key: value for key, value in document.items() if key not in INTERNAL_FIELDS}
+    shown["id"] = document["_id"]
+    for key, value in shown.items():
+        if isinstance(value, datetime):
+            shown[key] = timestamp(value.replace(tzinfo=value.tzinfo or timezone.utc))
+    return shown
+
+
+def encode_page_token(last_id):
+    return base64.urlsafe_b64encode(last_id.encode()).decode() if last_id else ""
+
+
+def decode_page_token(token):
+    if not token:
+        return None
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidArgument.field("page_token", "is not a token this API returned") from None
+
+
+def page_size_of(requested):
+    if requested is None or requested == 0:
+        return DEFAULT_PAGE_SIZE
+    if requested < 0:
+        raise InvalidArgument.field("page_size", "must not be negative")
+    return min(requested, MAX_PAGE_SIZE)
+
+
+class Records:
+    """One collection of tenant-owned records."""
+
+    def __init__(self, collection, what):
+        self.collection = collection
+        self.what = what
+
+    def ensure_indexes(self):
+        self.collection.create_index(
+            [("tenant", ASCENDING), ("request_id", ASCENDING)], unique=True, name="idempotency")
+        self.collection.create_index([("tenant", ASCENDING), ("path", ASCENDING)], name="scope")
+
+    def create(self, tenant, request_id, fields, events=()):
+        """Insert once per (tenant, request_id); a repeat returns the first record and
+        writes nothing, whatever the repeat carried."""
+        moment = now()
+        document = {
+            "_id": fields.pop("id", None) or new_id(),
+            "tenant": tenant,
+            "request_id": request_id or new_id(),
+            "create_time": moment,
+            "update_time": moment,
+            **fields,
+            OUTBOX: [event for event in events],
+        }
+        try:
+            self.collection.insert_one(document)
+            return document, True
+        except DuplicateKeyError:
+            existing = self.collection.find_one({"tenant": tenant, "request_id": document["request_id"]})
+            if existing is None:
+                raise
+            return existing, False
+
+    def get(self, query):
+        document = self.collection.find_one({"$and": [query, LIVE]})
+        if document is None:
+            raise NotFound(f"{self.what} not found")
+        return document
+
+    def update(self, query, changes, events=(), extra=None):
+        """Apply `$set` changes and queue their events in the same single-document write."""
+        operation = {"$set": {**changes, "update_time": now()}}
+        if events:
+            operation["$push"] = {OUTBOX: {"$each": list(events)}}
+        if extra:
+            operation.update(extra)
+        document = self.collection.find_one_and_update(
+            {"$and": [query, LIVE]}, operation, return_document=ReturnDocument.AFTER)
+        if document is None:
+            raise NotFound(f"{self.what} not found")
+        return document
+
+    def retire(self, query, events):
+        """Deletes a record: it disappears from reads now and from storage once its
+        events are published (see `clear_outbox`)."""
+        return self.update(query, {"retire_time": now()}, events)
+
+    def page(self, query, page_size=None, page_token=None):
+        """Keyset pagination on `_id`: stable under inserts, O(page) per call."""
+        size = page_size_of(page_size)
+        after = decode_page_token(page_token)
+        if after:
+            query = {"$and": [query, {"_id": {"$gt": after}}]}
+        query = {"$and": [query, LIVE]}
+        documents = list(self.collection.find(query).sort("_id", ASCENDING).limit(size + 1))
+        more = len(documents) > size
+        documents = documents[:size]
+        token = encode_page_token(documents[-1]["_id"]) if more else ""
+        return documents, token
+
+    def pending_outbox(self, limit=100):
+        return self.collection.find({f"{OUTBOX}.0": {"$exists": True}}).limit(limit)
+
+    def clear_outbox(self, document, event_ids):
+        if "retire_time" in document:
+            self.collection.delete_one({"_id": document["_id"]})
+            return
+        self.collection.update_one(
+            {"_id": document["_id"]}, {"$pull": {OUTBOX: {"id": {"$in": list(event_ids)}}}})
+
+
+class Repository:
+    """Base for a service's domain repository: names its record collections."""
+
+    record_collections = ()
+
+    def __init__(self, database):
+        self.database = database
+
+    def ensure_indexes(self):
+        for records in self.outbox_records():
+            records.ensure_indexes()
+
+    def outbox_records(self):
+        return [getattr(self, name) for name in self.record_collections]
+
+    def first_delivery(self, event_id):
+        """Consumers call this before acting on an event: False means it was seen already."""
+        try:
+            self.database.processed_events.insert_one({"_id": event_id, "time": now()})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def forget_delivery(self, event_id):
+        """Undo `first_delivery` when handling failed, so a redelivery is processed."""
+        self.database.processed_events.delete_one({"_id": event_id})
+
+
+class MongoStore(DependencyProvider):
+    """Hands a service its repository, bound to the service's own database."""
+
+    def __init__(self, repository_class):
+        self.repository_class = repository_class
+        self.client = None
+        self.repository = None
+
+    def setup(self):
+        config = self.container.config
+        self.client = MongoClient(config["MONGO_URI"], tz_aware=True, serverSelectionTimeoutMS=10000)
+        database = self.client[f"{config.get('DB_PREFIX') or 'civicgrid_'}{self.container.service_name}"]
+        self.repository = self.repository_class(database)
+        self.repository.ensure_indexes()
+
+    def stop(self):
+        if self.client is not None:
+            self.client.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.repository

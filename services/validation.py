@@ -1,0 +1,61 @@
+"""Turns request dicts into schema objects, or InvalidArgument naming every field at fault."""
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from services.errors import InvalidArgument
+
+
+class Schema(BaseModel):
+    """Base for request schemas: unknown keys are refused and strings are never coerced,
+    so `{"$gt": ""}` where a string belongs is an error, not a query operator."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+def parse(schema, data):
+    try:
+        return schema.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        violations = [
+            {"field": ".".join(str(part) for part in error["loc"]) or "request",
+             "description": error["msg"]}
+            for error in exc.errors()
+        ]
+        summary = "; ".join(f"{v['field']}: {v['description']}" for v in violations)
+        raise InvalidArgument(summary, violations) from None
+
+
+def masked_changes(schema, resource, update_mask, resource_field):
+    """The fields an Update call changes: those named in `update_mask` (or, with no mask,
+    every updatable field the client set), validated by `schema`.
+
+    Returns (resource id, {field: new value}).
+    """
+    updatable = set(schema.model_fields)
+    resource = resource or {}
+    resource_id = resource.get("id")
+    if not isinstance(resource_id, str) or not resource_id:
+        raise InvalidArgument.field(f"{resource_field}.id", "is required")
+    paths = list(update_mask) or [key for key in resource if key in updatable]
+    unknown = [path for path in paths if path not in updatable]
+    if unknown:
+        raise InvalidArgument.field(
+            "update_mask", f"cannot update {', '.join(unknown)}; updatable: {', '.join(sorted(updatable))}")
+    if not paths:
+        raise InvalidArgument.field("update_mask", "names no field to update")
+    try:
+        changes = parse(schema, {path: resource.get(path, _default_of(schema, path)) for path in paths})
+    except InvalidArgument as exc:
+        violations = [{**v, "field": f"{resource_field}.{v['field']}"} for v in exc.violations]
+        raise InvalidArgument("; ".join(f"{v['field']}: {v['description']}" for v in violations),
+                              violations) from None
+    return resource_id, changes.model_dump(include=set(paths))
+
+
+def _default_of(schema, path):
+    """Proto3 leaves zero values out of the JSON form; a masked field that is absent was cleared."""
+    annotation = str(schema.model_fields[path].annotation)
+    if "list" in annotation:
+        return []
+    if "int" in annotation:
+        return 0
+    return ""

@@ -1,0 +1,6 @@
+"""Storage of the volunteers service."""
+from services.storage import Repository
+
+
+class VolunteersRepository(Repository):
+    record_collections = ()
