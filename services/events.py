@@ -18,6 +18,7 @@ from services.storage import new_id, now, timestamp
 log = logging.getLogger(__name__)
 
 SPEC_VERSION = "1.0"
+RELAY_GRACE_SECONDS = 5
 # event type -> pydantic model of its `data`
 CONTRACTS = {}
 
@@ -94,7 +95,7 @@ class OutboxPublisher:
         """Publishes what a crash left behind; returns (pending count, oldest age in seconds)."""
         pending, oldest = 0, 0.0
         for records in records_list:
-            for document in records.pending_outbox():
+            for document in records.pending_outbox(older_than_seconds=RELAY_GRACE_SECONDS):
                 pending += len(document["outbox"])
                 oldest = max(oldest, age_seconds(document["outbox"][0]["time"]))
                 self.flush(records, document)

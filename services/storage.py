@@ -9,7 +9,7 @@ outbox, since FerretDB has no multi-document transactions), and keyset pages.
 import base64
 import binascii
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from nameko.extensions import DependencyProvider
 from pymongo import ASCENDING, MongoClient, ReturnDocument
@@ -28,7 +28,9 @@ LIVE = {"retire_time": {"$exists": False}}
 
 
 def now():
-    return datetime.now(timezone.utc)
+    """Millisecond precision: what MongoDB stores, so a record reads back as it was written."""
+    moment = datetime.now(timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def timestamp(moment):
@@ -144,8 +146,11 @@ class Records:
         token = encode_page_token(documents[-1]["_id"]) if more else ""
         return documents, token
 
-    def pending_outbox(self, limit=100):
-        return self.collection.find({f"{OUTBOX}.0": {"$exists": True}}).limit(limit)
+    def pending_outbox(self, older_than_seconds, limit=100):
+        """Records whose events were not published by the call that wrote them. The grace
+        period keeps the relay from racing that call's own publish."""
+        cutoff = timestamp(now() - timedelta(seconds=older_than_seconds))
+        return self.collection.find({f"{OUTBOX}.0.time": {"$lt": cutoff}}).limit(limit)
 
     def clear_outbox(self, document, event_ids):
         if "retire_time" in document:

@@ -1,4 +1,6 @@
 """Turns request dicts into schema objects, or InvalidArgument naming every field at fault."""
+import re
+
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.errors import InvalidArgument
@@ -11,15 +13,25 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
 
+FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def field_path(location):
+    """`a.b.0.c` from a pydantic error location, leaving out the names pydantic gives to
+    union members and validators (`constrained-str`, `literal['']`...)."""
+    parts = [str(part) for part in location if isinstance(part, int) or FIELD_NAME.match(str(part))]
+    return ".".join(parts) or "request"
+
+
 def parse(schema, data):
     try:
         return schema.model_validate(data if data is not None else {})
     except ValidationError as exc:
-        violations = [
-            {"field": ".".join(str(part) for part in error["loc"]) or "request",
-             "description": error["msg"]}
-            for error in exc.errors()
-        ]
+        violations = []
+        for error in exc.errors():
+            violation = {"field": field_path(error["loc"]), "description": error["msg"]}
+            if violation["field"] not in {v["field"] for v in violations}:
+                violations.append(violation)
         summary = "; ".join(f"{v['field']}: {v['description']}" for v in violations)
         raise InvalidArgument(summary, violations) from None
 

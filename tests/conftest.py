@@ -1,0 +1,138 @@
+"""Fixtures shared by the suite.
+
+Integration tests run against the real RabbitMQ and MongoDB/FerretDB named by
+AMQP_URI and MONGO_URI (`make test` starts them). Each test session gets its own
+RabbitMQ vhost and its own database prefix, and starts the real services and
+gateway with scripts/devstack.py, so runs never see each other's data or queues.
+"""
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import grpc
+import pytest
+import requests
+from pymongo import MongoClient
+
+from cli.api import Gateway
+from gateway.auth import mint
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("residents", "grids", "tickets", "notifications", "volunteers")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def required_env(name):
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"{name} is not set: run the suite with `make test`, which starts the servers")
+    return value
+
+
+class Broker:
+    """A private vhost on the real RabbitMQ, made through its management API."""
+
+    def __init__(self, amqp_uri):
+        self.base = urlsplit(amqp_uri)
+        self.api = os.environ.get("RABBITMQ_API", f"http://{self.base.hostname}:15672/api")
+        self.auth = (self.base.username or "guest", self.base.password or "guest")
+        self.vhost = f"civicgrid-test-{uuid.uuid4().hex[:8]}"
+
+    def create(self):
+        user = self.auth[0]
+        response = requests.put(f"{self.api}/vhosts/{quote(self.vhost, safe='')}", auth=self.auth, timeout=10)
+        response.raise_for_status()
+        requests.put(f"{self.api}/permissions/{quote(self.vhost, safe='')}/{user}", auth=self.auth,
+                     json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10).raise_for_status()
+        return urlunsplit(self.base._replace(path=f"/{quote(self.vhost, safe='')}"))
+
+    def delete(self):
+        requests.delete(f"{self.api}/vhosts/{quote(self.vhost, safe='')}", auth=self.auth, timeout=10)
+
+
+class Platform:
+    def __init__(self, tmp, amqp_uri, mongo_uri):
+        self.state_dir = tmp
+        self.amqp_uri = amqp_uri
+        self.mongo_uri = mongo_uri
+        self.db_prefix = f"t{uuid.uuid4().hex[:8]}_"
+        self.secret = uuid.uuid4().hex
+        self.gateway_port = free_port()
+        self.gateway_metrics_port = free_port()
+        self.metrics_base_port = free_port()
+        while any(not port_free(self.metrics_base_port + i) for i in range(len(SERVICES))):
+            self.metrics_base_port = free_port()
+        self.address = f"127.0.0.1:{self.gateway_port}"
+        self.env = {**os.environ, "AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri,
+                    "CIVICGRID_DB_PREFIX": self.db_prefix, "CIVICGRID_JWT_SECRET": self.secret}
+
+    def devstack(self, *args):
+        subprocess.run([sys.executable, str(ROOT / "scripts/devstack.py"), *args, "--state-dir",
+                        str(self.state_dir)], env=self.env, check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
+
+    def start(self):
+        self.devstack("up", "--gateway-port", str(self.gateway_port), "--gateway-metrics-port",
+                      str(self.gateway_metrics_port), "--metrics-base-port", str(self.metrics_base_port),
+                      "--db-prefix", self.db_prefix)
+
+    def stop(self):
+        self.devstack("down")
+
+    def token(self, role="city_operator", tenant="t1", scope=("*",), subject="tester", grants=()):
+        return mint(self.secret, subject, tenant, role, scope, grants)
+
+    def client(self, **claims):
+        return Gateway(self.address, self.token(**claims))
+
+    def database(self, service):
+        return MongoClient(self.mongo_uri)[f"{self.db_prefix}{service}"]
+
+    def metrics_url(self, service):
+        if service == "gateway":
+            return f"http://127.0.0.1:{self.gateway_metrics_port}/metrics"
+        return f"http://127.0.0.1:{self.metrics_base_port + SERVICES.index(service)}/metrics"
+
+
+def port_free(port):
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory):
+    broker = Broker(required_env("AMQP_URI"))
+    amqp_uri = broker.create()
+    running = Platform(tmp_path_factory.mktemp("stack"), amqp_uri, required_env("MONGO_URI"))
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        client = MongoClient(running.mongo_uri)
+        for name in client.list_database_names():
+            if name.startswith(running.db_prefix):
+                client.drop_database(name)
+        broker.delete()
+
+
+@pytest.fixture
+def unique():
+    """A short unique suffix for names and request ids within a shared platform."""
+    return uuid.uuid4().hex[:10]
+
+
+def rpc_error(call):
+    """Runs `call` and returns the grpc.RpcError it must raise."""
+    with pytest.raises(grpc.RpcError) as raised:
+        call()
+    return raised.value
