@@ -89,7 +89,7 @@ class OutboxPublisher:
         for event in pending:
             self.dispatch(event["type"], event)
             metrics.EVENTS_PUBLISHED.labels(self.service, event["type"]).inc()
-        records.clear_outbox(document, [event["id"] for event in pending])
+        records.clear_outbox(document, pending)
 
     def relay(self, records_list):
         """Publishes what a crash left behind; returns (pending count, oldest age in seconds)."""

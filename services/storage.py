@@ -152,12 +152,12 @@ class Records:
         cutoff = timestamp(now() - timedelta(seconds=older_than_seconds))
         return self.collection.find({f"{OUTBOX}.0.time": {"$lt": cutoff}}).limit(limit)
 
-    def clear_outbox(self, document, event_ids):
+    def clear_outbox(self, document, published):
+        """Removes published events by whole value: FerretDB ignores `$pull` conditions."""
         if "retire_time" in document:
             self.collection.delete_one({"_id": document["_id"]})
             return
-        self.collection.update_one(
-            {"_id": document["_id"]}, {"$pull": {OUTBOX: {"id": {"$in": list(event_ids)}}}})
+        self.collection.update_one({"_id": document["_id"]}, {"$pullAll": {OUTBOX: list(published)}})
 
 
 class Repository:
