@@ -35,7 +35,7 @@ class Gateway:
         self.symbols = symbol_database.Default()
         self.pool = self.symbols.pool
 
-    def call(self, full_method, request, timeout=30):
+    def call(self, full_method, request, timeout=30, metadata=()):
         """Calls `package.Service/Method` with a dict; returns the response as a dict."""
         service_name, _, method_name = full_method.strip("/").partition("/")
         method = self.pool.FindServiceByName(service_name).FindMethodByName(method_name)
@@ -44,7 +44,7 @@ class Gateway:
         stub = self.channel.unary_unary(f"/{service_name}/{method_name}",
                                         request_serializer=request_class.SerializeToString,
                                         response_deserializer=response_class.FromString)
-        response = stub(json_format.ParseDict(request, request_class()), metadata=self.metadata,
+        response = stub(json_format.ParseDict(request, request_class()), metadata=self.metadata + tuple(metadata),
                         timeout=timeout)
         return json_format.MessageToDict(response, preserving_proto_field_name=True)
 

@@ -13,6 +13,8 @@ from kombu import Connection
 from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from services.tracing import REQUEST_ID, new_request_id
+
 log = logging.getLogger(__name__)
 BACKENDS = ("residents", "grids", "tickets", "notifications", "volunteers")
 
@@ -31,7 +33,7 @@ class RpcPool:
         self.idle = queue.LifoQueue()
         self.slots = threading.BoundedSemaphore(size)
 
-    def call(self, service, method, timeout, *args):
+    def call(self, service, method, timeout, *args, request_id=None):
         if not self.slots.acquire(timeout=timeout):
             raise BackendTimeout("no RPC client free before the deadline")
         client = self._borrow()
@@ -40,6 +42,8 @@ class RpcPool:
             # The standalone client applies its timeout per socket read; set per call so
             # that the caller's gRPC deadline is the RPC's deadline.
             client._reply_listener.queue_consumer.timeout = timeout
+            # Context data travels as AMQP headers to the service and on to its RPCs and events.
+            client.proxy._worker_ctx.data[REQUEST_ID] = request_id or new_request_id()
             return getattr(getattr(client.cluster, service), method)(*args)
         except UnknownService:
             raise BackendUnavailable(f"{service} is not running") from None

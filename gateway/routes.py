@@ -19,8 +19,12 @@ from gateway.auth import Unauthenticated
 from gateway.backends import BackendTimeout, BackendUnavailable
 from gateway.errors import STATUS_BY_CODE, rich_status
 from services.errors import DomainError
+from services.tracing import new_request_id, use_request_id
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("civicgrid.access")
+REQUEST_ID_HEADER = "x-request-id"
+CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DEFAULT_DEADLINE_SECONDS = 10.0
 MAX_DEADLINE_SECONDS = 30.0
 
@@ -33,6 +37,14 @@ def contract_modules():
         if info.name.endswith("_pb2"):
             modules.append(importlib.import_module(info.name))
     return modules
+
+
+def request_id_of(context):
+    """The client's x-request-id when it is a sane token, else a fresh one."""
+    for key, value in context.invocation_metadata():
+        if key == REQUEST_ID_HEADER and CLIENT_REQUEST_ID.match(value):
+            return value
+    return new_request_id()
 
 
 def snake_case(name):
@@ -97,18 +109,24 @@ class Dispatcher:
         def handle(request, context):
             started = time.perf_counter()
             code = "OK"
+            request_id = request_id_of(context)
+            use_request_id(request_id)
+            context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
             try:
-                return self._handle(route, request, context)
+                return self._handle(route, request, context, request_id)
             except _Abort as abort:
                 code = abort.code_name
                 context.abort_with_status(abort.status)
             finally:
-                metrics.observe(route.full_name, code, time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                metrics.observe(route.full_name, code, seconds)
+                access_log.info("answered", extra={"method": route.full_name, "code": code,
+                                                   "duration_ms": round(seconds * 1000, 2)})
         return grpc.unary_unary_rpc_method_handler(
             handle, request_deserializer=route.request_class.FromString,
             response_serializer=route.response_class.SerializeToString)
 
-    def _handle(self, route, request, context):
+    def _handle(self, route, request, context, request_id):
         try:
             caller = self.authenticator.caller(context.invocation_metadata())
         except Unauthenticated as exc:
@@ -120,7 +138,8 @@ class Dispatcher:
         timeout = self._timeout(context)
         try:
             result = self.pool.call(route.backend, route.rpc_method, timeout,
-                                    caller.model_dump(mode="json"), route.request_dict(request))
+                                    caller.model_dump(mode="json"), route.request_dict(request),
+                                    request_id=request_id)
             return route.response(result)
         except DomainError as exc:
             raise _Abort(exc.code, exc.message, exc.violations, exc.reason) from None

@@ -12,6 +12,8 @@ from prometheus_client import start_http_server
 from gateway.auth import Authenticator
 from gateway.backends import BackendMonitor, RpcPool
 from gateway.routes import Dispatcher, discover_routes, generic_handlers
+from gateway.streaming import EventWatch
+from services.tracing import RequestIdFilter, json_formatter
 
 log = logging.getLogger("gateway")
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -53,7 +55,8 @@ def build_server(config):
     pool = RpcPool(config["amqp_uri"], size=config["workers"])
     authenticator = Authenticator(secret=config["jwt_secret"], public_key=config["jwt_public_key"])
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=config["workers"]),
-                         handlers=generic_handlers(Dispatcher(authenticator, pool, monitor), routes))
+                         handlers=[*generic_handlers(Dispatcher(authenticator, pool, monitor), routes),
+                                   EventWatch(authenticator, pool, monitor).handler()])
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = sorted({route.full_name.split("/")[1] for route in routes})
     reflection.enable_server_reflection(
@@ -66,8 +69,10 @@ def build_server(config):
 
 
 def main():
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(json_formatter())
+    handler.addFilter(RequestIdFilter())
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), handlers=[handler])
     config = settings()
     server, monitor, pool = build_server(config)
     if config["metrics_port"]:

@@ -4,6 +4,7 @@ from nameko.timer import timer
 
 from services.events import EventOutbox
 from services.metrics import RpcMetrics
+from services.tracing import RequestTracing
 
 OUTBOX_RELAY_SECONDS = 2
 
@@ -16,6 +17,7 @@ class CivicService:
 
     outbox = EventOutbox()
     metrics = RpcMetrics()
+    tracing = RequestTracing()
 
     @rpc
     def ping(self):
