@@ -30,19 +30,19 @@ def prometheus(platform, tmp_path_factory):
         stdout=subprocess.DEVNULL, stderr=open(workdir / "prometheus.log", "wb"))
     api = f"http://127.0.0.1:{port}/api/v1"
     try:
-        yield lambda query: query_until(api, query)
+        yield lambda query, enough=1: query_until(api, query, enough)
     finally:
         server.terminate()
         server.wait(10)
 
 
-def query_until(api, query, timeout=30):
-    """Series for `query` once Prometheus has any (scrapes take a second or two)."""
+def query_until(api, query, enough, timeout=30):
+    """Series for `query` once Prometheus has `enough` of them (scrapes take a second or two)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             result = requests.get(f"{api}/query", params={"query": query}, timeout=5).json()["data"]["result"]
-            if result:
+            if len(result) >= enough:
                 return result
         except requests.RequestException:
             pass
@@ -53,7 +53,7 @@ def query_until(api, query, timeout=30):
 def test_prometheus_scrapes_every_process(platform, prometheus, unique):
     operator = platform.client(tenant=f"ops-{unique}")
     build_hierarchy(operator, unique)
-    up = prometheus('up{job=~"civicgrid-.*"} == 1')
+    up = prometheus('up{job=~"civicgrid-.*"} == 1', enough=len(PROCESSES))
     assert {series["metric"]["job"] for series in up} == {f"civicgrid-{name}" for name in PROCESSES}
     for query in ('civicgrid_rpc_requests_total{service="grids",method="create_node",outcome="ok"}',
                   'civicgrid_rpc_request_duration_seconds_bucket{service="grids"}',
@@ -93,7 +93,7 @@ def test_one_request_id_follows_a_call_through_gateway_rpc_and_events(platform, 
     for process in ("gateway", "residents", "grids"):
         log_lines = (platform.state_dir / f"{process}.log").read_text().splitlines()
         lines[process] = [json.loads(line) for line in log_lines if request_id in line]
-    assert any(line.get("method") == f"{RESIDENTS}/CreateHousehold" for line in lines["gateway"])
+    assert any(line.get("method") == f"/{RESIDENTS}/CreateHousehold" for line in lines["gateway"])
     assert any(line.get("entrypoint") == "create_household" for line in lines["residents"])
     assert any(line.get("entrypoint") == "get_flat" for line in lines["grids"]), \
         "the RPC residents made to grids carries the same request id"
