@@ -29,7 +29,9 @@ def parse(schema, data):
     except ValidationError as exc:
         violations = []
         for error in exc.errors():
-            violation = {"field": field_path(error["loc"]), "description": error["msg"]}
+            field = (".".join(map(str, error["loc"])) if error["type"] == "extra_forbidden"
+                     else field_path(error["loc"]))
+            violation = {"field": field, "description": error["msg"]}
             if violation["field"] not in {v["field"] for v in violations}:
                 violations.append(violation)
         summary = "; ".join(f"{v['field']}: {v['description']}" for v in violations)

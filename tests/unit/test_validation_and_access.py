@@ -1,0 +1,51 @@
+"""Request validation and caller scope, without servers."""
+import pytest
+
+from services.access import Caller
+from services.errors import InvalidArgument, NotFound
+from services.grids import schemas
+from services.validation import masked_changes, parse
+
+
+def test_operator_objects_where_a_string_belongs_are_refused():
+    with pytest.raises(InvalidArgument) as raised:
+        parse(schemas.CreateNode, {"kind": "CITY", "display_name": {"$gt": ""}})
+    assert [v["field"] for v in raised.value.violations] == ["display_name"]
+
+
+def test_dollar_prefixed_keys_are_refused():
+    with pytest.raises(InvalidArgument) as raised:
+        parse(schemas.CreateNode, {"kind": "CITY", "display_name": "x", "$where": "1"})
+    assert [v["field"] for v in raised.value.violations] == ["$where"]
+
+
+def test_ids_must_be_plain_tokens():
+    with pytest.raises(InvalidArgument) as raised:
+        parse(schemas.GetById, {"id": "$ne"})
+    assert raised.value.violations[0]["field"] == "id"
+
+
+def test_update_mask_names_only_updatable_fields():
+    with pytest.raises(InvalidArgument) as raised:
+        masked_changes(schemas.NodeChanges, {"id": "n1", "kind": "CITY"}, ["kind"], "node")
+    assert raised.value.violations[0]["field"] == "update_mask"
+    assert masked_changes(schemas.NodeChanges, {"id": "n1", "display_name": "New"}, ["display_name"], "node") == \
+        ("n1", {"display_name": "New"})
+
+
+def test_clearing_a_required_field_through_the_mask_names_it():
+    with pytest.raises(InvalidArgument) as raised:
+        masked_changes(schemas.NodeChanges, {"id": "n1"}, ["display_name"], "node")
+    assert raised.value.violations[0]["field"] == "node.display_name"
+
+
+def test_scope_filters_by_tenant_and_path():
+    worker = Caller(subject="w", tenant="t1", role="grid_worker", scope=("g1",))
+    assert worker.reaches(["c1", "s1", "co1", "g1", "b1"])
+    assert not worker.reaches(["c1", "s1", "co1", "g2"])
+    assert worker.scoped({"kind": "GRID"}) == {"$and": [{"tenant": "t1"}, {"path": {"$in": ["g1"]}},
+                                                        {"kind": "GRID"}]}
+    with pytest.raises(NotFound):
+        worker.require(["c1", "g2"])
+    operator = Caller(subject="o", tenant="t1", role="city_operator", scope=("*",))
+    assert operator.scoped() == {"tenant": "t1"}
