@@ -1,6 +1,188 @@
-"""Storage of the notifications service."""
-from services.storage import Repository
+"""Storage of the notifications service: the event log, inbox messages, notices, partner
+subscriptions and the deliveries to partners."""
+import hashlib
+import threading
+from datetime import timedelta
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from services.storage import Records, Repository, now
+
+DUPLICATE_KEY = 11000
+POSITION_BLOCK = 100
+
+
+def message_id(origin, recipient, channel):
+    """Deterministic, so a redelivered event or a repeated notice writes the same message again."""
+    return hashlib.sha256(f"{origin}\0{recipient}\0{channel}".encode()).hexdigest()[:32]
 
 
 class NotificationsRepository(Repository):
-    record_collections = ()
+    record_collections = ("notices", "subscriptions")
+
+    def __init__(self, database):
+        super().__init__(database)
+        self.notices = Records(database.notices, "notice")
+        self.subscriptions = Records(database.subscriptions, "partner subscription")
+        self.event_log = database.event_log
+        self.counters = database.counters
+        self.inbox = database.inbox
+        self.partner_deliveries = database.partner_deliveries
+        self.webhook_deliveries = database.webhook_deliveries
+        self.sms_deliveries = database.sms_deliveries
+        self.preferences = database.preferences
+        # Positions are taken and written under one lock so that, within this process, a reader
+        # that saw position n never later finds a new event below n.
+        self._append_lock = threading.Lock()
+        self._next = 0
+        self._positions_left = 0
+
+    def ensure_indexes(self):
+        super().ensure_indexes()
+        self.event_log.create_index([("position", ASCENDING)], unique=True, name="position")
+        self.event_log.create_index([("received_time", ASCENDING)], name="age")
+        self.inbox.create_index([("origin", ASCENDING), ("recipient", ASCENDING), ("channel", ASCENDING)],
+                                unique=True, name="one_per_origin_recipient_channel")
+        self.inbox.create_index([("tenant", ASCENDING), ("recipient", ASCENDING)], name="recipient")
+        self.inbox.create_index([("notice_id", ASCENDING)], name="notice")
+        self.subscriptions.collection.create_index(
+            [("tenant", ASCENDING), ("event_types", ASCENDING)], name="by_type")
+        self.subscriptions.collection.create_index(
+            [("tenant", ASCENDING), ("partner", ASCENDING)], name="by_partner")
+        for deliveries in (self.webhook_deliveries, self.sms_deliveries):
+            deliveries.create_index([("state", ASCENDING), ("next_attempt_time", ASCENDING)], name="due")
+
+    # Event log
+
+    def append_event(self, event):
+        """Keeps an event once; returns its log entry, new or already there. A redelivery costs
+        a position (positions increase but may skip), never a second entry."""
+        with self._append_lock:
+            entry = {"_id": event["id"], "position": self._next_position(), "tenant": event.get("tenant"),
+                     "type": event.get("type"), "received_time": now(), "event": event}
+            try:
+                self.event_log.insert_one(entry)
+                return entry
+            except DuplicateKeyError:
+                return self.event_log.find_one({"_id": event["id"]})
+
+    def _next_position(self):
+        """Positions come from a shared counter in blocks, so most events cost no counter write;
+        a restart starts a fresh block above every position handed out before."""
+        if self._positions_left == 0:
+            block_end = self.counters.find_one_and_update(
+                {"_id": "event_log"}, {"$inc": {"value": POSITION_BLOCK}}, upsert=True,
+                return_document=ReturnDocument.AFTER)["value"]
+            self._next, self._positions_left = block_end - POSITION_BLOCK + 1, POSITION_BLOCK
+        position = self._next
+        self._next += 1
+        self._positions_left -= 1
+        return position
+
+    def events_after(self, tenant, position, event_types, node_ids, limit):
+        query = {"tenant": tenant, "position": {"$gt": position}, "type": {"$in": list(event_types)},
+                 "event.data.path": {"$in": list(node_ids)}}
+        return list(self.event_log.find(query).sort("position", ASCENDING).limit(limit))
+
+    def purge_events_older_than(self, seconds):
+        return self.event_log.delete_many({"received_time": {"$lt": now() - timedelta(seconds=seconds)}}).deleted_count
+
+    # Inbox
+
+    def deliver_to_inbox(self, messages):
+        """Writes messages; those already there (same origin, recipient, channel) are left alone.
+        Returns how many were new."""
+        if not messages:
+            return 0
+        try:
+            return len(self.inbox.insert_many(messages, ordered=False).inserted_ids)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            return exc.details.get("nInserted", 0)
+
+    def inbox_page(self, query, page_size, page_token):
+        return Records(self.inbox, "message").page(query, page_size, page_token)
+
+    def unread_count(self, tenant, recipient):
+        return self.inbox.count_documents({"tenant": tenant, "recipient": recipient,
+                                           "read_time": {"$exists": False}})
+
+    def mark_read(self, tenant, recipient, message_ids):
+        return self.inbox.update_many(
+            {"tenant": tenant, "recipient": recipient, "_id": {"$in": list(message_ids)},
+             "read_time": {"$exists": False}},
+            {"$set": {"read_time": now()}}).modified_count
+
+    def notice_counts(self, notice_id):
+        return {"delivered_count": self.inbox.count_documents({"notice_id": notice_id}),
+                "read_count": self.inbox.count_documents({"notice_id": notice_id, "read_time": {"$exists": True}})}
+
+    # Partners
+
+    def subscriptions_for(self, tenant, event_type):
+        return list(self.subscriptions.collection.find(
+            {"tenant": tenant, "event_types": event_type, "retire_time": {"$exists": False}}))
+
+    def live_subscriptions_of(self, tenant, partner):
+        return list(self.subscriptions.collection.find(
+            {"tenant": tenant, "partner": partner, "retire_time": {"$exists": False}}))
+
+    def claim_partner_delivery(self, event_id, queue):
+        """True the first time an event is headed for a partner's queue."""
+        try:
+            self.partner_deliveries.insert_one({"_id": f"{event_id}:{queue}", "time": now()})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def release_partner_delivery(self, event_id, queue):
+        self.partner_deliveries.delete_one({"_id": f"{event_id}:{queue}"})
+
+    def queue_webhook(self, subscription, event):
+        try:
+            self.webhook_deliveries.insert_one({
+                "_id": f"{event['id']}:{subscription['_id']}", "tenant": subscription["tenant"],
+                "subscription_id": subscription["_id"], "event": event, "state": "QUEUED",
+                "attempts": 0, "next_attempt_time": now(), "create_time": now()})
+        except DuplicateKeyError:
+            pass
+
+    def queue_sms(self, message, phone):
+        """At most one text per message (origin, recipient), however often it is queued."""
+        try:
+            self.sms_deliveries.insert_one({
+                "_id": message_id(message["origin"], message["recipient"], "sms"), "tenant": message["tenant"],
+                "recipient": message["recipient"], "phone": phone, "text": f"{message['title']}: {message['body']}",
+                "urgent": message["urgent"], "state": "QUEUED", "attempts": 0, "next_attempt_time": now(),
+                "create_time": now()})
+        except DuplicateKeyError:
+            pass
+
+    @staticmethod
+    def claim_due(deliveries, lease_seconds):
+        """Takes one due delivery, pushing its next attempt out by the lease so no other sender
+        takes it meanwhile."""
+        moment = now()
+        return deliveries.find_one_and_update(
+            {"state": "QUEUED", "next_attempt_time": {"$lte": moment}},
+            {"$set": {"next_attempt_time": moment + timedelta(seconds=lease_seconds)}},
+            sort=[("next_attempt_time", ASCENDING)], return_document=ReturnDocument.AFTER)
+
+    # Preferences
+
+    @staticmethod
+    def preference_key(tenant, recipient):
+        return f"{tenant}/{recipient}"
+
+    def preferences_of(self, tenant, recipients):
+        keys = [self.preference_key(tenant, recipient) for recipient in recipients]
+        return {found["recipient"]: found for found in self.preferences.find({"_id": {"$in": keys}})}
+
+    def set_preferences(self, tenant, recipient, changes):
+        return self.preferences.find_one_and_update(
+            {"_id": self.preference_key(tenant, recipient)},
+            {"$set": {**changes, "update_time": now()}, "$setOnInsert": {"tenant": tenant, "recipient": recipient}},
+            upsert=True, return_document=ReturnDocument.AFTER)

@@ -1,9 +1,557 @@
-"""The volunteers service."""
+"""The volunteers service: profiles, teams, and the loop of asking for, taking and dispatching
+orders (询单 · 接单 · 派单), through check-in, check-out, logged hours and feedback."""
+from datetime import date, datetime, time, timezone
+
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
 from services import base
+from services.access import Caller
+from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from services.events import envelope
+from services.storage import OUTBOX, MongoStore, new_id, now, public, timestamp
+from services.validation import masked_changes, parse
+from services.volunteers import matching, schemas
+from services.volunteers.events import (TaskCheckedIn, TaskCheckedOut, TaskCreated, TaskDispatched,
+                                        TaskFeedbackGiven, TaskOffered, TaskPublished, TaskUnfilled,
+                                        TeamCreated, TeamUpdated, VolunteerRegistered, VolunteerUpdated)
 from services.volunteers.store import VolunteersRepository
-from services.storage import MongoStore
+
+UNFILLED_CHECK_SECONDS = 2
+DEFAULT_RANKING_LIMIT = 50
+DEFAULT_ACTIVE_HOURS_PER_MONTH = 8.0
+OPEN_TASKS_SCANNED = 500
+VOLUNTEER_EVENT_FIELDS = ("id", "subject", "display_name", "home_node_id", "path")
+TEAM_EVENT_FIELDS = ("id", "display_name", "purpose", "node_id", "coordinators", "member_ids", "path")
+TASK_EVENT_FIELDS = ("id", "title", "node_id", "ticket_id", "team_id", "people_needed", "path")
 
 
 class VolunteersService(base.CivicService):
     name = "volunteers"
     store = MongoStore(VolunteersRepository)
+    grids = RpcProxy("grids")
+    residents = RpcProxy("residents")
+
+    # Volunteers
+
+    @rpc
+    def create_volunteer(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.CreateVolunteer, request)
+        node = self._node(caller, command.home_node_id, "home_node_id")
+        if command.resident_id:
+            self._check_resident(caller, command.resident_id, "resident_id")
+        fields = command.model_dump(exclude={"request_id"}) | {"id": new_id(), "path": node["path"]}
+        event = self._event(VolunteerRegistered, caller.tenant, "volunteers", fields, VOLUNTEER_EVENT_FIELDS)
+        try:
+            document, _ = self.store.volunteers.create(caller.tenant, command.request_id, dict(fields), [event])
+        except DuplicateKeyError:
+            raise AlreadyExists(f"a volunteer already signs in as {command.subject}",
+                                [{"field": "subject", "description": "already registered"}]) from None
+        self.publish(self.store.volunteers, document)
+        return public(document)
+
+    @rpc
+    def get_volunteer(self, caller, request):
+        caller = Caller.of(caller)
+        return public(self._volunteer(caller, parse(schemas.GetById, request).id))
+
+    @rpc
+    def list_volunteers(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.ListVolunteers, request)
+        conditions = {}
+        if command.node_id:
+            conditions["path"] = command.node_id
+        if command.skill:
+            conditions["skills.name"] = command.skill
+        documents, token = self.store.volunteers.page(
+            caller.scoped(conditions or None), command.page_size, command.page_token)
+        return {"volunteers": [public(d) for d in documents], "next_page_token": token}
+
+    @rpc
+    def update_volunteer(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.UpdateVolunteer, request)
+        volunteer_id, changes = masked_changes(
+            schemas.VolunteerChanges, command.volunteer, command.update_mask, "volunteer")
+        volunteer = self._volunteer(caller, volunteer_id)
+        if changes.get("resident_id"):
+            self._check_resident(caller, changes["resident_id"], "volunteer.resident_id")
+        event = self._event(VolunteerUpdated, caller.tenant, "volunteers", public(volunteer) | changes,
+                            VOLUNTEER_EVENT_FIELDS, changed=sorted(changes))
+        document = self.store.volunteers.update({"tenant": caller.tenant, "_id": volunteer_id}, changes, [event])
+        self.publish(self.store.volunteers, document)
+        return public(document)
+
+    # Teams
+
+    @rpc
+    def create_team(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.CreateTeam, request)
+        node = self._node(caller, command.node_id, "node_id")
+        self._check_members(caller, command.member_ids, "member_ids")
+        fields = command.model_dump(exclude={"request_id"}) | {
+            "id": new_id(), "path": node["path"], "member_ids": sorted(set(command.member_ids))}
+        event = self._event(TeamCreated, caller.tenant, "teams", fields, TEAM_EVENT_FIELDS)
+        document, _ = self.store.teams.create(caller.tenant, command.request_id, dict(fields), [event])
+        self.publish(self.store.teams, document)
+        return public(document)
+
+    @rpc
+    def get_team(self, caller, request):
+        caller = Caller.of(caller)
+        return public(self._team(caller, parse(schemas.GetById, request).id))
+
+    @rpc
+    def list_teams(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.ListTeams, request)
+        documents, token = self.store.teams.page(
+            caller.scoped({"member_ids": command.member_id} if command.member_id else None),
+            command.page_size, command.page_token)
+        return {"teams": [public(d) for d in documents], "next_page_token": token}
+
+    @rpc
+    def update_team(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.UpdateTeam, request)
+        team_id, changes = masked_changes(schemas.TeamChanges, command.team, command.update_mask, "team")
+        team = self._team(caller, team_id)
+        if "member_ids" in changes:
+            self._check_members(caller, changes["member_ids"], "team.member_ids")
+            changes["member_ids"] = sorted(set(changes["member_ids"]))
+        event = self._event(TeamUpdated, caller.tenant, "teams", public(team) | changes, TEAM_EVENT_FIELDS,
+                            changed=sorted(changes))
+        document = self.store.teams.update({"tenant": caller.tenant, "_id": team_id}, changes, [event])
+        self.publish(self.store.teams, document)
+        return public(document)
+
+    # Tasks
+
+    @rpc
+    def create_task(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.CreateTask, request)
+        node = self._node(caller, command.node_id, "node_id")
+        if command.team_id:
+            self._team(caller, command.team_id, "team_id")
+        fields = command.model_dump(exclude={"request_id"}) | {
+            "id": new_id(), "path": node["path"], "state": "DRAFT",
+            "offer_deadline": command.offer_deadline or command.start_time,
+            "required_skills": [r.model_dump() for r in command.required_skills],
+            "offers": [], "assignments": [], "feedback": [], "people_dispatched": 0}
+        event = self._task_event(TaskCreated, caller.tenant, fields, start_time=timestamp(command.start_time),
+                                 end_time=timestamp(command.end_time))
+        document, _ = self.store.tasks.create(caller.tenant, command.request_id, dict(fields), [event])
+        self.publish(self.store.tasks, document)
+        return self._shown_task(caller.tenant, document)
+
+    @rpc
+    def get_task(self, caller, request):
+        caller = Caller.of(caller)
+        return self._shown_task(caller.tenant, self._task(caller, parse(schemas.GetById, request).id))
+
+    @rpc
+    def list_tasks(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.ListTasks, request)
+        if caller.role == "volunteer":
+            me = self._me(caller)["_id"]
+            query = {"tenant": caller.tenant, "$or": [{"assignments.volunteer_id": me}, {"offers": me}]}
+        else:
+            query = caller.scoped({"path": command.node_id} if command.node_id else None)
+        documents, token = self.store.tasks.page(query, command.page_size, command.page_token)
+        return {"tasks": [self._shown_task(caller.tenant, d) for d in documents], "next_page_token": token}
+
+    @rpc
+    def publish_task(self, caller, request):
+        caller = Caller.of(caller)
+        task = self._task(caller, parse(schemas.GetById, request).id)
+        if task["state"] != "DRAFT":
+            raise FailedPrecondition(f"task is already {task['state']}")
+        event = self._task_event(TaskPublished, caller.tenant, public(task))
+        document = self._conditional_update(
+            {"tenant": caller.tenant, "_id": task["_id"], "state": "DRAFT"},
+            {"$set": {"state": "PUBLISHED"}}, [event], "task was published meanwhile")
+        self.publish(self.store.tasks, document)
+        return self._shown_task(caller.tenant, document)
+
+    @rpc
+    def list_open_tasks(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.ListOpenTasks, request)
+        me = self._me(caller)
+        limit = command.page_size or 50
+        fitting = []
+        for task in self.store.tasks.collection.find(
+                {"tenant": caller.tenant, "state": "PUBLISHED", "end_time": {"$gt": now()}},
+                {OUTBOX: 0}).sort("start_time", 1).limit(OPEN_TASKS_SCANNED):
+            if task["people_dispatched"] < task["people_needed"] and not self._unfit(me, task):
+                fitting.append(self._shown_task(caller.tenant, task))
+            if len(fitting) == limit:
+                break
+        return {"tasks": fitting}
+
+    @rpc
+    def offer_task(self, caller, request):
+        caller = Caller.of(caller)
+        me = self._me(caller)
+        task = self.store.tasks.get({"tenant": caller.tenant, "_id": parse(schemas.GetById, request).id})
+        if task["state"] != "PUBLISHED":
+            raise NotFound("task not found")
+        unfit = self._unfit(me, task)
+        if unfit:
+            raise FailedPrecondition(f"you do not qualify for this task: {unfit}")
+        if me["_id"] in task["offers"]:
+            return self._shown_task(caller.tenant, task)
+        events = [self._task_event(TaskOffered, caller.tenant, public(task), volunteer_id=me["_id"])]
+        operation = {"$addToSet": {"offers": me["_id"]}}
+        query = {"tenant": caller.tenant, "_id": task["_id"]}
+        if task["auto_dispatch"] and task["people_dispatched"] < task["people_needed"]:
+            query["people_dispatched"] = task["people_dispatched"]
+            self._add_assignments(operation, [me["_id"]])
+            events.append(self._task_event(TaskDispatched, caller.tenant, public(task), volunteer_ids=[me["_id"]],
+                                           automatic=True, people_dispatched=task["people_dispatched"] + 1))
+        document = self._conditional_update(query, operation, events, "task changed meanwhile; offer again")
+        self.publish(self.store.tasks, document)
+        return self._shown_task(caller.tenant, document)
+
+    @rpc
+    def dispatch_task(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.DispatchTask, request)
+        task = self._task(caller, command.id)
+        if task["state"] != "PUBLISHED":
+            raise FailedPrecondition("publish the task before dispatching volunteers to it")
+        chosen = list(dict.fromkeys(command.volunteer_ids))
+        self._check_dispatchable(caller, task, chosen)
+        room = task["people_needed"] - task["people_dispatched"]
+        if len(chosen) > room:
+            raise FailedPrecondition(
+                f"task needs {task['people_needed']} people and has {task['people_dispatched']}; "
+                f"cannot dispatch {len(chosen)} more", [{"field": "volunteer_ids",
+                                                         "description": f"at most {room} more"}])
+        operation = {}
+        self._add_assignments(operation, chosen)
+        event = self._task_event(TaskDispatched, caller.tenant, public(task), volunteer_ids=chosen, automatic=False,
+                                 people_dispatched=task["people_dispatched"] + len(chosen))
+        document = self._conditional_update(
+            {"tenant": caller.tenant, "_id": task["_id"], "people_dispatched": task["people_dispatched"]},
+            operation, [event], "task changed meanwhile; dispatch again")
+        self.publish(self.store.tasks, document)
+        return self._shown_task(caller.tenant, document)
+
+    @rpc
+    def check_in(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.Attendance, request)
+        task, volunteer = self._attendance(caller, command)
+        moment = command.time or now()
+        shift_id = f"{task['_id']}-{volunteer['_id']}"
+        if self.store.shifts.collection.find_one({"_id": shift_id}, {"_id": 1}):
+            raise FailedPrecondition("already checked in to this task")
+        self._refuse_overlap(caller.tenant, volunteer["_id"], moment, None, shift_id)
+        teams = self.store.teams.collection.find({"tenant": caller.tenant, "member_ids": volunteer["_id"]},
+                                                 {"_id": 1})
+        fields = {"id": shift_id, "task_id": task["_id"], "volunteer_id": volunteer["_id"], "start_time": moment,
+                  "end_time": None, "hours": 0.0, "path": task["path"], "team_ids": [t["_id"] for t in teams]}
+        event = self._task_event(TaskCheckedIn, caller.tenant, public(task), volunteer_id=volunteer["_id"],
+                                 time=timestamp(moment))
+        document, _ = self.store.shifts.create(caller.tenant, shift_id, dict(fields), [event])
+        self.publish(self.store.shifts, document)
+        return public(document)
+
+    @rpc
+    def check_out(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.Attendance, request)
+        task, volunteer = self._attendance(caller, command)
+        moment = command.time or now()
+        shift = self.store.shifts.collection.find_one(
+            {"tenant": caller.tenant, "_id": f"{task['_id']}-{volunteer['_id']}"})
+        if shift is None:
+            raise FailedPrecondition("check in before checking out")
+        if shift["end_time"] is not None:
+            raise FailedPrecondition("already checked out of this task")
+        if moment <= shift["start_time"]:
+            raise InvalidArgument.field("time", "must be after the check-in time")
+        self._refuse_overlap(caller.tenant, volunteer["_id"], shift["start_time"], moment, shift["_id"])
+        hours = round((moment - shift["start_time"]).total_seconds() / 3600, 2)
+        event = self._task_event(TaskCheckedOut, caller.tenant, public(task), volunteer_id=volunteer["_id"],
+                                 time=timestamp(moment), hours=hours)
+        document = self.store.shifts.update({"tenant": caller.tenant, "_id": shift["_id"], "end_time": None},
+                                            {"end_time": moment, "hours": hours}, [event])
+        self.publish(self.store.shifts, document)
+        return public(document)
+
+    @rpc
+    def give_feedback(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.GiveFeedback, request)
+        if caller.role == "resident":
+            task = self.store.tasks.get({"tenant": caller.tenant, "_id": command.task_id})
+            if task.get("served_subject") != caller.subject:
+                raise NotFound("task not found")
+        else:
+            task = self._task(caller, command.task_id)
+        served = self.store.shifts.collection.find_one(
+            {"tenant": caller.tenant, "task_id": task["_id"], "end_time": {"$ne": None}}, {"_id": 1})
+        if served is None:
+            raise FailedPrecondition("nobody has checked out of this task yet; give feedback after the service")
+        feedback = {"subject": caller.subject, "rating": command.rating, "comment": command.comment, "time": now()}
+        event = self._task_event(TaskFeedbackGiven, caller.tenant, public(task), subject=caller.subject,
+                                 rating=command.rating)
+        document = self._conditional_update({"tenant": caller.tenant, "_id": task["_id"]},
+                                            {"$push": {"feedback": feedback}}, [event], "task changed meanwhile")
+        self.publish(self.store.tasks, document)
+        return self._shown_task(caller.tenant, document)
+
+    # Matching
+
+    @rpc
+    def rank_volunteers(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.RankVolunteers, request)
+        task = self._task(caller, command.task_id, "task_id")
+        dispatched = {a["volunteer_id"] for a in task["assignments"]}
+        candidates = [v for v in self.store.candidates(caller.tenant, [r["name"] for r in task["required_skills"]])
+                      if v["_id"] not in dispatched]
+        recent = self.store.recent_dispatch_counts(caller.tenant, now() - matching.FAIRNESS_WINDOW)
+        rankings = matching.rank(task, candidates, recent)[:command.limit or DEFAULT_RANKING_LIMIT]
+        return {"rankings": rankings, "candidates": len(candidates)}
+
+    # Hours
+
+    @rpc
+    def get_hours_ledger(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.GetHoursLedger, request)
+        if caller.role == "volunteer":
+            if command.team_id:
+                raise PermissionDenied("a volunteer sees only their own hours")
+            me = self._me(caller)
+            if command.volunteer_id not in ("", me["_id"]):
+                raise NotFound("volunteer not found")
+            query = {"tenant": caller.tenant, "volunteer_id": me["_id"]}
+        elif bool(command.volunteer_id) == bool(command.team_id):
+            raise InvalidArgument.field("volunteer_id", "give exactly one of volunteer_id and team_id")
+        elif command.volunteer_id:
+            query = {"tenant": caller.tenant, "volunteer_id": self._volunteer(caller, command.volunteer_id)["_id"]}
+        else:
+            query = {"tenant": caller.tenant, "team_ids": self._team(caller, command.team_id, "team_id")["_id"]}
+        shifts = self.store.closed_shifts(query, *_period(command))
+        by_month = {}
+        for shift in shifts:
+            month = shift["end_time"].strftime("%Y-%m")
+            by_month[month] = by_month.get(month, 0.0) + shift["hours"]
+        return {"periods": [{"period": m, "hours": round(h, 2)} for m, h in sorted(by_month.items())],
+                "total_hours": round(sum(s["hours"] for s in shifts), 2),
+                "shifts": [public(s) for s in shifts]}
+
+    @rpc
+    def summarize_hours(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.SummarizeHours, request)
+        totals = {}
+        for shift in self.store.closed_shifts(caller.scoped(), *_period(command)):
+            keys = [shift["volunteer_id"]] if command.group_by == "BY_VOLUNTEER" else shift.get("team_ids", [])
+            for key in keys:
+                totals[key] = totals.get(key, 0.0) + shift["hours"]
+        records = self.store.volunteers if command.group_by == "BY_VOLUNTEER" else self.store.teams
+        names = {d["_id"]: d["display_name"] for d in records.collection.find(
+            {"tenant": caller.tenant, "_id": {"$in": list(totals)}}, {"display_name": 1})}
+        months = _months_touched(command.start_date, command.end_date)
+        threshold = command.active_hours_per_month or DEFAULT_ACTIVE_HOURS_PER_MONTH
+        ordered = sorted(totals.items(), key=lambda item: (-item[1], names.get(item[0], ""), item[0]))
+        ordered = ordered[:command.limit] if command.limit else ordered
+        return {"totals": [
+            {"id": key, "display_name": names.get(key, ""), "hours": round(hours, 2),
+             "average_hours_per_month": round(hours / months, 2), "active": hours / months >= threshold,
+             "rank": place}
+            for place, (key, hours) in enumerate(ordered, start=1)]}
+
+    # Deadlines
+
+    @timer(interval=UNFILLED_CHECK_SECONDS)
+    def raise_unfilled_tasks(self):
+        """Raises, once, each published task still short of people when its offer deadline passes."""
+        for task in self.store.unfilled_past_deadline(now()):
+            query = {"_id": task["_id"], "unfilled_raised": {"$ne": True}}
+            if task["people_dispatched"] >= task["people_needed"]:
+                self.store.tasks.collection.update_one(query, {"$set": {"unfilled_raised": True}})
+                continue
+            coordinators = []
+            if task.get("team_id"):
+                team = self.store.teams.collection.find_one({"_id": task["team_id"]}, {"coordinators": 1})
+                coordinators = team["coordinators"] if team else []
+            event = self._task_event(TaskUnfilled, task["tenant"], public(task),
+                                     people_dispatched=task["people_dispatched"],
+                                     offer_deadline=timestamp(task["offer_deadline"]), coordinators=coordinators)
+            document = self.store.tasks.collection.find_one_and_update(
+                query, {"$set": {"unfilled_raised": True}, "$push": {OUTBOX: event}},
+                return_document=ReturnDocument.AFTER)
+            if document is not None:
+                self.publish(self.store.tasks, document)
+
+    # Helpers
+
+    def _node(self, caller, node_id, field):
+        try:
+            return self.grids.get_node(caller.model_dump(), {"id": node_id})
+        except NotFound:
+            raise NotFound("node not found", [{"field": field, "description": "no such node in scope"}]) from None
+
+    def _check_resident(self, caller, resident_id, field):
+        try:
+            self.residents.get_resident(caller.model_dump(), {"id": resident_id})
+        except NotFound:
+            raise NotFound("resident not found",
+                           [{"field": field, "description": "no such resident in scope"}]) from None
+
+    def _check_members(self, caller, member_ids, field):
+        missing = sorted(set(member_ids) - set(self.store.volunteers_by_id(caller.tenant, member_ids)))
+        if missing:
+            raise NotFound(f"volunteers not found: {', '.join(missing)}",
+                           [{"field": field, "description": f"no such volunteers: {', '.join(missing)}"}])
+
+    def _volunteer(self, caller, volunteer_id, field="id"):
+        try:
+            volunteer = self.store.volunteers.get({"tenant": caller.tenant, "_id": volunteer_id})
+        except NotFound:
+            raise NotFound("volunteer not found", [{"field": field, "description": "no such volunteer"}]) from None
+        if caller.role == "volunteer":
+            if volunteer["subject"] != caller.subject:
+                raise NotFound("volunteer not found")
+        else:
+            caller.require(volunteer["path"], "volunteer")
+        return volunteer
+
+    def _me(self, caller):
+        volunteer = self.store.volunteer_of_subject(caller.tenant, caller.subject)
+        if volunteer is None:
+            raise FailedPrecondition(f"no volunteer profile signs in as {caller.subject}; ask staff to register you")
+        return volunteer
+
+    def _team(self, caller, team_id, field="id"):
+        try:
+            team = self.store.teams.get({"tenant": caller.tenant, "_id": team_id})
+        except NotFound:
+            raise NotFound("team not found", [{"field": field, "description": "no such team"}]) from None
+        caller.require(team["path"], "team")
+        return team
+
+    def _task(self, caller, task_id, field="id"):
+        try:
+            task = self.store.tasks.get({"tenant": caller.tenant, "_id": task_id})
+        except NotFound:
+            raise NotFound("task not found", [{"field": field, "description": "no such task"}]) from None
+        caller.require(task["path"], "task")
+        return task
+
+    def _attendance(self, caller, command):
+        """The task and the volunteer a check-in or check-out is about."""
+        if caller.role == "volunteer":
+            volunteer = self._me(caller)
+            if command.volunteer_id not in ("", volunteer["_id"]):
+                raise PermissionDenied("a volunteer checks in and out only themselves")
+            if command.time:
+                raise InvalidArgument.field("time", "only staff record attendance after the fact")
+            task = self.store.tasks.get({"tenant": caller.tenant, "_id": command.task_id})
+        else:
+            if not command.volunteer_id:
+                raise InvalidArgument.field("volunteer_id", "is required")
+            task = self._task(caller, command.task_id, "task_id")
+            volunteer = self._volunteer(caller, command.volunteer_id, "volunteer_id")
+        if volunteer["_id"] not in {a["volunteer_id"] for a in task["assignments"]}:
+            raise FailedPrecondition(f"volunteer {volunteer['display_name']} is not dispatched to this task")
+        return task, volunteer
+
+    def _refuse_overlap(self, tenant, volunteer_id, start, end, shift_id):
+        other = self.store.overlapping_shift(tenant, volunteer_id, start, end, shift_id)
+        if other is not None:
+            until = timestamp(other["end_time"]) if other["end_time"] else "now (still checked in)"
+            raise FailedPrecondition(
+                f"hours overlap the volunteer's shift on task {other['task_id']} "
+                f"from {timestamp(other['start_time'])} to {until}")
+
+    def _unfit(self, volunteer, task):
+        """Why a volunteer does not qualify for a task, or "" when they do."""
+        _, meets_all, reasons = matching.skill_fit(volunteer.get("skills", []), task["required_skills"])
+        problems = [] if meets_all else [r for r in reasons if "below" in r or "lacks" in r]
+        problem = matching.certification_problem(
+            volunteer.get("certifications", []), task["required_certification"], task["end_time"])
+        return "; ".join(problems + ([problem] if problem else []))
+
+    def _check_dispatchable(self, caller, task, volunteer_ids):
+        found = self.store.volunteers_by_id(caller.tenant, volunteer_ids)
+        missing = [v for v in volunteer_ids if v not in found]
+        if missing:
+            raise NotFound(f"volunteers not found: {', '.join(missing)}",
+                           [{"field": "volunteer_ids", "description": f"no such volunteers: {', '.join(missing)}"}])
+        already = {a["volunteer_id"] for a in task["assignments"]} & set(volunteer_ids)
+        if already:
+            raise FailedPrecondition(f"already dispatched to this task: {', '.join(sorted(already))}")
+        for volunteer_id in volunteer_ids:
+            problem = matching.certification_problem(
+                found[volunteer_id].get("certifications", []), task["required_certification"], task["end_time"])
+            if problem:
+                raise FailedPrecondition(
+                    f"volunteer {found[volunteer_id]['display_name']} cannot be dispatched: {problem}",
+                    [{"field": "volunteer_ids", "description": f"{volunteer_id}: {problem}"}])
+
+    @staticmethod
+    def _add_assignments(operation, volunteer_ids):
+        moment = now()
+        operation.setdefault("$push", {})["assignments"] = {
+            "$each": [{"volunteer_id": v, "dispatch_time": moment} for v in volunteer_ids]}
+        operation["$inc"] = {"people_dispatched": len(volunteer_ids)}
+
+    def _conditional_update(self, query, operation, events, conflict):
+        """One write that changes a task only if it is still as read, carrying its events (the outbox)."""
+        operation.setdefault("$set", {})["update_time"] = now()
+        operation.setdefault("$push", {})[OUTBOX] = {"$each": events}
+        document = self.store.tasks.collection.find_one_and_update(
+            {"$and": [query, {"retire_time": {"$exists": False}}]}, operation, return_document=ReturnDocument.AFTER)
+        if document is None:
+            raise FailedPrecondition(conflict)
+        return document
+
+    def _shown_task(self, tenant, task):
+        shown = public(task)
+        shifts = self.store.shifts_of_task(tenant, task["_id"]) if task["assignments"] else {}
+        shown["assignments"] = [_assignment(a, shifts.get(a["volunteer_id"])) for a in task["assignments"]]
+        shown["feedback"] = [{**f, "time": timestamp(f["time"])} for f in task["feedback"]]
+        return shown
+
+    def _event(self, contract_model, tenant, collection, record, fields, **extra):
+        data = {key: record[key] for key in fields}
+        return envelope(self.name, contract_model.event_type, tenant, f"{collection}/{record['id']}", data | extra)
+
+    def _task_event(self, contract_model, tenant, task, **extra):
+        return self._event(contract_model, tenant, "tasks", task, TASK_EVENT_FIELDS, **extra)
+
+
+def _assignment(assignment, shift):
+    shown = {"volunteer_id": assignment["volunteer_id"], "dispatch_time": timestamp(assignment["dispatch_time"])}
+    if shift:
+        shown["check_in_time"] = timestamp(shift["start_time"])
+        shown["check_out_time"] = timestamp(shift["end_time"])
+        shown["hours"] = shift["hours"]
+    return shown
+
+
+def _period(command):
+    start = datetime.combine(date.fromisoformat(command.start_date), time(), timezone.utc)
+    end = datetime.combine(date.fromisoformat(command.end_date), time(), timezone.utc)
+    return start, end
+
+
+def _months_touched(start_date, end_date):
+    """Calendar months the half-open range [start, end) reaches into, at least one."""
+    start, end = date.fromisoformat(start_date), date.fromisoformat(end_date)
+    months = (end.year * 12 + end.month) - (start.year * 12 + start.month) + (1 if end.day > 1 else 0)
+    return max(months, 1)

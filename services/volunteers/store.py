@@ -1,6 +1,91 @@
-"""Storage of the volunteers service."""
-from services.storage import Repository
+"""Storage of the volunteers service: volunteers, teams, tasks and the shifts that log hours."""
+from pymongo import ASCENDING
+
+from services.storage import LIVE, Records, Repository
+
+# What ranking reads of a volunteer: enough to score, nothing more.
+RANKING_FIELDS = {"display_name": 1, "skills": 1, "certifications": 1, "availability": 1, "path": 1}
 
 
 class VolunteersRepository(Repository):
-    record_collections = ()
+    record_collections = ("volunteers", "teams", "tasks", "shifts")
+
+    def __init__(self, database):
+        super().__init__(database)
+        self.volunteers = Records(database.volunteers, "volunteer")
+        self.teams = Records(database.teams, "team")
+        self.tasks = Records(database.tasks, "task")
+        self.shifts = Records(database.shifts, "shift")
+
+    def ensure_indexes(self):
+        super().ensure_indexes()
+        self.volunteers.collection.create_index(
+            [("tenant", ASCENDING), ("subject", ASCENDING)], unique=True, name="volunteer_subject")
+        self.volunteers.collection.create_index(
+            [("tenant", ASCENDING), ("skills.name", ASCENDING)], name="volunteer_skills")
+        self.teams.collection.create_index([("tenant", ASCENDING), ("member_ids", ASCENDING)], name="team_members")
+        self.tasks.collection.create_index([("tenant", ASCENDING), ("state", ASCENDING)], name="task_state")
+        self.tasks.collection.create_index(
+            [("state", ASCENDING), ("offer_deadline", ASCENDING)], name="task_deadline")
+        self.tasks.collection.create_index(
+            [("tenant", ASCENDING), ("assignments.volunteer_id", ASCENDING)], name="task_assignees")
+        self.shifts.collection.create_index(
+            [("tenant", ASCENDING), ("volunteer_id", ASCENDING), ("start_time", ASCENDING)], name="volunteer_shifts")
+        self.shifts.collection.create_index(
+            [("tenant", ASCENDING), ("end_time", ASCENDING)], name="shifts_by_end")
+
+    def volunteer_of_subject(self, tenant, subject):
+        return self.volunteers.collection.find_one({"$and": [{"tenant": tenant, "subject": subject}, LIVE]})
+
+    def candidates(self, tenant, skill_names):
+        """Volunteers holding every required skill (any level), or all of the tenant's when none is required.
+
+        A flat filter (no `$and`), and retired records dropped in Python: FerretDB pushes a flat
+        filter down to its index and runs the same query three times slower inside `$and`."""
+        query = {"tenant": tenant}
+        if len(skill_names) == 1:
+            query["skills.name"] = skill_names[0]
+        elif skill_names:
+            query["skills.name"] = {"$all": list(skill_names)}
+        found = self.volunteers.collection.find(query, {**RANKING_FIELDS, "retire_time": 1})
+        return [volunteer for volunteer in found if "retire_time" not in volunteer]
+
+    def volunteers_by_id(self, tenant, ids):
+        return {v["_id"]: v for v in self.volunteers.collection.find(
+            {"$and": [{"tenant": tenant, "_id": {"$in": list(ids)}}, LIVE]})}
+
+    def recent_dispatch_counts(self, tenant, since):
+        """Dispatches per volunteer since a moment, across all tasks of the tenant."""
+        pipeline = [
+            {"$match": {"tenant": tenant, "assignments.dispatch_time": {"$gte": since}}},
+            {"$unwind": "$assignments"},
+            {"$match": {"assignments.dispatch_time": {"$gte": since}}},
+            {"$group": {"_id": "$assignments.volunteer_id", "count": {"$sum": 1}}},
+        ]
+        return {row["_id"]: row["count"] for row in self.tasks.collection.aggregate(pipeline)}
+
+    def overlapping_shift(self, tenant, volunteer_id, start, end, excluding_id):
+        """Another shift of the volunteer that overlaps [start, end); `end` None means still open.
+
+        A shift still open (no end_time) overlaps anything after its start."""
+        later_than_start = [{"end_time": {"$gt": start}}, {"end_time": None}]
+        conditions = [{"tenant": tenant, "volunteer_id": volunteer_id, "_id": {"$ne": excluding_id}},
+                      {"$or": later_than_start}]
+        if end is not None:
+            conditions.append({"start_time": {"$lt": end}})
+        return self.shifts.collection.find_one({"$and": conditions})
+
+    def shifts_of_task(self, tenant, task_id):
+        return {s["volunteer_id"]: s for s in self.shifts.collection.find({"tenant": tenant, "task_id": task_id})}
+
+    def closed_shifts(self, query, start, end):
+        """Shifts that ended in [start, end) and match `query`."""
+        return list(self.shifts.collection.find(
+            {"$and": [query, {"end_time": {"$gte": start, "$lt": end}}]},
+            {"volunteer_id": 1, "team_ids": 1, "task_id": 1, "start_time": 1, "end_time": 1, "hours": 1,
+             "path": 1}).sort("end_time", ASCENDING))
+
+    def unfilled_past_deadline(self, moment, limit=100):
+        return list(self.tasks.collection.find(
+            {"state": "PUBLISHED", "offer_deadline": {"$lte": moment}, "unfilled_raised": {"$ne": True}}
+        ).limit(limit))

@@ -1,0 +1,121 @@
+"""What the notifications service decides from data, not code: who an event tells, in which
+words, and which fields each kind of partner may not see."""
+import string
+
+CHANNEL_INBOX = "inbox"
+LANGUAGES = ("zh-CN", "en")
+DEFAULT_LANGUAGE = "zh-CN"
+
+# event type -> the fields of its `data` naming people to tell (a subject, or a list of them).
+RECIPIENT_FIELDS = {
+    "civicgrid.tickets.ticket.assigned.v1": ("assignee_subject",),
+    "civicgrid.tickets.ticket.deadline_approaching.v1": ("assignee_subject",),
+    "civicgrid.tickets.ticket.deadline_missed.v1": ("assignee_subject",),
+    "civicgrid.tickets.ticket.escalated.v1": ("assignee_subject",),
+    "civicgrid.tickets.ticket.resolved.v1": ("reporter_subject", "followers"),
+    "civicgrid.volunteers.task.dispatched.v1": ("volunteer_ids",),
+    "civicgrid.volunteers.task.unfilled.v1": ("coordinators",),
+}
+
+# event type -> language -> (title, body); placeholders name fields of the event's data.
+TEMPLATES = {
+    "civicgrid.tickets.ticket.assigned.v1": {
+        "zh-CN": ("新工单指派给您", "工单 {id}（{kind}，优先级 {priority}）已指派给您，请及时处理。{note}"),
+        "en": ("A ticket was assigned to you", "Ticket {id} ({kind}, priority {priority}) is yours to handle. {note}"),
+    },
+    "civicgrid.tickets.ticket.deadline_approaching.v1": {
+        "zh-CN": ("工单即将超时", "工单 {id} 的{stage}时限为 {due_at}，请尽快处理。"),
+        "en": ("A ticket is about to miss its deadline", "Ticket {id} is due ({stage}) at {due_at}."),
+    },
+    "civicgrid.tickets.ticket.deadline_missed.v1": {
+        "zh-CN": ("工单已超时", "工单 {id} 已超过{stage}时限（{due_at}），已上报至{level}。"),
+        "en": ("A ticket missed its deadline", "Ticket {id} missed its {stage} deadline ({due_at}); escalated to {level}."),
+    },
+    "civicgrid.tickets.ticket.escalated.v1": {
+        "zh-CN": ("工单已上报给您", "工单 {id} 已上报至{level}，请处理。"),
+        "en": ("A ticket was escalated to you", "Ticket {id} was escalated to {level}."),
+    },
+    "civicgrid.tickets.ticket.resolved.v1": {
+        "zh-CN": ("您的诉求已办结", "工单 {id} 已办结，请对处理结果进行评价。"),
+        "en": ("Your request was resolved", "Ticket {id} was resolved; please tell us how it went."),
+    },
+    "civicgrid.volunteers.task.dispatched.v1": {
+        "zh-CN": ("志愿任务派单", "您被派往志愿任务「{title}」。"),
+        "en": ("A volunteer task for you", "You were dispatched to the volunteer task \"{title}\"."),
+    },
+    "civicgrid.volunteers.task.unfilled.v1": {
+        "zh-CN": ("志愿任务人数不足", "志愿任务「{title}」报名截止时仅派出 {people_dispatched} 人，需要 {people_needed} 人。"),
+        "en": ("A volunteer task is short of people",
+               "The volunteer task \"{title}\" has {people_dispatched} of {people_needed} people."),
+    },
+}
+
+# partner kind -> fields removed (at any depth) from an event's data before the partner gets it.
+# A property company gets the flat and the problem, never who the person is beyond a name.
+REDACTED_FIELDS = {
+    "property_company": frozenset({"national_id", "phone", "birth_date", "gender", "tags", "relation"}),
+    "police_post": frozenset({"tags"}),
+    "clinic": frozenset({"national_id", "phone"}),
+    "other": frozenset({"national_id", "phone", "birth_date", "gender", "tags", "relation", "display_name"}),
+}
+PARTNER_KIND_GRANT = "partner_kind:"
+
+
+def partner_kind(grants):
+    """A partner's kind comes from its token (`partner_kind:<kind>` grant), never from its request;
+    an unknown or missing kind gets the strictest redaction."""
+    for grant in grants:
+        if grant.startswith(PARTNER_KIND_GRANT):
+            kind = grant[len(PARTNER_KIND_GRANT):]
+            return kind if kind in REDACTED_FIELDS else "other"
+    return "other"
+
+
+def redacted(value, hidden):
+    if isinstance(value, dict):
+        return {key: redacted(item, hidden) for key, item in value.items() if key not in hidden}
+    if isinstance(value, list):
+        return [redacted(item, hidden) for item in value]
+    return value
+
+
+def redact_event(event, kind):
+    return {**event, "data": redacted(event.get("data") or {}, REDACTED_FIELDS.get(kind, REDACTED_FIELDS["other"]))}
+
+
+def recipients_of(event):
+    """The distinct subjects an event tells, in the order its data names them."""
+    data = event.get("data") or {}
+    found = []
+    for field in RECIPIENT_FIELDS.get(event.get("type"), ()):
+        value = data.get(field)
+        for subject in (value if isinstance(value, list) else [value]):
+            if isinstance(subject, str) and subject and subject not in found:
+                found.append(subject)
+    return found
+
+
+class _Lenient(dict):
+    def __missing__(self, key):
+        return ""
+
+
+def render(event_type, data, language=DEFAULT_LANGUAGE):
+    """(title, body) of an event's message; fields the event lacks render empty."""
+    texts = TEMPLATES[event_type]
+    title, body = texts.get(language) or texts[DEFAULT_LANGUAGE]
+    values = _Lenient({key: value for key, value in data.items() if isinstance(value, (str, int, float))})
+    formatter = string.Formatter()
+    return formatter.vformat(title, (), values), formatter.vformat(body, (), values)
+
+
+def is_urgent(data):
+    return bool(data.get("urgent")) or data.get("priority") == "URGENT"
+
+
+def event_matches(subscription, event):
+    """Same tenant, a subscribed type, and the event's path passes through the subscription's scope."""
+    if event.get("tenant") != subscription["tenant"] or event.get("type") not in subscription["event_types"]:
+        return False
+    path = (event.get("data") or {}).get("path") or []
+    return isinstance(path, list) and bool(set(path) & set(subscription["scope_node_ids"]))

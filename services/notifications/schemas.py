@@ -1,0 +1,112 @@
+"""Request schemas of the notifications service."""
+import re
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from services.validation import Schema
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+RequestId = Annotated[str, Field(max_length=100)]
+EventType = Annotated[str, Field(pattern=r"^civicgrid\.[a-z_]+\.[a-z_]+\.[a-z_]+\.v[0-9]+$", max_length=120)]
+Tag = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+def json_int64(value):
+    """protobuf's JSON form carries int64 as a string."""
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,19}", value):
+        return int(value)
+    return value
+
+
+def http_url(value):
+    if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+Position = Annotated[int, BeforeValidator(json_int64), Field(ge=0)]
+
+
+class ListInbox(Schema):
+    unread_only: bool = False
+    page_size: int = 0
+    page_token: str = ""
+
+
+class MarkRead(Schema):
+    message_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=500)]
+
+
+class Audience(Schema):
+    node_id: Id
+    tags: Annotated[list[Tag], Field(max_length=20)] = []
+
+
+class CreateNotice(Schema):
+    request_id: RequestId = ""
+    audience: Audience
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    body: Annotated[str, Field(min_length=1, max_length=4000)]
+    urgent: bool = False
+
+
+class GetById(Schema):
+    id: Id
+
+
+class CreatePartnerSubscription(Schema):
+    request_id: RequestId = ""
+    event_types: Annotated[list[EventType], Field(min_length=1, max_length=50)]
+    scope_node_ids: Annotated[list[Id], Field(min_length=1, max_length=100)]
+    webhook_url: Annotated[str, Field(max_length=2000), AfterValidator(http_url)] = ""
+
+
+class ListPartnerSubscriptions(Schema):
+    page_size: int = 0
+    page_token: str = ""
+
+
+class ListPartnerEvents(Schema):
+    from_position: Position = 0
+    page_size: Annotated[int, Field(ge=0, le=500)] = 0
+
+
+class Empty(Schema):
+    pass
+
+
+def valid_clock(value):
+    if value and not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+        raise ValueError("must be a time of day as HH:MM")
+    return value
+
+
+def valid_time_zone(value):
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as Asia/Shanghai") from None
+    return value
+
+
+Clock = Annotated[str, AfterValidator(valid_clock)]
+
+
+class PreferenceChanges(Schema):
+    language: Literal["zh-CN", "en"] | None = None
+    sms_enabled: bool | None = None
+    sms_phone: Annotated[str, Field(pattern=r"^(\+?[0-9]{6,20})?$")] | None = None
+    quiet_start: Clock | None = None
+    quiet_end: Clock | None = None
+    time_zone: Annotated[str, Field(max_length=64), AfterValidator(valid_time_zone)] | None = None
+
+
+PREFERENCE_DEFAULTS = {"language": "zh-CN", "sms_enabled": False, "sms_phone": "", "quiet_start": "",
+                       "quiet_end": "", "time_zone": "Asia/Shanghai"}
+
+
+class UpdatePreferences(Schema):
+    preferences: dict = {}
+    update_mask: list[str] = []

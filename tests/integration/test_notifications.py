@@ -1,0 +1,483 @@
+"""Notifications and partner subscriptions through the real gateway, RabbitMQ and FerretDB."""
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import grpc
+import pytest
+from amqp.exceptions import AccessRefused
+from kombu import Connection, Exchange
+from standardwebhooks import Webhook
+
+from services.events import envelope
+from services.notifications.broker import BrokerAdmin
+from services.notifications.catalog import load_contracts
+from services.notifications.store import NotificationsRepository
+from services.storage import new_id
+from tests.conftest import rpc_error
+from tests.integration.test_foundation_slice import build_hierarchy, field_violations
+
+pytestmark = pytest.mark.integration
+load_contracts()
+GRIDS = "civicgrid.grids.v1.Grids"
+RESIDENTS = "civicgrid.residents.v1.Residents"
+NOTIFICATIONS = "civicgrid.notifications.v1.Notifications"
+ASSIGNED = "civicgrid.tickets.ticket.assigned.v1"
+RESIDENT_REGISTERED = "civicgrid.residents.resident.registered.v1"
+
+
+def eventually(check, timeout=20, interval=0.2):
+    """The value of `check()` once it is truthy; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met in {timeout}s")
+        time.sleep(interval)
+
+
+def publish(platform, service, event, times=1):
+    """Publishes an envelope the way Nameko's event dispatcher does; `times` > 1 is a redelivery."""
+    with Connection(platform.amqp_uri) as connection:
+        producer = connection.Producer()
+        exchange = Exchange(f"{service}.events", type="topic", durable=True)
+        for _ in range(times):
+            producer.publish(event, exchange=exchange, routing_key=event["type"], serializer="json",
+                             declare=[exchange])
+
+
+def assignment(tenant, assignee, path):
+    """A tickets event as the tickets service will publish it (no contract registered yet)."""
+    return {"specversion": "1.0", "id": new_id(), "source": "/civicgrid/tickets", "type": ASSIGNED,
+            "time": "2026-01-01T00:00:00.000000Z", "subject": "tickets/t1", "tenant": tenant,
+            "datacontenttype": "application/json",
+            "data": {"id": "t1", "kind": "REQUEST", "priority": "URGENT", "note": "Cold radiator",
+                     "assignee_subject": assignee, "path": path}}
+
+
+def add_residents(operator, flat_id, unique, specs):
+    household = operator.call(f"{RESIDENTS}/CreateHousehold", {
+        "request_id": f"{unique}-hh-{flat_id}", "flat_id": flat_id, "display_name": "Household"})
+    return [operator.call(f"{RESIDENTS}/CreateResident", {
+        "request_id": f"{unique}-{flat_id}-{n}", "household_id": household["id"], "display_name": f"R{n}",
+        "birth_date": "1940-01-01", "tags": tags}) for n, tags in enumerate(specs)]
+
+
+def remove_partner_users(platform):
+    """Broker users are global, not per vhost: remove those this run's subscriptions made."""
+    admin = BrokerAdmin(platform.amqp_uri)
+    for user in platform.database("notifications").subscriptions.distinct("broker_user"):
+        admin.delete_user(user)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def partner_users(platform):
+    yield
+    remove_partner_users(platform)
+
+
+def logged(platform, event_id):
+    return platform.database("notifications").event_log.find_one({"_id": event_id})
+
+
+def test_every_event_is_logged_once_with_increasing_positions(platform, unique):
+    tenant = f"log-{unique}"
+    ids = build_hierarchy(platform.client(tenant=tenant), unique)
+    log = platform.database("notifications").event_log
+    entries = eventually(lambda: (found := list(log.find({"tenant": tenant}).sort("position", 1)))
+                         and len(found) == 6 and found)
+    assert [e["type"] for e in entries] == ["civicgrid.grids.node.created.v1"] * 5 + ["civicgrid.grids.flat.created.v1"]
+    assert [e["event"]["data"]["id"] for e in entries[:5]] == [ids[k] for k in ("CITY", "STREET", "COMMUNITY",
+                                                                                "GRID", "BUILDING")]
+    positions = [e["position"] for e in entries]
+    assert positions == sorted(set(positions))
+
+    redelivered = entries[0]["event"]
+    publish(platform, "grids", redelivered, times=2)
+    marker = assignment(tenant, "nobody", [])
+    publish(platform, "tickets", marker)
+    eventually(lambda: logged(platform, marker["id"]))
+    assert log.count_documents({"_id": redelivered["id"]}) == 1
+    assert logged(platform, redelivered["id"])["position"] == positions[0]
+
+
+def test_an_event_delivered_twice_reaches_the_inbox_once(platform, unique):
+    tenant = f"inbox-{unique}"
+    assignee = f"worker-{unique}"
+    event = assignment(tenant, assignee, ["c1", "g1"])
+    publish(platform, "tickets", event, times=2)
+    worker = platform.client(tenant=tenant, role="grid_worker", scope=("g1",), subject=assignee)
+    inbox = eventually(lambda: (page := worker.call(f"{NOTIFICATIONS}/ListInbox", {})).get("messages") and page)
+    time.sleep(1)
+    inbox = worker.call(f"{NOTIFICATIONS}/ListInbox", {})
+    assert len(inbox["messages"]) == 1 and inbox["unread_count"] == 1
+    message = inbox["messages"][0]
+    assert message["event_id"] == event["id"] and message["event_type"] == ASSIGNED
+    assert "Cold radiator" in message["body"] and message["urgent"] is True
+    assert platform.database("notifications").inbox.count_documents({"origin": event["id"]}) == 1
+
+    someone_else = platform.client(tenant=tenant, role="grid_worker", subject=f"other-{unique}")
+    assert someone_else.call(f"{NOTIFICATIONS}/ListInbox", {}) == {}
+    assert someone_else.call(f"{NOTIFICATIONS}/MarkRead", {"message_ids": [message["id"]]}) == {}
+
+    marked = worker.call(f"{NOTIFICATIONS}/MarkRead", {"message_ids": [message["id"]]})
+    assert marked == {"marked": 1}
+    assert worker.call(f"{NOTIFICATIONS}/ListInbox", {"unread_only": True}) == {}
+    assert worker.call(f"{NOTIFICATIONS}/ListInbox", {})["messages"][0]["read_time"]
+
+
+def test_notice_reaches_its_audience_with_delivery_and_read_counts(platform, unique):
+    tenant = f"notice-{unique}"
+    operator = platform.client(tenant=tenant)
+    ids = build_hierarchy(operator, unique)
+    other_building = operator.call(f"{GRIDS}/CreateNode", {"kind": "BUILDING", "display_name": "B2",
+                                                           "parent_id": ids["GRID"]})
+    other_flat = operator.call(f"{GRIDS}/CreateFlat", {"building_id": other_building["id"], "number": "101"})
+    here = add_residents(operator, ids["FLAT"], unique, [["elderly"], [], ["elderly", "living_alone"]])
+    there = add_residents(operator, other_flat["id"], unique, [["elderly"]])
+
+    staff = platform.client(tenant=tenant, role="community_staff", scope=(ids["COMMUNITY"],))
+    notice = staff.call(f"{NOTIFICATIONS}/CreateNotice", {
+        "request_id": f"{unique}-fire", "audience": {"node_id": ids["BUILDING"], "tags": ["elderly"]},
+        "title": "Fire safety", "body": "Clear the stairwell by Friday", "urgent": True})
+    assert notice["recipient_count"] == 2 and notice["delivered_count"] == 2
+    again = staff.call(f"{NOTIFICATIONS}/CreateNotice", {
+        "request_id": f"{unique}-fire", "audience": {"node_id": ids["BUILDING"], "tags": ["elderly"]},
+        "title": "Fire safety", "body": "Clear the stairwell by Friday", "urgent": True})
+    assert again["id"] == notice["id"] and again["delivered_count"] == 2
+
+    reader = platform.client(tenant=tenant, role="resident", scope=(ids["FLAT"],), subject=here[0]["id"])
+    message = reader.call(f"{NOTIFICATIONS}/ListInbox", {})["messages"][0]
+    assert (message["notice_id"], message["title"], message["urgent"]) == (notice["id"], "Fire safety", True)
+    reader.call(f"{NOTIFICATIONS}/MarkRead", {"message_ids": [message["id"]]})
+    counts = staff.call(f"{NOTIFICATIONS}/GetNotice", {"id": notice["id"]})
+    assert (counts["recipient_count"], counts["delivered_count"], counts["read_count"]) == (2, 2, 1)
+    left_out = [here[1]["id"], there[0]["id"]]
+    assert platform.database("notifications").inbox.count_documents({"recipient": {"$in": left_out}}) == 0
+
+    grid_wide = staff.call(f"{NOTIFICATIONS}/CreateNotice", {
+        "audience": {"node_id": ids["GRID"]}, "title": "Free clinic", "body": "Saturday 9:00"})
+    assert grid_wide["recipient_count"] == 4
+
+    outsider = platform.client(tenant=tenant, role="grid_worker", scope=(new_id(),))
+    assert rpc_error(lambda: outsider.call(f"{NOTIFICATIONS}/GetNotice", {"id": notice["id"]})).code() == \
+        grpc.StatusCode.NOT_FOUND
+    error = rpc_error(lambda: outsider.call(f"{NOTIFICATIONS}/CreateNotice", {
+        "audience": {"node_id": ids["BUILDING"]}, "title": "x", "body": "y"}))
+    assert error.code() == grpc.StatusCode.NOT_FOUND and "audience.node_id" in field_violations(error)
+    error = rpc_error(lambda: staff.call(f"{NOTIFICATIONS}/CreateNotice", {
+        "audience": {"node_id": ids["BUILDING"]}, "title": "", "body": "y"}))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "title" in field_violations(error)
+    assert platform.database("notifications").notices.count_documents({"tenant": tenant}) == 2
+
+
+def partner_connection(platform, subscription):
+    """AMQP as the partner's own broker user, on the platform's vhost."""
+    parts = urlsplit(platform.amqp_uri)
+    netloc = f"{quote(subscription['broker_user'], safe='')}:{quote(subscription['broker_password'], safe='')}" \
+             f"@{parts.hostname}:{parts.port or 5672}"
+    return Connection(urlunsplit(parts._replace(netloc=netloc)))
+
+
+def drain(connection, queue, timeout=3):
+    channel = connection.channel()
+    bodies, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = channel.basic_get(queue, no_ack=True)
+        if message is None:
+            time.sleep(0.2)
+            continue
+        bodies.append(json.loads(message.body))
+    return bodies
+
+
+@pytest.fixture
+def partner_city(platform, unique):
+    tenant = f"partner-{unique}"
+    operator = platform.client(tenant=tenant)
+    ids = build_hierarchy(operator, unique)
+    other_building = operator.call(f"{GRIDS}/CreateNode", {"kind": "BUILDING", "display_name": "B2",
+                                                           "parent_id": ids["GRID"]})
+    ids["OTHER_FLAT"] = operator.call(f"{GRIDS}/CreateFlat", {"building_id": other_building["id"],
+                                                              "number": "101"})["id"]
+    household = operator.call(f"{RESIDENTS}/CreateHousehold", {"flat_id": ids["FLAT"], "display_name": "H"})
+    ids["HOUSEHOLD"] = household["id"]
+    return tenant, operator, ids
+
+
+def test_partner_queue_gets_only_its_tenant_scope_and_types_redacted(platform, unique, partner_city):
+    tenant, operator, ids = partner_city
+    partner = platform.client(tenant=tenant, role="partner", scope=(ids["COMMUNITY"],),
+                              subject=f"property-{unique}", grants=("partner_kind:property_company",))
+    subscription = partner.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
+        "request_id": f"{unique}-sub", "event_types": [RESIDENT_REGISTERED], "scope_node_ids": [ids["BUILDING"]]})
+    assert subscription["partner_kind"] == "property_company" and subscription["broker_password"]
+    assert subscription["webhook_state"] == "WEBHOOK_NONE"
+
+    inside = add_residents(operator, ids["FLAT"], unique, [["elderly"]])[0]
+    outside = add_residents(operator, ids["OTHER_FLAT"], unique, [[]])[0]
+    forged = envelope("residents", RESIDENT_REGISTERED, f"elsewhere-{unique}", "residents/x", {
+        "id": "x", "household_id": "h", "display_name": "Stranger", "relation": "head",
+        "birth_date": "1950-01-01", "gender": "MALE", "tags": [], "path": list(inside["path"])})
+    publish(platform, "residents", forged)
+    for event_id in (forged["id"],):
+        eventually(lambda: logged(platform, event_id))
+    eventually(lambda: platform.database("notifications").event_log.find_one(
+        {"type": RESIDENT_REGISTERED, "event.data.id": outside["id"]}))
+
+    with partner_connection(platform, subscription) as connection:
+        received = drain(connection, subscription["queue"])
+    assert [event["data"]["id"] for event in received] == [inside["id"]]
+    data = received[0]["data"]
+    assert "birth_date" not in data and "tags" not in data and "gender" not in data
+    assert received[0]["tenant"] == tenant and data["display_name"] == inside["display_name"]
+
+    replay = partner.call(f"{NOTIFICATIONS}/ListPartnerEvents", {"from_position": 0})
+    assert [event["id"] for event in replay["events"]] == [received[0]["id"]]
+    assert "birth_date" not in replay["events"][0]["data"]
+    after = partner.call(f"{NOTIFICATIONS}/ListPartnerEvents", {"from_position": replay["next_position"]})
+    assert "events" not in after
+
+
+def test_partner_broker_user_cannot_read_another_queue(platform, unique, partner_city):
+    tenant, _, ids = partner_city
+    first = platform.client(tenant=tenant, role="partner", scope=(ids["COMMUNITY"],), subject=f"a-{unique}")
+    second = platform.client(tenant=tenant, role="partner", scope=(ids["COMMUNITY"],), subject=f"b-{unique}")
+    request = {"event_types": [RESIDENT_REGISTERED], "scope_node_ids": [ids["GRID"]]}
+    mine = first.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", request)
+    theirs = second.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", request)
+    assert mine["queue"] != theirs["queue"]
+    for forbidden in (theirs["queue"], "notifications.event-log"):
+        with partner_connection(platform, mine) as connection:
+            with pytest.raises(AccessRefused):
+                connection.channel().basic_get(forbidden, no_ack=True)
+    with partner_connection(platform, mine) as connection:
+        assert connection.channel().basic_get(mine["queue"], no_ack=True) is None
+
+    assert rpc_error(lambda: first.call(f"{NOTIFICATIONS}/DeletePartnerSubscription", {"id": theirs["id"]})).code() \
+        == grpc.StatusCode.NOT_FOUND
+    second.call(f"{NOTIFICATIONS}/DeletePartnerSubscription", {"id": theirs["id"]})
+    assert second.call(f"{NOTIFICATIONS}/ListPartnerSubscriptions", {}) == {}
+    assert [s["id"] for s in first.call(f"{NOTIFICATIONS}/ListPartnerSubscriptions", {})["subscriptions"]] == \
+        [mine["id"]]
+
+
+def test_partner_subscription_input_is_checked(platform, unique, partner_city):
+    tenant, _, ids = partner_city
+    partner = platform.client(tenant=tenant, role="partner", scope=(ids["BUILDING"],), subject=f"p-{unique}")
+    error = rpc_error(lambda: partner.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
+        "event_types": ["not a type"], "scope_node_ids": [ids["BUILDING"]], "webhook_url": "ftp://x"}))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert {"event_types.0", "webhook_url"} <= set(field_violations(error))
+    error = rpc_error(lambda: partner.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
+        "event_types": [RESIDENT_REGISTERED], "scope_node_ids": [ids["COMMUNITY"]]}))
+    assert error.code() == grpc.StatusCode.NOT_FOUND and "scope_node_ids.0" in field_violations(error)
+    staff = platform.client(tenant=tenant, role="community_staff", scope=(ids["COMMUNITY"],))
+    assert rpc_error(lambda: staff.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
+        "event_types": [RESIDENT_REGISTERED], "scope_node_ids": [ids["BUILDING"]]})).code() == \
+        grpc.StatusCode.PERMISSION_DENIED
+    assert platform.database("notifications").subscriptions.count_documents({"tenant": tenant}) == 0
+
+
+class FlakyReceiver(BaseHTTPRequestHandler):
+    """Refuses the first `failures` posts, then logs each delivery it accepts."""
+
+    failures = 3
+    attempts = []
+    accepted = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.attempts.append(body)
+        if len(self.attempts) <= self.failures:
+            self.send_response(503)
+        else:
+            self.accepted.append((body, dict(self.headers)))
+            self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    server = HTTPServer(("127.0.0.1", 0), FlakyReceiver)
+    FlakyReceiver.attempts, FlakyReceiver.accepted = [], []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", FlakyReceiver
+    server.shutdown()
+    server.server_close()
+
+
+def test_webhook_failing_three_times_then_ok_gets_the_event_exactly_once(platform, unique, partner_city,
+                                                                         receiver):
+    tenant, operator, ids = partner_city
+    url, log = receiver
+    partner = platform.client(tenant=tenant, role="partner", scope=(ids["COMMUNITY"],), subject=f"clinic-{unique}",
+                              grants=("partner_kind:clinic",))
+    subscription = partner.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
+        "event_types": [RESIDENT_REGISTERED], "scope_node_ids": [ids["GRID"]], "webhook_url": url})
+    assert subscription["webhook_secret"].startswith("whsec_")
+    resident = add_residents(operator, ids["FLAT"], unique, [["elderly"]])[0]
+
+    eventually(lambda: log.accepted, timeout=40)
+    time.sleep(3)
+    assert len(log.attempts) == 4 and len(log.accepted) == 1
+    body, headers = log.accepted[0]
+    event = Webhook(subscription["webhook_secret"]).verify(body, headers)
+    assert event["data"]["id"] == resident["id"] and event["data"]["birth_date"] == "1940-01-01"
+    assert "tags" in event["data"] and "phone" not in event["data"]
+    listed = partner.call(f"{NOTIFICATIONS}/ListPartnerSubscriptions", {})["subscriptions"]
+    assert listed[0]["webhook_state"] == "WEBHOOK_ACTIVE" and "webhook_secret" not in listed[0]
+    delivery = platform.database("notifications").webhook_deliveries.find_one(
+        {"subscription_id": subscription["id"]})
+    assert (delivery["state"], delivery["attempts"]) == ("SENT", 4)
+
+
+def test_event_log_purges_what_is_older_than_the_retention(platform, unique):
+    repository = NotificationsRepository(platform.database(f"scratch_{unique}"))
+    repository.ensure_indexes()
+    first = repository.append_event(assignment("t", "a", []))
+    second = repository.append_event(assignment("t", "b", []))
+    assert second["position"] == first["position"] + 1
+    assert repository.append_event(first["event"])["position"] == first["position"]
+    time.sleep(1.5)
+    third = repository.append_event(assignment("t", "c", []))
+    assert repository.purge_events_older_than(1) == 2
+    assert [e["_id"] for e in repository.event_log.find()] == [third["_id"]]
+
+
+def watch(platform, client_claims, from_position, count, timeout=20):
+    """The first `count` events of a WatchEvents stream, then the stream is cancelled."""
+    from civicgrid.notifications.v1 import notifications_pb2
+    token = platform.token(**client_claims)
+    with grpc.insecure_channel(platform.address) as channel:
+        stream = channel.unary_stream(f"/{NOTIFICATIONS}/WatchEvents",
+                                      request_serializer=notifications_pb2.WatchEventsRequest.SerializeToString,
+                                      response_deserializer=notifications_pb2.PartnerEvent.FromString)
+        call = stream(notifications_pb2.WatchEventsRequest(from_position=from_position),
+                      metadata=(("authorization", f"Bearer {token}"),), timeout=timeout)
+        events = []
+        for event in call:
+            events.append(event)
+            if len(events) == count:
+                call.cancel()
+                break
+        return events
+
+
+def test_watch_events_streams_and_resumes_from_a_position(platform, unique, partner_city):
+    tenant, operator, ids = partner_city
+    claims = {"tenant": tenant, "role": "partner", "scope": (ids["COMMUNITY"],), "subject": f"police-{unique}",
+              "grants": ("partner_kind:police_post",)}
+    platform.client(**claims).call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
+        "event_types": [RESIDENT_REGISTERED], "scope_node_ids": [ids["COMMUNITY"]]})
+    first = add_residents(operator, ids["FLAT"], unique, [["elderly"]])[0]
+    [seen] = watch(platform, claims, 0, 1)
+    assert seen.data["id"] == first["id"] and seen.data["birth_date"] == "1940-01-01"
+    assert "tags" not in seen.data and seen.tenant == tenant
+
+    second = add_residents(operator, ids["OTHER_FLAT"], unique, [[]])[0]
+    [resumed] = watch(platform, claims, seen.position, 1)
+    assert resumed.data["id"] == second["id"] and resumed.position > seen.position
+
+    stranger = {**claims, "role": "resident"}
+    error = rpc_error(lambda: watch(platform, stranger, 0, 1))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_webhook_pauses_after_repeated_failure_resumes_and_dead_letters(platform, unique, monkeypatch):
+    from nameko.testing.services import worker_factory
+    from services.notifications import webhooks
+    from services.notifications.service import NotificationsService
+    monkeypatch.setenv("WEBHOOK_BACKOFF_SECONDS", "0")
+    monkeypatch.setenv("WEBHOOK_PAUSE_AFTER", "2")
+    monkeypatch.setenv("WEBHOOK_MAX_ATTEMPTS", "3")
+    repository = NotificationsRepository(platform.database(f"scratch_{unique}"))
+    repository.ensure_indexes()
+    service = worker_factory(NotificationsService, store=repository)
+    subscription, _ = repository.subscriptions.create("t1", "", {
+        "partner": "p1", "partner_kind": "clinic", "event_types": [ASSIGNED], "scope_node_ids": ["g1"],
+        "path": ["g1"], "queue": "q", "broker_user": "q", "webhook_url": "http://127.0.0.1:9/never",
+        "webhook_secret": webhooks.new_secret(), "webhook_state": "WEBHOOK_ACTIVE", "webhook_failures": 0})
+    event = assignment("t1", "a", ["g1"])
+    repository.queue_webhook(subscription, event)
+    repository.queue_webhook(subscription, event)
+    answers = []
+    monkeypatch.setattr(webhooks, "send", lambda url, secret, sent: answers.pop(0))
+
+    answers += [False, False]
+    service.deliver_webhooks()
+    delivery = repository.webhook_deliveries.find_one()
+    assert (delivery["state"], delivery["attempts"]) == ("HELD", 2)
+    assert repository.subscriptions.collection.find_one()["webhook_state"] == "WEBHOOK_PAUSED"
+
+    caller = {"subject": "p1", "tenant": "t1", "role": "partner", "scope": ["g1"]}
+    resumed = service.resume_partner_subscription(caller, {"id": subscription["_id"]})
+    assert (resumed["webhook_state"], resumed["webhook_failures"]) == ("WEBHOOK_ACTIVE", 0)
+    answers += [False]
+    service.deliver_webhooks()
+    delivery = repository.webhook_deliveries.find_one()
+    assert (delivery["state"], delivery["attempts"]) == ("DEAD", 3)
+    assert repository.webhook_deliveries.count_documents({}) == 1 and answers == []
+
+
+def test_partners_read_the_event_catalog_through_the_gateway(platform, unique):
+    partner = platform.client(tenant=f"cat-{unique}", role="partner", scope=("n",), subject="p")
+    types = partner.call(f"{NOTIFICATIONS}/ListEventTypes", {})["event_types"]
+    [assigned] = [t for t in types if t["type"] == ASSIGNED]
+    assert assigned["source_service"] == "tickets" and assigned["version"] == 1
+    assert {"name": "assignee_subject", "type": "string", "required": True} in assigned["fields"]
+
+
+def test_preferences_choose_language_and_sms_and_quiet_hours_hold_all_but_urgent(platform, unique):
+    from datetime import datetime, timedelta, timezone
+    tenant = f"prefs-{unique}"
+    database = platform.database("notifications")
+    day_worker, night_worker = f"day-{unique}", f"night-{unique}"
+    day = platform.client(tenant=tenant, role="grid_worker", scope=("g1",), subject=day_worker)
+    night = platform.client(tenant=tenant, role="grid_worker", scope=("g1",), subject=night_worker)
+    assert day.call(f"{NOTIFICATIONS}/GetNotificationPreferences", {})["language"] == "zh-CN"
+    shown = day.call(f"{NOTIFICATIONS}/UpdateNotificationPreferences", {
+        "preferences": {"language": "en", "sms_enabled": True, "sms_phone": "13800000001"},
+        "update_mask": "language,smsEnabled,smsPhone"})
+    assert (shown["language"], shown["sms_phone"], shown["time_zone"]) == ("en", "13800000001", "Asia/Shanghai")
+    utc_now = datetime.now(timezone.utc)
+    night.call(f"{NOTIFICATIONS}/UpdateNotificationPreferences", {"preferences": {
+        "sms_enabled": True, "sms_phone": "13800000002", "time_zone": "UTC",
+        "quiet_start": (utc_now - timedelta(hours=1)).strftime("%H:%M"),
+        "quiet_end": (utc_now + timedelta(hours=1)).strftime("%H:%M")}})
+
+    urgent = assignment(tenant, day_worker, ["g1"])
+    publish(platform, "tickets", urgent, times=2)
+    message = eventually(lambda: day.call(f"{NOTIFICATIONS}/ListInbox", {}).get("messages"))[0]
+    assert message["title"] == "A ticket was assigned to you"
+    eventually(lambda: database.sms_sink.find_one({"to": "13800000001"}))
+
+    routine = assignment(tenant, night_worker, ["g1"])
+    routine["data"]["priority"] = "NORMAL"
+    publish(platform, "tickets", routine)
+    held = eventually(lambda: database.sms_deliveries.find_one({"recipient": night_worker, "attempts": 0,
+                                                                "next_attempt_time": {"$gt": utc_now + timedelta(minutes=30)}}))
+    assert held["state"] == "QUEUED" and night.call(f"{NOTIFICATIONS}/ListInbox", {})["messages"][0]["title"] == \
+        "新工单指派给您"
+    urgent_at_night = assignment(tenant, night_worker, ["g1"])
+    publish(platform, "tickets", urgent_at_night)
+    eventually(lambda: database.sms_sink.find_one({"to": "13800000002"}))
+    time.sleep(1.5)
+    assert database.sms_sink.count_documents({"to": "13800000001"}) == 1
+    assert database.sms_sink.count_documents({"to": "13800000002"}) == 1
+
+    for request, field in [({"preferences": {}, "update_mask": "smsPhone"}, "preferences.sms_phone"),
+                           ({"preferences": {"quiet_start": "25:00"}}, "preferences.quiet_start"),
+                           ({"preferences": {"time_zone": "Mars/Olympus"}}, "preferences.time_zone"),
+                           ({"preferences": {"language": "fr"}}, "preferences.language"),
+                           ({"preferences": {}}, "update_mask")]:
+        error = rpc_error(lambda: night.call(f"{NOTIFICATIONS}/UpdateNotificationPreferences", request))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and field in field_violations(error), request

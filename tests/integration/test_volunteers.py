@@ -1,0 +1,361 @@
+"""Volunteers through the real gateway, RabbitMQ and MongoDB/FerretDB: profiles and teams, the
+ask–take–dispatch loop to hours and feedback, ranking, the hours ledger and unfilled tasks."""
+import json
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import grpc
+import pytest
+from kombu import Connection, Exchange, Queue
+
+from tests.conftest import rpc_error
+
+pytestmark = pytest.mark.integration
+GRIDS = "civicgrid.grids.v1.Grids"
+VOLUNTEERS = "civicgrid.volunteers.v1.Volunteers"
+NEXT_YEAR = (date.today() + timedelta(days=365)).isoformat()
+LAST_MONTH = (date.today() - timedelta(days=30)).isoformat()
+
+
+def rfc3339(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def next_weekday(weekday):
+    """The next date (from tomorrow) falling on `weekday` (0 = Monday), at midnight UTC."""
+    day = date.today() + timedelta(days=1)
+    while day.weekday() != weekday:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+class EventTap:
+    def __init__(self, amqp_uri):
+        self.connection = Connection(amqp_uri)
+        self.queue = Queue(exclusive=True, auto_delete=True, channel=self.connection.channel())
+        self.queue.declare()
+        exchange = Exchange("volunteers.events", type="topic", durable=True, channel=self.connection)
+        exchange.declare()
+        self.queue.bind_to(exchange, routing_key="#")
+        self.seen = []
+
+    def wait_for(self, predicate, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self.queue.get(no_ack=True)
+            if message is None:
+                time.sleep(0.1)
+                continue
+            self.seen.append(json.loads(message.body))
+            if predicate(self.seen):
+                return self.seen
+        return self.seen
+
+
+@pytest.fixture
+def tap(platform):
+    events = EventTap(platform.amqp_uri)
+    yield events
+    events.connection.release()
+
+
+def hierarchy(client, unique):
+    """city → street → community → grid → two buildings; returns ids by name."""
+    ids, parent = {}, ""
+    for kind in ("CITY", "STREET", "COMMUNITY", "GRID", "BUILDING"):
+        parent = ids[kind] = client.call(f"{GRIDS}/CreateNode", {
+            "kind": kind, "display_name": f"{kind} {unique}", "parent_id": parent})["id"]
+    ids["OTHER_BUILDING"] = client.call(f"{GRIDS}/CreateNode", {
+        "kind": "BUILDING", "display_name": "B2", "parent_id": ids["GRID"]})["id"]
+    ids["OTHER_GRID"] = client.call(f"{GRIDS}/CreateNode", {
+        "kind": "GRID", "display_name": "G2", "parent_id": ids["COMMUNITY"]})["id"]
+    return ids
+
+
+def volunteer(client, unique, name, node_id, skills=(), certifications=(), availability=()):
+    return client.call(f"{VOLUNTEERS}/CreateVolunteer", {
+        "request_id": f"{unique}-{name}", "subject": f"{unique}-{name}", "display_name": name,
+        "home_node_id": node_id, "skills": [{"name": n, "level": lvl} for n, lvl in skills],
+        "certifications": [{"name": n, "expires_on": d} for n, d in certifications],
+        "availability": list(availability)})
+
+
+def task(client, node_id, start, hours=2, **extra):
+    return client.call(f"{VOLUNTEERS}/CreateTask", {
+        "title": "Free clinic", "node_id": node_id, "start_time": rfc3339(start),
+        "end_time": rfc3339(start + timedelta(hours=hours)), "people_needed": 2, **extra})
+
+
+@pytest.fixture
+def world(platform, unique):
+    tenant = f"vol-{unique}"
+    staff = platform.client(tenant=tenant, subject=f"staff-{unique}")
+    return {"tenant": tenant, "staff": staff, "ids": hierarchy(staff, unique), "unique": unique,
+            "as_volunteer": lambda name: platform.client(tenant=tenant, role="volunteer", scope=(),
+                                                         subject=f"{unique}-{name}")}
+
+
+def test_volunteer_profile_and_teams(world):
+    staff, ids, unique = world["staff"], world["ids"], world["unique"]
+    li = volunteer(staff, unique, "Li", ids["BUILDING"], skills=[("first_aid", 4), ("calligraphy", 2)],
+                   certifications=[("first_aid", NEXT_YEAR)],
+                   availability=[{"weekday": "SATURDAY", "start": "08:00", "end": "12:00"}])
+    assert li["path"][-1] == ids["BUILDING"] and li["path"][0] == ids["CITY"]
+    assert li["skills"] == [{"name": "first_aid", "level": 4}, {"name": "calligraphy", "level": 2}]
+    assert staff.call(f"{VOLUNTEERS}/GetVolunteer", {"id": li["id"]}) == li
+
+    updated = staff.call(f"{VOLUNTEERS}/UpdateVolunteer", {
+        "volunteer": {"id": li["id"], "skills": [{"name": "first_aid", "level": 5}]}, "update_mask": "skills"})
+    assert updated["skills"] == [{"name": "first_aid", "level": 5}]
+
+    zhao = volunteer(staff, unique, "Zhao", ids["OTHER_GRID"])
+    medical = staff.call(f"{VOLUNTEERS}/CreateTeam", {
+        "display_name": "Angel", "purpose": "MEDICAL", "node_id": ids["COMMUNITY"],
+        "coordinators": [f"staff-{unique}"], "member_ids": [li["id"], zhao["id"]]})
+    teachers = staff.call(f"{VOLUNTEERS}/CreateTeam", {
+        "display_name": "Classroom", "purpose": "TEACHERS", "speciality": "calligraphy",
+        "node_id": ids["COMMUNITY"], "member_ids": [li["id"]]})
+    teams_of_li = staff.call(f"{VOLUNTEERS}/ListTeams", {"member_id": li["id"]})["teams"]
+    assert {t["id"] for t in teams_of_li} == {medical["id"], teachers["id"]}
+    assert medical["purpose"] == "MEDICAL"
+
+    # A volunteer reads their own profile only.
+    assert world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/GetVolunteer", {"id": li["id"]})["id"] == li["id"]
+    assert rpc_error(lambda: world["as_volunteer"]("Li").call(
+        f"{VOLUNTEERS}/GetVolunteer", {"id": zhao["id"]})).code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("change, code", [
+    ({"skills": [{"name": "first_aid", "level": 6}]}, grpc.StatusCode.INVALID_ARGUMENT),
+    ({"availability": [{"weekday": "MONDAY", "start": "12:00", "end": "08:00"}]},
+     grpc.StatusCode.INVALID_ARGUMENT),
+    ({"certifications": [{"name": "first_aid", "expires_on": "someday"}]}, grpc.StatusCode.INVALID_ARGUMENT),
+    ({"home_node_id": "nowhere"}, grpc.StatusCode.NOT_FOUND),
+])
+def test_bad_volunteer_input_is_refused_and_nothing_written(platform, world, change, code):
+    request = {"subject": "x", "display_name": "X", "home_node_id": world["ids"]["GRID"], **change}
+    assert rpc_error(lambda: world["staff"].call(f"{VOLUNTEERS}/CreateVolunteer", request)).code() == code
+    assert platform.database("volunteers").volunteers.count_documents({"tenant": world["tenant"]}) == 0
+
+
+def test_the_loop_from_publish_to_feedback(platform, world, tap):
+    staff, ids, unique = world["staff"], world["ids"], world["unique"]
+    start = datetime.now(timezone.utc) + timedelta(days=2)
+    li = volunteer(staff, unique, "Li", ids["BUILDING"], skills=[("first_aid", 4)],
+                   certifications=[("first_aid", NEXT_YEAR)])
+    wu = volunteer(staff, unique, "Wu", ids["BUILDING"], skills=[("first_aid", 3)],
+                   certifications=[("first_aid", NEXT_YEAR)])
+    novice = volunteer(staff, unique, "Novice", ids["BUILDING"], skills=[("first_aid", 1)])
+    lapsed = volunteer(staff, unique, "Lapsed", ids["BUILDING"], skills=[("first_aid", 5)],
+                       certifications=[("first_aid", LAST_MONTH)])
+    clinic = task(staff, ids["GRID"], start, required_skills=[{"name": "first_aid", "min_level": 3}],
+                  required_certification="first_aid", ticket_id=f"ticket-{unique}",
+                  served_subject=f"resident-{unique}")
+    assert clinic["state"] == "DRAFT"
+    assert world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/ListOpenTasks", {}) == {}
+    staff.call(f"{VOLUNTEERS}/PublishTask", {"id": clinic["id"]})
+
+    open_to_li = world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/ListOpenTasks", {})["tasks"]
+    assert [t["id"] for t in open_to_li] == [clinic["id"]]
+    assert world["as_volunteer"]("Novice").call(f"{VOLUNTEERS}/ListOpenTasks", {}) == {}
+    error = rpc_error(lambda: world["as_volunteer"]("Novice").call(f"{VOLUNTEERS}/OfferTask",
+                                                                   {"id": clinic["id"]}))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "first_aid level 1" in error.details()
+
+    offered = world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/OfferTask", {"id": clinic["id"]})
+    assert offered["offers"] == [li["id"]] and "assignments" not in offered
+
+    error = rpc_error(lambda: staff.call(f"{VOLUNTEERS}/DispatchTask",
+                                         {"id": clinic["id"], "volunteer_ids": [lapsed["id"]]}))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert f"first_aid certification expired on {LAST_MONTH}" in error.details()
+    error = rpc_error(lambda: staff.call(f"{VOLUNTEERS}/DispatchTask",
+                                         {"id": clinic["id"], "volunteer_ids": [li["id"], wu["id"], novice["id"]]}))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION  # novice holds no certificate
+    dispatched = staff.call(f"{VOLUNTEERS}/DispatchTask", {"id": clinic["id"], "volunteer_ids": [li["id"]]})
+    assert [a["volunteer_id"] for a in dispatched["assignments"]] == [li["id"]]
+
+    error = rpc_error(lambda: world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/CheckOut", {"task_id": clinic["id"]}))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "check in" in error.details()
+
+    shift = world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/CheckIn", {"task_id": clinic["id"]})
+    assert shift["volunteer_id"] == li["id"] and "end_time" not in shift
+    time.sleep(0.05)
+    closed = world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/CheckOut", {"task_id": clinic["id"]})
+    assert "end_time" in closed
+
+    served = platform.client(tenant=world["tenant"], role="resident", scope=(), subject=f"resident-{unique}")
+    stranger = platform.client(tenant=world["tenant"], role="resident", scope=(), subject="someone-else")
+    assert rpc_error(lambda: stranger.call(f"{VOLUNTEERS}/GiveFeedback", {
+        "task_id": clinic["id"], "rating": 5})).code() == grpc.StatusCode.NOT_FOUND
+    rated = served.call(f"{VOLUNTEERS}/GiveFeedback", {"task_id": clinic["id"], "rating": 5, "comment": "kind"})
+    assert rated["feedback"][0]["rating"] == 5
+
+    mine = world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/ListTasks", {})["tasks"]
+    assert [t["id"] for t in mine] == [clinic["id"]] and "check_out_time" in mine[0]["assignments"][0]
+
+    steps = {f"civicgrid.volunteers.task.{s}.v1" for s in
+             ("created", "published", "offered", "dispatched", "checked_in", "checked_out", "feedback_given")}
+    seen = tap.wait_for(lambda events: steps <= {e["type"] for e in events if e["tenant"] == world["tenant"]})
+    ours = [e for e in seen if e["tenant"] == world["tenant"] and e["type"] in steps]
+    assert {e["type"] for e in ours} == steps
+    assert all(e["data"]["ticket_id"] == f"ticket-{unique}" and e["specversion"] == "1.0" for e in ours)
+
+
+def test_dispatching_more_than_needed_and_auto_dispatch(world):
+    staff, ids, unique = world["staff"], world["ids"], world["unique"]
+    people = [volunteer(staff, unique, f"P{n}", ids["BUILDING"]) for n in range(3)]
+    chores = task(staff, ids["GRID"], datetime.now(timezone.utc) + timedelta(days=1), auto_dispatch=True)
+    staff.call(f"{VOLUNTEERS}/PublishTask", {"id": chores["id"]})
+
+    error = rpc_error(lambda: staff.call(f"{VOLUNTEERS}/DispatchTask", {
+        "id": chores["id"], "volunteer_ids": [p["id"] for p in people]}))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "needs 2 people" in error.details()
+
+    first = world["as_volunteer"]("P0").call(f"{VOLUNTEERS}/OfferTask", {"id": chores["id"]})
+    assert [a["volunteer_id"] for a in first["assignments"]] == [people[0]["id"]]
+    staff.call(f"{VOLUNTEERS}/DispatchTask", {"id": chores["id"], "volunteer_ids": [people[1]["id"]]})
+    full = world["as_volunteer"]("P2").call(f"{VOLUNTEERS}/OfferTask", {"id": chores["id"]})
+    assert people[2]["id"] in full["offers"] and len(full["assignments"]) == 2
+    assert world["as_volunteer"]("P2").call(f"{VOLUNTEERS}/ListOpenTasks", {}) == {}
+
+
+def test_volunteer_from_another_tenant_is_not_found(platform, world):
+    staff, ids, unique = world["staff"], world["ids"], world["unique"]
+    other_staff = platform.client(tenant=f"other-{unique}")
+    other_ids = hierarchy(other_staff, f"o{unique}")
+    foreigner = volunteer(other_staff, unique, "Foreigner", other_ids["BUILDING"])
+    job = task(staff, ids["GRID"], datetime.now(timezone.utc) + timedelta(days=1))
+    staff.call(f"{VOLUNTEERS}/PublishTask", {"id": job["id"]})
+    error = rpc_error(lambda: staff.call(f"{VOLUNTEERS}/DispatchTask",
+                                         {"id": job["id"], "volunteer_ids": [foreigner["id"]]}))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert rpc_error(lambda: staff.call(f"{VOLUNTEERS}/GetVolunteer", {"id": foreigner["id"]})).code() == \
+        grpc.StatusCode.NOT_FOUND
+    assert rpc_error(lambda: other_staff.call(f"{VOLUNTEERS}/GetTask", {"id": job["id"]})).code() == \
+        grpc.StatusCode.NOT_FOUND
+
+
+def test_overlapping_hours_are_refused_and_the_ledger_totals(world):
+    staff, ids, unique = world["staff"], world["ids"], world["unique"]
+    li = volunteer(staff, unique, "Li", ids["BUILDING"])
+    wu = volunteer(staff, unique, "Wu", ids["BUILDING"])
+    team = staff.call(f"{VOLUNTEERS}/CreateTeam", {"display_name": "Baoliang", "purpose": "VETERANS",
+                                                   "node_id": ids["COMMUNITY"], "member_ids": [li["id"], wu["id"]]})
+    base = datetime(2026, 3, 2, 8, tzinfo=timezone.utc)
+    patrol, cleanup = (task(staff, ids["GRID"], base + timedelta(days=d)) for d in (0, 1))
+    for job in (patrol, cleanup):
+        staff.call(f"{VOLUNTEERS}/PublishTask", {"id": job["id"]})
+        staff.call(f"{VOLUNTEERS}/DispatchTask", {"id": job["id"], "volunteer_ids": [li["id"], wu["id"]]})
+
+    def attend(job, who, start, hours):
+        staff.call(f"{VOLUNTEERS}/CheckIn", {"task_id": job["id"], "volunteer_id": who["id"],
+                                              "time": rfc3339(start)})
+        return staff.call(f"{VOLUNTEERS}/CheckOut", {"task_id": job["id"], "volunteer_id": who["id"],
+                                                      "time": rfc3339(start + timedelta(hours=hours))})
+
+    assert attend(patrol, li, base, 3)["hours"] == 3
+    for overlapping_start in (base + timedelta(hours=1), base - timedelta(hours=1)):
+        error = rpc_error(lambda: staff.call(f"{VOLUNTEERS}/CheckIn", {
+            "task_id": cleanup["id"], "volunteer_id": li["id"], "time": rfc3339(overlapping_start)}))
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "overlap" in error.details()
+    error = rpc_error(lambda: staff.call(f"{VOLUNTEERS}/CheckIn", {
+        "task_id": patrol["id"], "volunteer_id": li["id"], "time": rfc3339(base)}))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    attend(patrol, wu, base, 2)
+    attend(cleanup, wu, base + timedelta(days=30), 4.5)
+
+    ledger = staff.call(f"{VOLUNTEERS}/GetHoursLedger", {"volunteer_id": wu["id"], "start_date": "2026-03-01",
+                                                         "end_date": "2026-05-01"})
+    assert ledger["periods"] == [{"period": "2026-03", "hours": 2}, {"period": "2026-04", "hours": 4.5}]
+    assert ledger["total_hours"] == 6.5
+    team_ledger = staff.call(f"{VOLUNTEERS}/GetHoursLedger", {"team_id": team["id"], "start_date": "2026-03-01",
+                                                              "end_date": "2026-04-01"})
+    assert team_ledger["total_hours"] == 5
+    own = world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/GetHoursLedger", {"start_date": "2026-03-01",
+                                                                            "end_date": "2026-04-01"})
+    assert own["total_hours"] == 3
+    assert rpc_error(lambda: world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/GetHoursLedger", {
+        "volunteer_id": wu["id"], "start_date": "2026-03-01", "end_date": "2026-04-01"})).code() == \
+        grpc.StatusCode.NOT_FOUND
+
+    march = staff.call(f"{VOLUNTEERS}/SummarizeHours", {"start_date": "2026-03-01", "end_date": "2026-04-01",
+                                                        "active_hours_per_month": 2.5})
+    assert [(t["display_name"], t["hours"], t.get("active", False), t["rank"]) for t in march["totals"]] == \
+        [("Li", 3, True, 1), ("Wu", 2, False, 2)]
+    teams = staff.call(f"{VOLUNTEERS}/SummarizeHours", {"group_by": "BY_TEAM", "start_date": "2026-03-01",
+                                                        "end_date": "2026-05-01"})
+    assert teams["totals"] == [{"id": team["id"], "display_name": "Baoliang", "hours": 9.5,
+                                "average_hours_per_month": 4.75, "rank": 1}]
+
+
+def test_ranking_orders_by_fit_and_explains(world):
+    staff, ids, unique = world["staff"], world["ids"], world["unique"]
+    saturday = next_weekday(5)
+    morning = [{"weekday": "SATURDAY", "start": "08:00", "end": "12:00"}]
+    best = volunteer(staff, unique, "Best", ids["BUILDING"], skills=[("first_aid", 5)],
+                     certifications=[("first_aid", NEXT_YEAR)], availability=morning)
+    volunteer(staff, unique, "Far", ids["OTHER_GRID"], skills=[("first_aid", 5)],
+              certifications=[("first_aid", NEXT_YEAR)], availability=morning)
+    volunteer(staff, unique, "Busy", ids["OTHER_BUILDING"], skills=[("first_aid", 3)],
+              certifications=[("first_aid", NEXT_YEAR)])
+    volunteer(staff, unique, "Lapsed", ids["BUILDING"], skills=[("first_aid", 5)],
+              certifications=[("first_aid", LAST_MONTH)], availability=morning)
+    volunteer(staff, unique, "Cook", ids["BUILDING"], skills=[("cooking", 5)])
+    clinic = task(staff, ids["BUILDING"], saturday + timedelta(hours=9),
+                  required_skills=[{"name": "first_aid", "min_level": 3}], required_certification="first_aid")
+
+    ranked = staff.call(f"{VOLUNTEERS}/RankVolunteers", {"task_id": clinic["id"]})
+    assert ranked["candidates"] == 4
+    order = [r["display_name"] for r in ranked["rankings"]]
+    assert order == ["Best", "Far", "Busy", "Lapsed"]
+    by_name = {r["display_name"]: r for r in ranked["rankings"]}
+    assert by_name["Best"]["score"] == 100 and by_name["Best"]["reasons"] == [
+        "first_aid level 5 meets 3", "first_aid certification valid", "available for 100% of the time window",
+        "lives at the task's place", "dispatched 0 times in the last 30 days"]
+    assert "shares 3 of 5 hierarchy levels with the task's place" in by_name["Far"]["reasons"]
+    assert "available for 0% of the time window" in by_name["Busy"]["reasons"]
+    assert by_name["Lapsed"].get("eligible", False) is False
+    assert f"first_aid certification expired on {LAST_MONTH}" in by_name["Lapsed"]["reasons"]
+    assert all(by_name[n]["eligible"] for n in ("Best", "Far", "Busy"))
+
+    # Fairness: once Best is dispatched elsewhere, an equal twin asked less lately ranks first.
+    twin = volunteer(staff, unique, "Twin", ids["BUILDING"], skills=[("first_aid", 5)],
+                     certifications=[("first_aid", NEXT_YEAR)], availability=morning)
+    other = task(staff, ids["GRID"], saturday + timedelta(days=7))
+    staff.call(f"{VOLUNTEERS}/PublishTask", {"id": other["id"]})
+    staff.call(f"{VOLUNTEERS}/DispatchTask", {"id": other["id"], "volunteer_ids": [best["id"]]})
+    again = staff.call(f"{VOLUNTEERS}/RankVolunteers", {"task_id": clinic["id"], "limit": 2})["rankings"]
+    assert [r["volunteer_id"] for r in again] == [twin["id"], best["id"]]
+    assert "dispatched 1 times in the last 30 days" in again[1]["reasons"]
+
+
+def test_task_nobody_takes_is_raised_once(world, tap):
+    staff, ids = world["staff"], world["ids"]
+    team = staff.call(f"{VOLUNTEERS}/CreateTeam", {"display_name": "Lebei", "purpose": "CHILDCARE",
+                                                   "node_id": ids["COMMUNITY"], "coordinators": ["coord-1"]})
+    soon = datetime.now(timezone.utc) + timedelta(seconds=2)
+    lonely = task(staff, ids["GRID"], soon + timedelta(hours=1), offer_deadline=rfc3339(soon), team_id=team["id"])
+    staff.call(f"{VOLUNTEERS}/PublishTask", {"id": lonely["id"]})
+    unfilled = "civicgrid.volunteers.task.unfilled.v1"
+    seen = tap.wait_for(lambda events: any(e["type"] == unfilled and e["data"]["id"] == lonely["id"]
+                                           for e in events), timeout=20)
+    raised = [e for e in seen if e["type"] == unfilled and e["data"]["id"] == lonely["id"]]
+    assert len(raised) == 1 and raised[0]["data"]["coordinators"] == ["coord-1"]
+    assert raised[0]["data"]["people_dispatched"] == 0
+    time.sleep(5)  # two more timer rounds: it must not be raised again
+    later = tap.wait_for(lambda events: False, timeout=1)
+    assert len([e for e in later if e["type"] == unfilled and e["data"]["id"] == lonely["id"]]) == 1
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"people_needed": 0}, "people_needed"),
+    ({"required_skills": [{"name": "first_aid", "min_level": 9}]}, "required_skills"),
+    ({"start_time": "2026-03-02T10:00:00Z", "end_time": "2026-03-02T09:00:00Z"}, "end_time"),
+])
+def test_bad_task_input_names_the_field(platform, world, body, field):
+    request = {"title": "T", "node_id": world["ids"]["GRID"], "start_time": "2026-03-02T08:00:00Z",
+               "end_time": "2026-03-02T10:00:00Z", "people_needed": 1, **body}
+    error = rpc_error(lambda: world["staff"].call(f"{VOLUNTEERS}/CreateTask", request))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and field in error.details()
+    assert platform.database("volunteers").tasks.count_documents({"tenant": world["tenant"]}) == 0

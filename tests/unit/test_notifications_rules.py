@@ -1,0 +1,71 @@
+"""The notification rules: who an event tells, in which words, and what each partner may see."""
+import pytest
+
+from services.notifications import rules
+from services.notifications.catalog import load_contracts
+
+CONTRACTS = load_contracts()
+
+PERSON = {"id": "r1", "display_name": "Wang", "national_id": "110101194001010011", "phone": "13800000000",
+          "birth_date": "1940-01-01", "gender": "FEMALE", "relation": "head", "tags": ["elderly"],
+          "path": ["city", "grid", "building"]}
+EVENT = {"id": "e1", "type": "civicgrid.residents.resident.registered.v1", "tenant": "t1",
+         "data": {**PERSON, "household": {"members": [dict(PERSON)]}}}
+
+
+@pytest.mark.parametrize("kind, hidden, kept", [
+    ("property_company", {"national_id", "phone", "birth_date", "gender", "relation", "tags"},
+     {"id", "display_name", "path"}),
+    ("police_post", {"tags"}, {"national_id", "phone", "birth_date", "display_name"}),
+    ("clinic", {"national_id", "phone"}, {"birth_date", "tags", "display_name"}),
+    ("other", {"national_id", "phone", "birth_date", "display_name", "tags"}, {"id", "path"}),
+])
+def test_each_partner_kind_sees_only_what_it_is_entitled_to(kind, hidden, kept):
+    shown = rules.redact_event(EVENT, kind)
+    for data in (shown["data"], shown["data"]["household"]["members"][0]):
+        assert not hidden & set(data), kind
+        assert kept <= set(data), kind
+    assert EVENT["data"]["national_id"], "the original event is left untouched"
+
+
+def test_partner_kind_comes_from_the_token_grants_and_defaults_to_the_strictest():
+    assert rules.partner_kind(("x", "partner_kind:police_post")) == "police_post"
+    assert rules.partner_kind(("partner_kind:astrologer",)) == "other"
+    assert rules.partner_kind(()) == "other"
+
+
+def test_recipients_are_the_distinct_people_the_event_names():
+    event = {"type": "civicgrid.tickets.ticket.resolved.v1",
+             "data": {"reporter_subject": "r1", "followers": ["f1", "r1", "", "f2"]}}
+    assert rules.recipients_of(event) == ["r1", "f1", "f2"]
+    assert rules.recipients_of({"type": "civicgrid.grids.node.created.v1", "data": {"id": "n"}}) == []
+
+
+@pytest.mark.parametrize("event_type", sorted(rules.RECIPIENT_FIELDS))
+def test_every_rule_names_fields_its_contract_has_and_has_both_languages(event_type):
+    assert event_type in CONTRACTS, "rules must follow the published contracts"
+    assert set(rules.RECIPIENT_FIELDS[event_type]) <= set(CONTRACTS[event_type].model_fields)
+    assert set(rules.TEMPLATES[event_type]) == set(rules.LANGUAGES)
+
+
+def test_templates_render_in_both_languages_and_tolerate_missing_fields():
+    data = {"id": "T-9", "kind": "REQUEST", "priority": "HIGH"}
+    zh = rules.render("civicgrid.tickets.ticket.assigned.v1", data, "zh-CN")
+    en = rules.render("civicgrid.tickets.ticket.assigned.v1", data, "en")
+    assert zh[0] == "新工单指派给您" and "T-9" in zh[1]
+    assert en[0] == "A ticket was assigned to you" and "priority HIGH" in en[1]
+    assert rules.render("civicgrid.tickets.ticket.assigned.v1", data, "fr") == zh
+
+
+def test_urgency():
+    assert rules.is_urgent({"priority": "URGENT"}) and rules.is_urgent({"urgent": True})
+    assert not rules.is_urgent({"priority": "HIGH"})
+
+
+def test_an_event_matches_a_subscription_only_in_its_tenant_types_and_scope():
+    subscription = {"tenant": "t1", "event_types": [EVENT["type"]], "scope_node_ids": ["grid"]}
+    assert rules.event_matches(subscription, EVENT)
+    assert not rules.event_matches({**subscription, "tenant": "t2"}, EVENT)
+    assert not rules.event_matches({**subscription, "scope_node_ids": ["elsewhere"]}, EVENT)
+    assert not rules.event_matches({**subscription, "event_types": ["civicgrid.x.y.z.v1"]}, EVENT)
+    assert not rules.event_matches(subscription, {**EVENT, "data": {"id": "no path"}})
