@@ -1,6 +1,158 @@
-"""Storage of the tickets service."""
-from services.storage import Repository
+"""Storage of the tickets service: the category catalogue and tickets.
+
+A ticket is one document holding its clock, parties and timeline, so a transition, its
+timeline entry and its events are a single write. Only one transition may leave a given
+version: FerretDB's find-and-modify is not atomic (read, then write), so a transition first
+claims (ticket, version) by inserting a document with that `_id` — the unique key makes that
+the atomic step — and then writes conditionally on the state and version it read.
+"""
+import base64
+import binascii
+import json
+from datetime import datetime, timedelta
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from services.errors import InvalidArgument
+from services.storage import LIVE, OUTBOX, Records, Repository, now, page_size_of
+from services.tickets.lifecycle import OPEN_STATES
+
+# Fields a queue page does not need; GetTicket and ListTicketTimeline return them.
+QUEUE_PROJECTION = {"timeline": 0, OUTBOX: 0}
+# A claim older than this whose ticket never moved was left by a crash: the version is skipped.
+CLAIM_LEASE = timedelta(seconds=60)
+FIGURE_FIELDS = {"category_id": 1, "state": 1, "create_time": 1, "first_response_time": 1,
+                 "resolve_time": 1, "feedback": 1, "queue_due": 1}
 
 
 class TicketsRepository(Repository):
-    record_collections = ()
+    record_collections = ("categories", "tickets")
+
+    def __init__(self, database):
+        super().__init__(database)
+        self.categories = Records(database.categories, "category")
+        self.tickets = Records(database.tickets, "ticket")
+
+    def ensure_indexes(self):
+        super().ensure_indexes()
+        self.categories.collection.create_index(
+            [("tenant", ASCENDING), ("name", ASCENDING)], unique=True, name="category_name")
+        tickets = self.tickets.collection
+        tickets.create_index([("tenant", ASCENDING), ("path", ASCENDING), ("queue_due", ASCENDING),
+                              ("_id", ASCENDING)], name="queue")
+        tickets.create_index([("tenant", ASCENDING), ("assignee_subject", ASCENDING)], name="assignee")
+        tickets.create_index([("tenant", ASCENDING), ("involved", ASCENDING)], name="involved")
+        tickets.create_index([("tenant", ASCENDING), ("building_id", ASCENDING), ("category_id", ASCENDING),
+                              ("state", ASCENDING)], name="similar")
+        tickets.create_index([("tenant", ASCENDING), ("path", ASCENDING), ("create_time", ASCENDING)],
+                             name="figures")
+        tickets.create_index([("clock.warn_at", ASCENDING)], name="deadline_warnings")
+        tickets.create_index([("queue_due", ASCENDING)], name="deadlines")
+        self.database.transition_claims.create_index([("time", ASCENDING)], name="claim_age")
+
+    def transition(self, ticket, changes, timeline_entries, events):
+        """Applies a change only if the ticket is still as it was read; None if it moved on."""
+        try:
+            self.database.transition_claims.insert_one(
+                {"_id": f"{ticket['_id']}:{ticket['version']}", "ticket_id": ticket["_id"],
+                 "version": ticket["version"], "time": now()})
+        except DuplicateKeyError:
+            return None
+        operation = {
+            "$set": {**changes, "update_time": now()},
+            "$inc": {"version": 1},
+            "$push": {"timeline": {"$each": list(timeline_entries)}, OUTBOX: {"$each": list(events)}},
+        }
+        return self.tickets.collection.find_one_and_update(
+            {"$and": [{"tenant": ticket["tenant"], "_id": ticket["_id"], "state": ticket["state"],
+                       "version": ticket["version"]}, LIVE]},
+            operation, return_document=ReturnDocument.AFTER)
+
+    def release_stale_claims(self, limit=200):
+        """Drops claims past their lease; a ticket still at a claimed version skips it, since the
+        claim's transition may or may not have been written."""
+        stale = self.database.transition_claims.find({"time": {"$lt": now() - CLAIM_LEASE}}).limit(limit)
+        for claim in list(stale):
+            self.tickets.collection.update_one({"_id": claim["ticket_id"], "version": claim["version"]},
+                                               {"$inc": {"version": 1}})
+            self.database.transition_claims.delete_one({"_id": claim["_id"]})
+
+    def queue_page(self, query, page_size, page_token):
+        """Keyset pages ordered by (queue_due, _id): overdue first, then soonest due."""
+        size = page_size_of(page_size)
+        after = decode_queue_token(page_token)
+        conditions = [query, LIVE]
+        if after:
+            due, last_id = after
+            conditions.append({"$or": [{"queue_due": {"$gt": due}},
+                                       {"queue_due": due, "_id": {"$gt": last_id}}]})
+        documents = list(self.tickets.collection.find(combined(*conditions), QUEUE_PROJECTION)
+                         .sort([("queue_due", ASCENDING), ("_id", ASCENDING)]).limit(size + 1))
+        more = len(documents) > size
+        documents = documents[:size]
+        token = encode_queue_token(documents[-1]) if more else ""
+        return documents, token
+
+    def similar_open(self, tenant, building_id, category_id, limit=20):
+        return list(self.tickets.collection.find(
+            {"tenant": tenant, "building_id": building_id, "category_id": category_id,
+             "state": {"$in": list(OPEN_STATES)}, **LIVE}, QUEUE_PROJECTION).sort("create_time", ASCENDING)
+            .limit(limit))
+
+    def warnings_due(self, moment, limit=200):
+        return list(self.tickets.collection.find(
+            {"clock.warn_at": {"$lte": moment}, "clock.paused": False, "clock.approaching_notified": False,
+             "state": {"$in": list(OPEN_STATES)}, **LIVE}).limit(limit))
+
+    def deadlines_missed(self, moment, limit=200):
+        return list(self.tickets.collection.find(
+            {"queue_due": {"$lte": moment}, "clock.missed_notified": False,
+             "state": {"$in": list(OPEN_STATES)}, **LIVE}).limit(limit))
+
+    def open_counts(self):
+        """Open tickets by state over all tenants, for the ops gauges."""
+        pipeline = [{"$match": {"state": {"$in": list(OPEN_STATES)}}},
+                    {"$group": {"_id": "$state", "count": {"$sum": 1}}}]
+        return {row["_id"]: row["count"] for row in self.tickets.collection.aggregate(pipeline)}
+
+    def overdue_count(self, moment):
+        return self.tickets.collection.count_documents(
+            {"queue_due": {"$lte": moment}, "state": {"$in": list(OPEN_STATES)}})
+
+    def figures_rows(self, query):
+        """The few fields figures need, for every ticket of a node and period (index `figures`)."""
+        return self.tickets.collection.find(combined(query, LIVE), FIGURE_FIELDS)
+
+
+def combined(*filters):
+    """One filter from several, as a flat document where keys do not clash: FerretDB pushes
+    plain top-level conditions down to SQLite, but not the ones nested in `$and`."""
+    flat, rest = {}, []
+    pending = list(filters)
+    while pending:
+        condition = pending.pop(0)
+        for key, value in condition.items():
+            if key == "$and":
+                pending[0:0] = value
+            elif key in flat:
+                rest.append({key: value})
+            else:
+                flat[key] = value
+    return {**flat, "$and": rest} if rest else flat
+
+
+def encode_queue_token(document):
+    key = json.dumps([document["queue_due"].isoformat(), document["_id"]])
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def decode_queue_token(token):
+    if not token:
+        return None
+    try:
+        due, last_id = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+        return datetime.fromisoformat(due), str(last_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        raise InvalidArgument.field("page_token", "is not a token this API returned") from None
+

@@ -1,0 +1,207 @@
+"""Request schemas of the tickets service."""
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from services.errors import InvalidArgument
+from services.validation import Schema, parse
+
+Moment = Annotated[datetime, Field(strict=False)]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+OptionalId = Id | Literal[""]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Note = Annotated[str, Field(max_length=2000)]
+RequestId = Annotated[str, Field(max_length=100)]
+Minutes = Annotated[int, Field(ge=1, le=60 * 24 * 365)]
+
+Priority = Literal["LOW", "NORMAL", "HIGH", "URGENT"]
+FieldType = Literal["STRING", "NUMBER", "BOOLEAN"]
+AssigneeKind = Literal["GRID_WORKER", "ORGANISATION"]
+TicketKind = Literal["REQUEST", "SUGGESTION", "DISPUTE", "HAZARD"]
+Channel = Literal["STATION_WALK_IN", "ON_BEHALF_OF_RESIDENT", "SELF_SERVICE", "HOTLINE", "PATROL"]
+TicketState = Literal["SUBMITTED", "TRIAGED", "REJECTED", "DUPLICATE", "ASSIGNED", "IN_PROGRESS",
+                      "RESOLVED", "FEEDBACK", "CLOSED"]
+ClosingReason = Literal["FIXED", "NOT_OUR_RESPONSIBILITY", "DUPLICATE_REPORT", "NO_ACTION_POSSIBLE"]
+Queue = Literal["QUEUE_UNSPECIFIED", "SCOPE", "MINE", "ORGANISATION_QUEUE"]
+FieldName = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+def parse_checked(schema, request):
+    """`parse`, then the schema's cross-field rules (`problems`), each naming its field."""
+    command = parse(schema, request)
+    violations = [{"field": field, "description": description}
+                  for field, description in getattr(command, "problems", lambda: ())()]
+    if violations:
+        raise InvalidArgument("; ".join(f"{v['field']}: {v['description']}" for v in violations), violations)
+    return command
+
+
+class Promise(Schema):
+    priority: Priority
+    first_response_minutes: Minutes
+    resolution_minutes: Minutes
+
+
+class ExtraField(Schema):
+    name: FieldName
+    type: FieldType
+    required: bool = False
+    description: Annotated[str, Field(max_length=500)] = ""
+
+
+class Routing(Schema):
+    assignee_kind: AssigneeKind
+    organisation_id: OptionalId = ""
+
+    def problems(self):
+        if self.assignee_kind == "ORGANISATION" and not self.organisation_id:
+            yield "routing.organisation_id", "is required when assignee_kind is ORGANISATION"
+        if self.assignee_kind == "GRID_WORKER" and self.organisation_id:
+            yield "routing.organisation_id", "goes only with assignee_kind ORGANISATION"
+
+
+class CreateCategory(Schema):
+    request_id: RequestId = ""
+    name: Name
+    group: Annotated[str, Field(max_length=100)] = ""
+    promises: Annotated[list[Promise], Field(min_length=1, max_length=4)]
+    routing: Routing
+    extra_fields: Annotated[list[ExtraField], Field(max_length=30)] = []
+
+    def problems(self):
+        priorities = [promise.priority for promise in self.promises]
+        if len(set(priorities)) != len(priorities):
+            yield "promises", "one promise per priority"
+        if "NORMAL" not in priorities:
+            yield "promises", "a NORMAL promise is required (other priorities fall back to it)"
+        names = [field.name for field in self.extra_fields]
+        if len(set(names)) != len(names):
+            yield "extra_fields", "names must be unique"
+        yield from self.routing.problems()
+
+
+class GetById(Schema):
+    id: Id
+
+
+class ListPage(Schema):
+    page_size: int = 0
+    page_token: str = ""
+
+
+class CreateTicket(Schema):
+    request_id: RequestId = ""
+    kind: TicketKind
+    channel: Channel
+    category_id: Id
+    node_id: Id
+    reporter_resident_id: OptionalId = ""
+    reporter_subject: Annotated[str, Field(max_length=200)] = ""
+    description: Annotated[str, Field(min_length=1, max_length=5000)]
+    extra: dict = {}
+    priority: Priority = "NORMAL"
+    household_ids: Annotated[list[Id], Field(max_length=20)] = []
+
+
+class ListTickets(Schema):
+    queue: Queue = "SCOPE"
+    node_id: OptionalId = ""
+    organisation_id: OptionalId = ""
+    states: list[TicketState] = []
+    category_id: OptionalId = ""
+    kind: TicketKind | None = None
+    priority: Priority | None = None
+    created_after: Moment | None = None
+    created_before: Moment | None = None
+    page_size: int = 0
+    page_token: str = ""
+
+    def problems(self):
+        if self.queue == "ORGANISATION_QUEUE" and not self.organisation_id:
+            yield "organisation_id", "is required with queue ORGANISATION_QUEUE"
+
+
+class ListSimilar(Schema):
+    node_id: Id
+    category_id: Id
+
+
+class Triage(Schema):
+    id: Id
+    decision: Literal["ACCEPT", "REJECT", "MARK_DUPLICATE"]
+    reason: Note = ""
+    duplicate_of: OptionalId = ""
+    note: Note = ""
+
+    def problems(self):
+        if self.decision == "REJECT" and not self.reason:
+            yield "reason", "is required to reject"
+        if self.decision == "MARK_DUPLICATE" and not self.duplicate_of:
+            yield "duplicate_of", "is required to mark a duplicate"
+        if self.duplicate_of == self.id:
+            yield "duplicate_of", "a ticket cannot duplicate itself"
+
+
+class Assign(Schema):
+    id: Id
+    assignee_subject: Annotated[str, Field(max_length=200)] = ""
+    organisation_id: OptionalId = ""
+    note: Note = ""
+
+    def problems(self):
+        if self.assignee_subject and self.organisation_id:
+            yield "organisation_id", "give assignee_subject or organisation_id, not both"
+
+
+class WithNote(Schema):
+    id: Id
+    note: Note = ""
+
+
+class Resolve(Schema):
+    id: Id
+    resolution: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class Feedback(Schema):
+    id: Id
+    satisfaction: Annotated[int, Field(ge=1, le=5)]
+    comment: Note = ""
+
+
+class Close(Schema):
+    id: Id
+    closing_reason: ClosingReason
+    referred_to: Annotated[str, Field(max_length=200)] = ""
+    note: Note = ""
+
+    def problems(self):
+        if self.closing_reason == "NOT_OUR_RESPONSIBILITY" and not self.referred_to:
+            yield "referred_to", "is required with NOT_OUR_RESPONSIBILITY"
+
+
+class WithReason(Schema):
+    id: Id
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class AddParty(Schema):
+    id: Id
+    household_id: OptionalId = ""
+    organisation_id: OptionalId = ""
+    note: Note = ""
+
+    def problems(self):
+        if bool(self.household_id) == bool(self.organisation_id):
+            yield "household_id", "give exactly one of household_id or organisation_id"
+
+
+class Figures(Schema):
+    node_id: OptionalId = ""
+    start_time: Moment
+    end_time: Moment
+
+    def problems(self):
+        if self.end_time <= self.start_time:
+            yield "end_time", "must be after start_time"

@@ -1,0 +1,505 @@
+"""Tickets through the real gateway, services, RabbitMQ and MongoDB/FerretDB: the catalogue,
+the closed loop, queues, promised times, parties and figures."""
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import json
+
+import grpc
+import pytest
+import requests
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from kombu import Connection, Exchange, Queue
+
+from tests.conftest import rpc_error
+
+pytestmark = pytest.mark.integration
+TICKETS = "civicgrid.tickets.v1.Tickets"
+GRIDS = "civicgrid.grids.v1.Grids"
+RESIDENTS = "civicgrid.residents.v1.Residents"
+PROMISES = [{"priority": "NORMAL", "first_response_minutes": 60, "resolution_minutes": 240},
+            {"priority": "HIGH", "first_response_minutes": 15, "resolution_minutes": 120}]
+
+
+def field_violations(error):
+    fields = []
+    for detail in rpc_status.from_call(error).details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            fields += [violation.field for violation in bad_request.field_violations]
+    return fields
+
+
+class EventTap:
+    """A private queue bound to every event the tickets service publishes."""
+
+    def __init__(self, amqp_uri):
+        self.connection = Connection(amqp_uri)
+        self.queue = Queue(exclusive=True, auto_delete=True, bindings=[], channel=self.connection.channel())
+        self.queue.declare()
+        exchange = Exchange("tickets.events", type="topic", durable=True, channel=self.connection)
+        exchange.declare()
+        self.queue.bind_to(exchange, routing_key="#")
+
+    def drain(self, tenant, wanted_types, timeout=10):
+        """Events of `tenant`, until every wanted type was seen or the timeout passed."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not set(wanted_types) <= {e["type"] for e in seen}:
+            message = self.queue.get(no_ack=True)
+            if message is None:
+                time.sleep(0.1)
+                continue
+            event = json.loads(message.body)
+            if event["tenant"] == tenant:
+                seen.append(event)
+        return seen
+
+    def close(self):
+        self.connection.release()
+
+
+def build_hierarchy(client, unique):
+    ids, parent = {}, ""
+    for kind in ("CITY", "STREET", "COMMUNITY", "GRID", "BUILDING"):
+        ids[kind] = parent = client.call(f"{GRIDS}/CreateNode", {
+            "request_id": f"{unique}-{kind}", "kind": kind, "display_name": f"{kind.title()} {unique}",
+            "parent_id": parent})["id"]
+    ids["FLAT"] = client.call(f"{GRIDS}/CreateFlat", {"building_id": ids["BUILDING"], "unit": "1", "floor": 3,
+                                                     "number": "301", "occupancy": "OWNER_OCCUPIED"})["id"]
+    return ids
+
+
+class Town:
+    """A tenant with a hierarchy, a household with an elderly resident living alone, a category,
+    an operator, the grid's worker and the resident's own login."""
+
+    def __init__(self, platform, unique, prefix="tk"):
+        self.platform = platform
+        self.tenant = f"{prefix}-{unique}"
+        self.operator = platform.client(tenant=self.tenant, subject="operator-1")
+        self.ids = build_hierarchy(self.operator, unique)
+        self.household = self.operator.call(f"{RESIDENTS}/CreateHousehold", {
+            "flat_id": self.ids["FLAT"], "display_name": "Li family"})
+        self.elder = self.operator.call(f"{RESIDENTS}/CreateResident", {
+            "household_id": self.household["id"], "display_name": "Grandma Li", "relation": "head",
+            "birth_date": "1940-01-01", "gender": "FEMALE", "tags": ["elderly", "living_alone"]})
+        self.category = self.operator.call(f"{TICKETS}/CreateCategory", {
+            "request_id": f"{unique}-heating", "name": "Heating", "group": "Utilities", "promises": PROMISES,
+            "routing": {"assignee_kind": "GRID_WORKER"},
+            "extra_fields": [{"name": "room", "type": "STRING", "required": True},
+                             {"name": "temperature", "type": "NUMBER"},
+                             {"name": "urgent_medical", "type": "BOOLEAN"}]})
+        self.worker = platform.client(tenant=self.tenant, role="grid_worker", scope=(self.ids["GRID"],),
+                                      subject="worker-1")
+        self.other_worker = platform.client(tenant=self.tenant, role="grid_worker", scope=(self.ids["GRID"],),
+                                            subject="worker-2")
+        self.resident = platform.client(tenant=self.tenant, role="resident", scope=(self.ids["FLAT"],),
+                                        subject="resident-li")
+
+    def report(self, client=None, **overrides):
+        body = {"kind": "REQUEST", "channel": "SELF_SERVICE", "category_id": self.category["id"],
+                "node_id": self.ids["FLAT"], "description": "The radiator is cold",
+                "extra": {"room": "bedroom", "temperature": 12}, **overrides}
+        return (client or self.resident).call(f"{TICKETS}/CreateTicket", body)
+
+    def tickets(self):
+        return self.platform.database("tickets").tickets
+
+
+@pytest.fixture
+def town(platform, unique):
+    return Town(platform, unique)
+
+
+@pytest.fixture
+def tap(platform):
+    events = EventTap(platform.amqp_uri)
+    yield events
+    events.close()
+
+
+def call(client, method, **body):
+    return client.call(f"{TICKETS}/{method}", body)
+
+
+def actions(ticket):
+    return [entry["action"] for entry in ticket["timeline"]]
+
+
+# Catalogue
+
+
+def test_category_catalogue_and_its_bad_input(platform, town, unique):
+    fetched = call(town.operator, "GetCategory", id=town.category["id"])
+    assert fetched["name"] == "Heating" and fetched["routing"] == {"assignee_kind": "GRID_WORKER"}
+    assert [f["name"] for f in fetched["extra_fields"]] == ["room", "temperature", "urgent_medical"]
+    listed = call(town.resident, "ListCategories")
+    assert [c["id"] for c in listed["categories"]] == [town.category["id"]]
+    taken = rpc_error(lambda: call(town.operator, "CreateCategory", name="Heating", promises=PROMISES,
+                                   routing={"assignee_kind": "GRID_WORKER"}))
+    assert taken.code() == grpc.StatusCode.ALREADY_EXISTS
+    for body, field in [
+        ({"promises": [PROMISES[1]], "routing": {"assignee_kind": "GRID_WORKER"}}, "promises"),
+        ({"promises": PROMISES, "routing": {"assignee_kind": "ORGANISATION"}}, "routing.organisation_id"),
+        ({"promises": PROMISES}, "routing"),
+        ({"promises": PROMISES, "routing": {"assignee_kind": "GRID_WORKER"},
+          "extra_fields": [{"name": "Bad Name", "type": "STRING"}]}, "extra_fields.0.name"),
+    ]:
+        error = rpc_error(lambda: call(town.operator, "CreateCategory", name=f"Lift {unique}", **body))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, body
+        assert field in field_violations(error), (body, field_violations(error))
+    assert platform.database("tickets").categories.count_documents({"tenant": town.tenant}) == 1
+    assert rpc_error(lambda: call(town.worker, "CreateCategory", name="x", promises=PROMISES, routing={
+        "assignee_kind": "GRID_WORKER"})).code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+# Collect
+
+
+def test_vulnerable_reporter_raises_priority_and_create_is_idempotent(town, unique):
+    first = town.report(request_id=f"{unique}-r1", reporter_resident_id=town.elder["id"])
+    again = town.report(request_id=f"{unique}-r1", reporter_resident_id=town.elder["id"], description="other")
+    assert again == first
+    assert town.tickets().count_documents({"tenant": town.tenant}) == 1
+    assert first["priority"] == "HIGH"
+    assert first["priority_raised_for"] == ["elderly", "living_alone"]
+    assert first["state"] == "SUBMITTED" and first["reporter_subject"] == "resident-li"
+    assert first["path"][-1] == town.ids["FLAT"] and first["path"][3] == town.ids["GRID"]
+    assert first["building_id"] == town.ids["BUILDING"]
+    assert first["clock"]["stage"] == "FIRST_RESPONSE" and first["clock"]["level"] == "GRID"
+    due = datetime.fromisoformat(first["clock"]["due_at"].replace("Z", "+00:00"))
+    created = datetime.fromisoformat(first["create_time"].replace("Z", "+00:00"))
+    assert timedelta(minutes=14) < due - created <= timedelta(minutes=15)  # HIGH's promise, not NORMAL's
+    assert first["extra"] == {"room": "bedroom", "temperature": 12}
+    plain = town.report(client=town.worker, channel="ON_BEHALF_OF_RESIDENT", description="Corridor light")
+    assert plain["priority"] == "NORMAL" and "priority_raised_for" not in plain
+
+
+def test_bad_ticket_input_is_a_clear_error_and_writes_nothing(platform, unique):
+    town = Town(platform, unique, prefix="tkbad")
+    stranger_town = Town(platform, f"{unique}x", prefix="tkother")
+    cases = [
+        ({"category_id": "nosuchcategory"}, grpc.StatusCode.INVALID_ARGUMENT, "category_id"),
+        ({"extra": {"temperature": 12}}, grpc.StatusCode.INVALID_ARGUMENT, "extra.room"),
+        ({"extra": {"room": "hall", "temperature": "cold"}}, grpc.StatusCode.INVALID_ARGUMENT,
+         "extra.temperature"),
+        ({"extra": {"room": "hall", "colour": "red"}}, grpc.StatusCode.INVALID_ARGUMENT, "extra.colour"),
+        ({"extra": {"room": "hall", "urgent_medical": "yes"}}, grpc.StatusCode.INVALID_ARGUMENT,
+         "extra.urgent_medical"),
+        ({"reporter_resident_id": stranger_town.elder["id"]}, grpc.StatusCode.INVALID_ARGUMENT,
+         "reporter_resident_id"),
+        ({"node_id": stranger_town.ids["FLAT"]}, grpc.StatusCode.NOT_FOUND, "node_id"),
+        ({"channel": "HOTLINE"}, grpc.StatusCode.INVALID_ARGUMENT, "channel"),
+        ({"description": ""}, grpc.StatusCode.INVALID_ARGUMENT, "description"),
+    ]
+    for overrides, code, field in cases:
+        error = rpc_error(lambda: town.report(**overrides))
+        assert error.code() == code, overrides
+        assert field in field_violations(error), (overrides, field_violations(error))
+    assert town.tickets().count_documents({"tenant": town.tenant}) == 0
+
+
+# The loop
+
+
+def test_closed_loop_with_timeline_permissions_and_events(platform, town, tap):
+    ticket = town.report(reporter_resident_id=town.elder["id"])
+    ticket_id = ticket["id"]
+    not_assigned = rpc_error(lambda: call(town.worker, "StartTicket", id=ticket_id))
+    assert not_assigned.code() == grpc.StatusCode.PERMISSION_DENIED
+    triaged = call(town.worker, "TriageTicket", id=ticket_id, decision="ACCEPT", note="on it")
+    assert triaged["state"] == "TRIAGED" and triaged["clock"]["stage"] == "RESOLUTION"
+    assert "first_response_time" in triaged
+    twice = rpc_error(lambda: call(town.worker, "TriageTicket", id=ticket_id, decision="ACCEPT"))
+    assert twice.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assigned = call(town.worker, "AssignTicket", id=ticket_id)  # a grid worker takes it
+    assert assigned["state"] == "ASSIGNED" and assigned["assignee_subject"] == "worker-1"
+    stranger = rpc_error(lambda: call(town.other_worker, "StartTicket", id=ticket_id))
+    assert stranger.code() == grpc.StatusCode.PERMISSION_DENIED
+    early = rpc_error(lambda: call(town.worker, "ResolveTicket", id=ticket_id, resolution="x"))
+    assert early.code() == grpc.StatusCode.FAILED_PRECONDITION
+    before = town.tickets().find_one({"_id": ticket_id})
+    assert before["state"] == "ASSIGNED"
+    call(town.worker, "StartTicket", id=ticket_id, note="with the property company")
+    resolved = call(town.worker, "ResolveTicket", id=ticket_id, resolution="valve replaced")
+    assert resolved["state"] == "RESOLVED" and "clock" not in resolved
+    not_reporter = rpc_error(lambda: call(town.worker, "SubmitTicketFeedback", id=ticket_id, satisfaction=5))
+    assert not_reporter.code() == grpc.StatusCode.PERMISSION_DENIED
+    out_of_range = rpc_error(lambda: call(town.resident, "SubmitTicketFeedback", id=ticket_id, satisfaction=7))
+    assert out_of_range.code() == grpc.StatusCode.INVALID_ARGUMENT
+    happy = call(town.resident, "SubmitTicketFeedback", id=ticket_id, satisfaction=5, comment="warm again")
+    assert happy["state"] == "FEEDBACK" and happy["feedback"]["satisfaction"] == 5
+    closed = call(town.worker, "CloseTicket", id=ticket_id, closing_reason="FIXED")
+    assert closed["state"] == "CLOSED" and closed["closing_reason"] == "FIXED"
+    assert actions(closed) == ["created", "triaged", "assigned", "started", "resolved", "feedback_given", "closed"]
+    assert [e["actor"] for e in closed["timeline"]] == ["resident-li", "worker-1", "worker-1", "worker-1",
+                                                        "worker-1", "resident-li", "worker-1"]
+    assert closed["timeline"][1] == {**closed["timeline"][1], "from_state": "SUBMITTED", "to_state": "TRIAGED",
+                                     "note": "on it"}
+    timeline = call(town.resident, "ListTicketTimeline", id=ticket_id)
+    assert timeline["entries"] == closed["timeline"]
+    wanted = [f"civicgrid.tickets.ticket.{a}.v1" for a in
+              ("created", "triaged", "assigned", "started", "resolved", "feedback_given", "closed")]
+    events = tap.drain(town.tenant, wanted)
+    assert [e["type"] for e in events] == wanted
+    assert events[-1]["data"]["previous_state"] == "FEEDBACK" and events[-1]["data"]["closing_reason"] == "FIXED"
+    assert all(e["subject"] == f"tickets/{ticket_id}" for e in events)
+
+
+def test_wrong_transition_changes_nothing_and_races_transition_once(platform, town):
+    ticket = town.report()
+    before = town.tickets().find_one({"_id": ticket["id"]})
+    error = rpc_error(lambda: call(town.worker, "CloseTicket", id=ticket["id"], closing_reason="FIXED"))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert town.tickets().find_one({"_id": ticket["id"]}) == before
+    outcomes = []
+
+    def triage(decision):
+        try:
+            call(town.worker, "TriageTicket", id=ticket["id"], decision=decision, reason="not ours")
+            outcomes.append("ok")
+        except grpc.RpcError as exc:
+            outcomes.append(exc.code())
+
+    racers = [threading.Thread(target=triage, args=(d,)) for d in ("ACCEPT", "REJECT") * 3]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert outcomes.count("ok") == 1
+    assert set(outcomes) - {"ok"} == {grpc.StatusCode.FAILED_PRECONDITION}
+    after = town.tickets().find_one({"_id": ticket["id"]})
+    assert len(after["timeline"]) == 2 and after["version"] == 1
+
+
+def test_low_score_reopens_with_a_call_back_and_reporter_can_reopen(town):
+    ticket = town.report()
+    for method, body in [("TriageTicket", {"decision": "ACCEPT"}), ("AssignTicket", {}), ("StartTicket", {}),
+                         ("ResolveTicket", {"resolution": "bled the radiator"})]:
+        call(town.worker, method, id=ticket["id"], **body)
+    unhappy = call(town.resident, "SubmitTicketFeedback", id=ticket["id"], satisfaction=2, comment="still cold")
+    assert unhappy["state"] == "ASSIGNED" and unhappy["callback_requested"] is True
+    assert unhappy["clock"]["stage"] == "RESOLUTION"
+    assert actions(unhappy)[-2:] == ["feedback_given", "reopened"]
+    assert unhappy["timeline"][-1]["from_state"] == "FEEDBACK"
+    call(town.worker, "StartTicket", id=ticket["id"])
+    resolved = call(town.worker, "ResolveTicket", id=ticket["id"], resolution="new valve")
+    assert "callback_requested" not in resolved  # proto3 leaves out false
+    reopened = call(town.resident, "ReopenTicket", id=ticket["id"], reason="cold again at night")
+    assert reopened["state"] == "ASSIGNED" and actions(reopened)[-1] == "reopened"
+
+
+def test_rejection_duplicates_and_closing_reasons(town):
+    original = town.report(description="Leak from above")
+    copy = town.report(description="Leak in kitchen ceiling")
+    stray = town.report(description="Noise from the road")
+    missing = rpc_error(lambda: call(town.worker, "TriageTicket", id=stray["id"], decision="REJECT"))
+    assert missing.code() == grpc.StatusCode.INVALID_ARGUMENT and "reason" in field_violations(missing)
+    rejected = call(town.worker, "TriageTicket", id=stray["id"], decision="REJECT", reason="city road works")
+    assert rejected["state"] == "REJECTED" and rejected["rejection_reason"] == "city road works"
+    unreferred = rpc_error(lambda: call(town.worker, "CloseTicket", id=stray["id"],
+                                        closing_reason="NOT_OUR_RESPONSIBILITY"))
+    assert "referred_to" in field_violations(unreferred)
+    wrong_reason = rpc_error(lambda: call(town.worker, "CloseTicket", id=stray["id"], closing_reason="FIXED"))
+    assert "closing_reason" in field_violations(wrong_reason)
+    closed = call(town.worker, "CloseTicket", id=stray["id"], closing_reason="NOT_OUR_RESPONSIBILITY",
+                  referred_to="city roads department")
+    assert closed["referred_to"] == "city roads department"
+    duplicate = call(town.worker, "TriageTicket", id=copy["id"], decision="MARK_DUPLICATE",
+                     duplicate_of=original["id"])
+    assert duplicate["state"] == "DUPLICATE" and duplicate["duplicate_of"] == original["id"]
+    assert call(town.worker, "CloseTicket", id=copy["id"], closing_reason="DUPLICATE_REPORT")["state"] == "CLOSED"
+    unknown = rpc_error(lambda: call(town.worker, "TriageTicket", id=original["id"], decision="MARK_DUPLICATE",
+                                     duplicate_of="nosuchticket"))
+    assert unknown.code() == grpc.StatusCode.NOT_FOUND
+    assert town.tickets().find_one({"_id": original["id"]})["state"] == "SUBMITTED"
+
+
+# Queues
+
+
+def test_queues_mine_scope_filters_overdue_first_and_pages(platform, town, unique):
+    other_grid = town.operator.call(f"{GRIDS}/CreateNode", {"kind": "GRID", "display_name": "Far grid",
+                                                            "parent_id": town.ids["COMMUNITY"]})
+    far = town.report(client=town.operator, channel="HOTLINE", node_id=other_grid["id"])
+    mine = [town.report() for _ in range(4)]
+    call(town.worker, "TriageTicket", id=mine[0]["id"], decision="ACCEPT")
+    call(town.worker, "AssignTicket", id=mine[0]["id"])
+    overdue_moment = datetime.now(timezone.utc) - timedelta(days=1)
+    town.tickets().update_one({"_id": mine[3]["id"]}, {"$set": {
+        "queue_due": overdue_moment, "clock.missed_notified": True, "clock.approaching_notified": True,
+        "clock.level": "STREET", "level": "STREET", "clock.due_at": overdue_moment}})
+    pages, token = [], ""
+    while True:
+        page = call(town.worker, "ListTickets", page_size=2, page_token=token)
+        pages.append([t["id"] for t in page["tickets"]])
+        token = page.get("next_page_token", "")
+        if not token:
+            break
+    listed = [ticket_id for page in pages for ticket_id in page]
+    assert sorted(listed) == sorted(t["id"] for t in mine) and far["id"] not in listed
+    assert listed[0] == mine[3]["id"]  # overdue first
+    assert all(len(page) <= 2 for page in pages) and len(pages) == 2
+    assert [t["id"] for t in call(town.worker, "ListTickets", queue="MINE")["tickets"]] == [mine[0]["id"]]
+    assert len(call(town.resident, "ListTickets", queue="MINE")["tickets"]) == 4
+    assigned = call(town.operator, "ListTickets", states=["ASSIGNED"], category_id=town.category["id"])
+    assert [t["id"] for t in assigned["tickets"]] == [mine[0]["id"]]
+    assert "timeline" not in assigned["tickets"][0]
+    by_node = call(town.operator, "ListTickets", node_id=other_grid["id"], kind="REQUEST")
+    assert [t["id"] for t in by_node["tickets"]] == [far["id"]]
+    assert call(town.operator, "ListTickets", priority="URGENT") == {}
+    future = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert call(town.operator, "ListTickets", created_after=future) == {}
+    assert rpc_error(lambda: call(town.operator, "ListTickets", page_token="%%%")).code() == \
+        grpc.StatusCode.INVALID_ARGUMENT
+    assert rpc_error(lambda: call(town.worker, "GetTicket", id=far["id"])).code() == grpc.StatusCode.NOT_FOUND
+
+
+# Promised times
+
+
+def wait_for(condition, timeout=40):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def test_deadlines_are_announced_once_and_escalate_with_a_new_clock(platform, town, tap):
+    ticket = town.report()
+    past = datetime.now(timezone.utc) - timedelta(seconds=5)
+    town.tickets().update_one({"_id": ticket["id"]}, {"$set": {"clock.warn_at": past}})
+    warned = wait_for(lambda: town.tickets().find_one({"_id": ticket["id"], "clock.approaching_notified": True}))
+    assert warned["clock"]["level"] == "GRID"
+    town.tickets().update_one({"_id": ticket["id"]}, {"$set": {"clock.due_at": past, "queue_due": past}})
+    escalated = wait_for(lambda: town.tickets().find_one({"_id": ticket["id"], "level": "COMMUNITY"}))
+    assert escalated["clock"]["stage"] == "FIRST_RESPONSE" and escalated["clock"]["missed_notified"] is False
+    new_due = escalated["clock"]["due_at"].replace(tzinfo=timezone.utc)
+    assert new_due - datetime.now(timezone.utc) > timedelta(minutes=55)
+    wanted = ["civicgrid.tickets.ticket.deadline_approaching.v1", "civicgrid.tickets.ticket.deadline_missed.v1",
+              "civicgrid.tickets.ticket.escalated.v1"]
+    events = tap.drain(town.tenant, wanted)
+    time.sleep(11)  # two more timer rounds must not announce anything again
+    events += tap.drain(town.tenant, ["never"], timeout=1)
+    ours = [e["type"] for e in events if e["type"] in wanted]
+    assert ours == wanted
+    shown = call(town.worker, "GetTicket", id=ticket["id"])
+    assert actions(shown) == ["created", "deadline_approaching", "deadline_missed", "escalated"]
+    assert shown["timeline"][-1]["actor"] == "system"
+    by_hand = call(town.worker, "EscalateTicket", id=ticket["id"], reason="needs the community")
+    assert by_hand["clock"]["level"] == "STREET"
+    top = rpc_error(lambda: call(town.worker, "EscalateTicket", id=ticket["id"], reason="again"))
+    assert top.code() == grpc.StatusCode.FAILED_PRECONDITION
+    gauges = requests.get(platform.metrics_url("tickets"), timeout=5).text
+    assert 'civicgrid_tickets_open{state="SUBMITTED"}' in gauges and "civicgrid_tickets_overdue " in gauges
+
+
+def test_clock_pauses_with_a_reason_and_resumes_with_what_was_left(town):
+    ticket = town.report()
+    call(town.worker, "TriageTicket", id=ticket["id"], decision="ACCEPT")
+    call(town.worker, "AssignTicket", id=ticket["id"])
+    not_assignee = rpc_error(lambda: call(town.other_worker, "PauseTicketClock", id=ticket["id"], reason="x"))
+    assert not_assignee.code() == grpc.StatusCode.PERMISSION_DENIED
+    paused = call(town.worker, "PauseTicketClock", id=ticket["id"], reason="waiting for the resident")
+    assert paused["clock"]["paused"] is True and paused["clock"]["pause_reason"] == "waiting for the resident"
+    assert 239 * 60 <= int(paused["clock"]["remaining_seconds"]) <= 240 * 60
+    assert town.tickets().find_one({"_id": ticket["id"]})["queue_due"].year == 9999
+    again = rpc_error(lambda: call(town.worker, "PauseTicketClock", id=ticket["id"], reason="x"))
+    assert again.code() == grpc.StatusCode.FAILED_PRECONDITION
+    resumed = call(town.worker, "ResumeTicketClock", id=ticket["id"], note="resident is back")
+    assert "paused" not in resumed["clock"]  # proto3 leaves out false
+    due = datetime.fromisoformat(resumed["clock"]["due_at"].replace("Z", "+00:00"))
+    assert timedelta(minutes=238) < due - datetime.now(timezone.utc) <= timedelta(minutes=240)
+    assert actions(resumed)[-2:] == ["clock_paused", "clock_resumed"]
+
+
+# Several parties and following
+
+
+def test_parties_see_the_ticket_and_neighbours_follow_instead_of_reporting_again(platform, town, unique):
+    ticket = town.report(description="Water through the kitchen ceiling")
+    upstairs_flat = town.operator.call(f"{GRIDS}/CreateFlat", {"building_id": town.ids["BUILDING"], "unit": "1",
+                                                              "floor": 5, "number": "501"})
+    upstairs = town.operator.call(f"{RESIDENTS}/CreateHousehold", {"flat_id": upstairs_flat["id"],
+                                                                  "display_name": "Zhao family"})
+    with_household = call(town.worker, "AddTicketParty", id=ticket["id"], household_id=upstairs["id"])
+    assert with_household["household_ids"] == [upstairs["id"]]
+    bad_household = rpc_error(lambda: call(town.worker, "AddTicketParty", id=ticket["id"],
+                                           household_id="nosuchhousehold"))
+    assert "household_id" in field_violations(bad_household)
+    for company in ("property-a", "property-b"):
+        call(town.worker, "AddTicketParty", id=ticket["id"], organisation_id=company)
+    company_b = platform.client(tenant=town.tenant, role="partner", subject="clerk-b", grants=("org:property-b",))
+    queue = call(company_b, "ListTickets", queue="ORGANISATION_QUEUE", organisation_id="property-b")
+    assert [t["id"] for t in queue["tickets"]] == [ticket["id"]]
+    assert [t["id"] for t in call(company_b, "ListTickets", queue="MINE")["tickets"]] == [ticket["id"]]
+    assert call(company_b, "GetTicket", id=ticket["id"])["organisation_ids"] == ["property-a", "property-b"]
+    denied = rpc_error(lambda: call(company_b, "ListTickets", queue="ORGANISATION_QUEUE",
+                                    organisation_id="property-a"))
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
+    call(town.worker, "TriageTicket", id=ticket["id"], decision="ACCEPT")
+    to_company = call(town.worker, "AssignTicket", id=ticket["id"], organisation_id="property-b")
+    assert to_company["assignee_organisation_id"] == "property-b"
+    assert call(company_b, "StartTicket", id=ticket["id"])["state"] == "IN_PROGRESS"
+    neighbour = platform.client(tenant=town.tenant, role="resident", scope=(upstairs_flat["id"],),
+                                subject="resident-zhao")
+    similar = call(neighbour, "ListSimilarTickets", node_id=upstairs_flat["id"], category_id=town.category["id"])
+    assert [t["id"] for t in similar["tickets"]] == [ticket["id"]]
+    assert "timeline" not in similar["tickets"][0] and "reporter_subject" not in similar["tickets"][0]
+    followed = call(neighbour, "FollowTicket", id=ticket["id"])
+    assert followed["followers"] == ["resident-zhao"]
+    assert call(neighbour, "FollowTicket", id=ticket["id"])["followers"] == ["resident-zhao"]
+    assert [t["id"] for t in call(neighbour, "ListTickets", queue="MINE")["tickets"]] == [ticket["id"]]
+    elsewhere = Town(platform, f"{unique}e", prefix="tkfar")
+    outsider = platform.client(tenant=town.tenant, role="resident", scope=(elsewhere.ids["FLAT"],),
+                               subject="resident-far")
+    assert rpc_error(lambda: call(outsider, "FollowTicket", id=ticket["id"])).code() == grpc.StatusCode.NOT_FOUND
+
+
+# Figures
+
+
+def test_figures_on_known_data(platform, unique):
+    town = Town(platform, unique, prefix="tkfig")
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    # (state, minutes to first response, minutes to resolution, satisfaction, overdue)
+    known = [("CLOSED", 10, 100, 5, False), ("CLOSED", 20, 200, 4, False), ("FEEDBACK", 30, 300, 3, False),
+             ("RESOLVED", 40, 400, None, False), ("ASSIGNED", 50, None, None, True),
+             ("SUBMITTED", None, None, None, False)]
+    for number, (state, responded, resolved, score, overdue) in enumerate(known):
+        ticket = town.report(description=f"known {number}")
+        created = start + timedelta(days=number)
+        changes = {"state": state, "create_time": created, "clock.missed_notified": True,
+                   "queue_due": created if overdue else datetime(9999, 12, 31, tzinfo=timezone.utc)}
+        if responded is not None:
+            changes["first_response_time"] = created + timedelta(minutes=responded)
+        if resolved is not None:
+            changes["resolve_time"] = created + timedelta(minutes=resolved)
+        if score is not None:
+            changes["feedback"] = {"satisfaction": score, "comment": "", "time": created}
+        town.tickets().update_one({"_id": ticket["id"]}, {"$set": changes})
+    outside = town.report(description="outside the period")
+    town.tickets().update_one({"_id": outside["id"]}, {"$set": {"create_time": start - timedelta(days=1)}})
+    figures = call(town.operator, "GetTicketFigures", node_id=town.ids["GRID"],
+                   start_time="2026-01-01T00:00:00Z", end_time="2026-02-01T00:00:00Z")
+    assert figures["total"] == 6
+    assert {(c["state"], c["count"]) for c in figures["counts"]} == {
+        ("CLOSED", 2), ("FEEDBACK", 1), ("RESOLVED", 1), ("ASSIGNED", 1), ("SUBMITTED", 1)}
+    assert figures["completion_rate"] == pytest.approx(4 / 6)
+    assert figures["first_response"] == {"count": 5, "median_minutes": 30, "p90_minutes": 50}
+    assert figures["resolution"] == {"count": 4, "median_minutes": 250, "p90_minutes": 400}
+    assert figures["satisfaction_average"] == pytest.approx(4.0) and figures["satisfaction_count"] == 3
+    assert figures["overdue_count"] == 1
+    elsewhere = call(town.operator, "GetTicketFigures", node_id=town.ids["GRID"],
+                     start_time="2025-01-01T00:00:00Z", end_time="2025-02-01T00:00:00Z")
+    assert elsewhere["node_id"] == town.ids["GRID"] and "total" not in elsewhere
+    backwards = rpc_error(lambda: call(town.operator, "GetTicketFigures", start_time="2026-02-01T00:00:00Z",
+                                       end_time="2026-01-01T00:00:00Z"))
+    assert "end_time" in field_violations(backwards)
