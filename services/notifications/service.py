@@ -13,7 +13,7 @@ from nameko.timer import timer
 from services import base
 from services.access import Caller
 from services.errors import InvalidArgument, NotFound, PermissionDenied
-from services.notifications import broker, catalog, rules, schemas, sms, webhooks
+from services.notifications import broker, catalog, metrics, rules, schemas, sms, webhooks
 from services.notifications.store import NotificationsRepository, message_id
 from services.storage import MongoStore, now, page_size_of, public, timestamp
 from services.validation import parse
@@ -234,6 +234,8 @@ class NotificationsService(base.CivicService):
     @timer(interval=1)
     def deliver_webhooks(self):
         config = webhooks.settings()
+        metrics.PARTNER_DELIVERIES_UNACKNOWLEDGED.set(self.store.webhook_deliveries.count_documents(
+            {"state": {"$in": ["QUEUED", "HELD"]}}))
         for _ in range(WEBHOOK_BATCH):
             delivery = self.store.claim_due(self.store.webhook_deliveries, WEBHOOK_LEASE_SECONDS)
             if delivery is None:
@@ -338,6 +340,7 @@ class NotificationsService(base.CivicService):
             self.store.subscriptions.collection.update_one(
                 {"_id": subscription["_id"]}, {"$set": {"webhook_failures": 0}})
             return
+        metrics.PARTNER_DELIVERIES_FAILED.labels("webhook").inc()
         failures = subscription.get("webhook_failures", 0) + 1
         paused = failures >= config["pause_after"]
         self.store.subscriptions.collection.update_one({"_id": subscription["_id"]}, {"$set": {

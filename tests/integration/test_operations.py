@@ -61,7 +61,9 @@ def test_prometheus_scrapes_every_process(platform, prometheus, unique):
                   'civicgrid_grpc_request_duration_seconds_count',
                   'civicgrid_events_published_total{service="grids",type="civicgrid.grids.node.created.v1"}',
                   'civicgrid_outbox_pending_events{service="grids"}',
-                  'civicgrid_outbox_oldest_pending_age_seconds{service="residents"}'):
+                  'civicgrid_outbox_oldest_pending_age_seconds{service="residents"}',
+                  'civicgrid_tickets_overdue',
+                  'civicgrid_partner_deliveries_unacknowledged'):
         assert prometheus(query), query
 
 
