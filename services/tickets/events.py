@@ -130,3 +130,11 @@ class TicketDeadlineApproaching(DeadlineData):
 @ticket_contract("deadline_missed")
 class TicketDeadlineMissed(DeadlineData):
     pass
+
+
+@ticket_contract("volunteer_task_updated")
+class TicketVolunteerTaskUpdated(TicketData):
+    """A step of a volunteer task created for the ticket, now on the ticket's timeline."""
+
+    task_id: str
+    task_step: str

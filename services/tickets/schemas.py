@@ -205,3 +205,24 @@ class Figures(Schema):
     def problems(self):
         if self.end_time <= self.start_time:
             yield "end_time", "must be after start_time"
+
+
+class VolunteerSkill(Schema):
+    name: Annotated[str, Field(min_length=1, max_length=60)]
+    min_level: Annotated[int, Field(ge=1, le=5)]
+
+
+class RequestVolunteers(Schema):
+    """The task's own rules (time window, people needed) are checked by the volunteers service."""
+
+    id: Id
+    request_id: RequestId = ""
+    title: Name
+    description: Note = ""
+    required_skills: Annotated[list[VolunteerSkill], Field(max_length=20)] = []
+    required_certification: Annotated[str, Field(max_length=60)] = ""
+    start_time: Annotated[str, Field(min_length=1)]
+    end_time: Annotated[str, Field(min_length=1)]
+    people_needed: Annotated[int, Field(ge=1, le=500)]
+    team_id: OptionalId = ""
+    auto_dispatch: bool = False

@@ -1,8 +1,10 @@
 """The tickets service: the category catalogue and the closed loop of a ticket —
 collect, triage, dispatch, handle, feedback — with promised times and a timeline."""
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from nameko.events import event_handler
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
@@ -10,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from services import base
 from services.access import Caller
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from services.events import envelope
+from services.events import consume_once, envelope
 from services.storage import INTERNAL_FIELDS, MongoStore, new_id, now, public, timestamp
 from services.tickets import events as contracts
 from services.tickets import lifecycle, metrics, schemas
@@ -21,6 +23,19 @@ from services.tickets.store import TicketsRepository, combined
 DEADLINE_SCAN_SECONDS = 5
 SYSTEM = "system"
 TICKET_INTERNAL_FIELDS = (*INTERNAL_FIELDS, "version", "involved", "queue_due", "promise")
+# Concurrent writers to one ticket (an RPC and the volunteer task events about the same task)
+# lose the version claim to each other; an append waits for the winner's write, re-reads and
+# tries again, up to this many times (about ten seconds in all).
+APPEND_ATTEMPTS = 20
+APPEND_BACKOFF_SECONDS = 0.05
+VOLUNTEER_TASK_STEPS = {
+    "civicgrid.volunteers.task.created.v1": "volunteers_requested",
+    "civicgrid.volunteers.task.dispatched.v1": "volunteers_dispatched",
+    "civicgrid.volunteers.task.checked_in.v1": "volunteer_checked_in",
+    "civicgrid.volunteers.task.checked_out.v1": "volunteer_checked_out",
+    "civicgrid.volunteers.task.completed.v1": "volunteer_task_completed",
+    "civicgrid.volunteers.task.feedback_given.v1": "volunteer_feedback_given",
+}
 
 
 @dataclass
@@ -39,6 +54,7 @@ class TicketsService(base.CivicService):
     store = MongoStore(TicketsRepository)
     grids = RpcProxy("grids")
     residents = RpcProxy("residents")
+    volunteers = RpcProxy("volunteers")
 
     # Category catalogue
 
@@ -102,7 +118,7 @@ class TicketsService(base.CivicService):
             "assignee_subject": "", "assignee_organisation_id": "", "promise": promise, "clock": clock,
             "level": "GRID", "queue_due": lifecycle.queue_due(clock), "household_ids": command.household_ids,
             "organisation_ids": organisation_ids, "followers": [], "callback_requested": False,
-            "feedback": None, "version": 0,
+            "feedback": None, "version": 0, "volunteer_task_ids": [],
         }
         fields["involved"] = involved(fields)
         note = f"priority raised to {priority} for {', '.join(raised_for)}" if raised_for else ""
@@ -330,6 +346,83 @@ class TicketsService(base.CivicService):
                     command.note or f"{listed[:-4]} {party} involved")
         return self._transition(caller, ticket, {listed: [*ticket[listed], party]}, [step])
 
+    # Volunteers
+
+    @rpc
+    def request_volunteers(self, caller, request):
+        """Creates a volunteer task for the ticket at its place (the resident who reported it is the
+        person served, who gives feedback) and records the task on the ticket."""
+        caller = Caller.of(caller)
+        command = parse_checked(schemas.RequestVolunteers, request)
+        ticket = self._staff_ticket(caller, command.id)
+        if ticket["state"] not in lifecycle.OPEN_STATES:
+            raise FailedPrecondition(f"a {ticket['state']} ticket needs no more hands; reopen it first")
+        task = self.volunteers.create_task(caller.model_dump(), {
+            **command.model_dump(exclude={"id", "request_id"}),
+            "request_id": f"ticket-{ticket['_id']}-{command.request_id}" if command.request_id else "",
+            "node_id": ticket["building_id"] or ticket["node_id"], "ticket_id": ticket["_id"],
+            "served_subject": ticket["reporter_subject"]})
+        return shown(self._record_task_step(ticket["tenant"], ticket["_id"], task["id"], "volunteers_requested",
+                                            f"{task['title']}: {task['people_needed']} people",
+                                            caller.subject, caller.role))
+
+    @event_handler("volunteers", "civicgrid.volunteers.task.created.v1")
+    def on_volunteer_task_created(self, event):
+        self._on_volunteer_task(event)
+
+    @event_handler("volunteers", "civicgrid.volunteers.task.dispatched.v1")
+    def on_volunteer_task_dispatched(self, event):
+        self._on_volunteer_task(event)
+
+    @event_handler("volunteers", "civicgrid.volunteers.task.checked_in.v1")
+    def on_volunteer_checked_in(self, event):
+        self._on_volunteer_task(event)
+
+    @event_handler("volunteers", "civicgrid.volunteers.task.checked_out.v1")
+    def on_volunteer_checked_out(self, event):
+        self._on_volunteer_task(event)
+
+    @event_handler("volunteers", "civicgrid.volunteers.task.completed.v1")
+    def on_volunteer_task_completed(self, event):
+        self._on_volunteer_task(event)
+
+    @event_handler("volunteers", "civicgrid.volunteers.task.feedback_given.v1")
+    def on_volunteer_feedback_given(self, event):
+        self._on_volunteer_task(event)
+
+    def _on_volunteer_task(self, event):
+        if not event["data"]["ticket_id"]:
+            return
+
+        def handle(event):
+            data = event["data"]
+            ticket_query = {"tenant": event["tenant"], "_id": data["ticket_id"]}
+            if not self.store.tickets.collection.count_documents(ticket_query):
+                return
+            self._record_task_step(event["tenant"], data["ticket_id"], data["id"],
+                                   VOLUNTEER_TASK_STEPS[event["type"]], volunteer_task_note(data), SYSTEM, SYSTEM)
+        consume_once(self.store, self.name, event, handle)
+
+    def _record_task_step(self, tenant, ticket_id, task_id, action, note, actor, actor_role):
+        """Appends a volunteer task's step to the ticket's timeline through the version claim every
+        transition takes, retrying when another write to the ticket won the claim. The task's
+        creation is recorded once, whether the RPC or the task's created event gets there first."""
+        for attempt in range(APPEND_ATTEMPTS):
+            time.sleep(APPEND_BACKOFF_SECONDS * attempt)
+            ticket = self.store.tickets.collection.find_one({"tenant": tenant, "_id": ticket_id})
+            if ticket is None:
+                raise NotFound("ticket not found", [{"field": "ticket_id", "description": "no such ticket"}])
+            task_ids = ticket.get("volunteer_task_ids", [])
+            if action == "volunteers_requested" and task_id in task_ids:
+                return ticket
+            changes = {} if task_id in task_ids else {"volunteer_task_ids": [*task_ids, task_id]}
+            step = Step(action, contracts.TicketVolunteerTaskUpdated, ticket["state"], note,
+                        {"task_id": task_id, "task_step": action})
+            document = self._write(ticket, changes, [step], now(), actor, actor_role)
+            if document is not None:
+                return document
+        raise FailedPrecondition("the ticket kept changing; its volunteer task step was not recorded")
+
     # Figures
 
     @rpc
@@ -517,6 +610,22 @@ class TicketsService(base.CivicService):
         except NotFound:
             raise InvalidArgument.field(field_name, f"{household_id} is not a household in this tenant and scope") \
                 from None
+
+
+def volunteer_task_note(data):
+    """What a volunteer task event says on the ticket's timeline."""
+    if "volunteer_ids" in data:
+        return f"{data['title']}: {len(data['volunteer_ids'])} dispatched, {data['people_dispatched']} of " \
+               f"{data['people_needed']}"
+    if "hours" in data and "volunteer_id" not in data:
+        return f"{data['title']}: done, {data['hours']} hours served"
+    if "hours" in data:
+        return f"{data['title']}: volunteer {data['volunteer_id']} checked out after {data['hours']} hours"
+    if "volunteer_id" in data:
+        return f"{data['title']}: volunteer {data['volunteer_id']} checked in"
+    if "rating" in data:
+        return f"{data['title']}: rated {data['rating']}/5 by the person served"
+    return f"{data['title']}: {data['people_needed']} people"
 
 
 def identities(caller):

@@ -102,3 +102,31 @@ class TaskUnfilled(TaskData):
     people_dispatched: int
     offer_deadline: str
     coordinators: list[str]
+
+
+@contract("civicgrid.volunteers.task.completed.v1")
+class TaskCompleted(TaskData):
+    """Every dispatched volunteer of a fully staffed task has checked out."""
+
+    hours: float
+
+
+@contract("civicgrid.volunteers.rotation.created.v1")
+class RotationCreated(EventData):
+    id: str
+    organisation_id: str
+    node_id: str
+    grid_ids: list[str]
+    period: str
+    start_date: str
+    path: list[str]
+
+
+@contract("civicgrid.volunteers.activity.recorded.v1")
+class ActivityRecorded(EventData):
+    id: str
+    organisation_id: str
+    grid_id: str
+    date: str
+    title: str
+    path: list[str]

@@ -233,3 +233,43 @@ class SummarizeHours(Period):
     group_by: HoursGroup = "BY_VOLUNTEER"
     active_hours_per_month: Annotated[float, Field(ge=0, le=744)] = 0.0
     limit: Annotated[int, Field(ge=0, le=5000)] = 0
+
+
+RotationPeriod = Literal["WEEK", "MONTH", "QUARTER"]
+
+
+class CreateRotation(Schema):
+    request_id: RequestId = ""
+    organisation_id: Id
+    # The community (or other node) the rotated grids lie under; scope checks use it.
+    node_id: Id
+    grid_ids: Annotated[list[Id], Field(min_length=1, max_length=200)]
+    period: RotationPeriod
+    start_date: Date
+
+    @model_validator(mode="after")
+    def consistent(self):
+        if len(set(self.grid_ids)) != len(self.grid_ids):
+            raise ValueError("grid_ids must be distinct")
+        if self.period != "WEEK" and not self.start_date.endswith("-01"):
+            raise ValueError("a monthly or quarterly rotation has a start_date on the first of a month")
+        return self
+
+
+class RotationOn(Schema):
+    rotation_id: Id
+    date: Date
+
+
+class RecordActivity(Schema):
+    request_id: RequestId = ""
+    organisation_id: Id
+    grid_id: Id
+    date: Date
+    title: Name
+
+
+class RotationReport(Schema):
+    date: Date
+    node_id: OptionalId = ""
+    behind_only: bool = False

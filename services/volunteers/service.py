@@ -11,12 +11,13 @@ from services import base
 from services.access import Caller
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
-from services.storage import OUTBOX, MongoStore, new_id, now, public, timestamp
+from services.storage import LIVE, OUTBOX, MongoStore, new_id, now, public, timestamp
 from services.validation import masked_changes, parse
-from services.volunteers import matching, schemas
-from services.volunteers.events import (TaskCheckedIn, TaskCheckedOut, TaskCreated, TaskDispatched,
-                                        TaskFeedbackGiven, TaskOffered, TaskPublished, TaskUnfilled,
-                                        TeamCreated, TeamUpdated, VolunteerRegistered, VolunteerUpdated)
+from services.volunteers import matching, rotation, schemas
+from services.volunteers.events import (ActivityRecorded, RotationCreated, TaskCheckedIn, TaskCheckedOut,
+                                        TaskCompleted, TaskCreated, TaskDispatched, TaskFeedbackGiven, TaskOffered,
+                                        TaskPublished, TaskUnfilled, TeamCreated, TeamUpdated, VolunteerRegistered,
+                                        VolunteerUpdated)
 from services.volunteers.store import VolunteersRepository
 
 UNFILLED_CHECK_SECONDS = 2
@@ -26,6 +27,8 @@ OPEN_TASKS_SCANNED = 500
 VOLUNTEER_EVENT_FIELDS = ("id", "subject", "display_name", "home_node_id", "path")
 TEAM_EVENT_FIELDS = ("id", "display_name", "purpose", "node_id", "coordinators", "member_ids", "path")
 TASK_EVENT_FIELDS = ("id", "title", "node_id", "ticket_id", "team_id", "people_needed", "path")
+ROTATION_EVENT_FIELDS = ("id", "organisation_id", "node_id", "grid_ids", "period", "start_date", "path")
+ACTIVITY_EVENT_FIELDS = ("id", "organisation_id", "grid_id", "date", "title", "path")
 
 
 class VolunteersService(base.CivicService):
@@ -33,6 +36,7 @@ class VolunteersService(base.CivicService):
     store = MongoStore(VolunteersRepository)
     grids = RpcProxy("grids")
     residents = RpcProxy("residents")
+    tickets = RpcProxy("tickets")
 
     # Volunteers
 
@@ -139,6 +143,8 @@ class VolunteersService(base.CivicService):
         node = self._node(caller, command.node_id, "node_id")
         if command.team_id:
             self._team(caller, command.team_id, "team_id")
+        if command.ticket_id:
+            self._check_ticket(caller, command.ticket_id)
         fields = command.model_dump(exclude={"request_id"}) | {
             "id": new_id(), "path": node["path"], "state": "DRAFT",
             "offer_deadline": command.offer_deadline or command.start_time,
@@ -153,15 +159,14 @@ class VolunteersService(base.CivicService):
     @rpc
     def get_task(self, caller, request):
         caller = Caller.of(caller)
-        return self._shown_task(caller.tenant, self._task(caller, parse(schemas.GetById, request).id))
+        return self._shown_task(caller.tenant, self._visible_task(caller, parse(schemas.GetById, request).id))
 
     @rpc
     def list_tasks(self, caller, request):
         caller = Caller.of(caller)
         command = parse(schemas.ListTasks, request)
         if caller.role == "volunteer":
-            me = self._me(caller)["_id"]
-            query = {"tenant": caller.tenant, "$or": [{"assignments.volunteer_id": me}, {"offers": me}]}
+            query = {"tenant": caller.tenant, "$or": self._own_task_conditions(caller)}
         else:
             query = caller.scoped({"path": command.node_id} if command.node_id else None)
         documents, token = self.store.tasks.page(query, command.page_size, command.page_token)
@@ -224,7 +229,7 @@ class VolunteersService(base.CivicService):
     def dispatch_task(self, caller, request):
         caller = Caller.of(caller)
         command = parse(schemas.DispatchTask, request)
-        task = self._task(caller, command.id)
+        task = self._coordinated_task(caller, command.id)
         if task["state"] != "PUBLISHED":
             raise FailedPrecondition("publish the task before dispatching volunteers to it")
         chosen = list(dict.fromkeys(command.volunteer_ids))
@@ -286,6 +291,7 @@ class VolunteersService(base.CivicService):
         document = self.store.shifts.update({"tenant": caller.tenant, "_id": shift["_id"], "end_time": None},
                                             {"end_time": moment, "hours": hours}, [event])
         self.publish(self.store.shifts, document)
+        self._complete_if_served(caller.tenant, task["_id"])
         return public(document)
 
     @rpc
@@ -316,7 +322,7 @@ class VolunteersService(base.CivicService):
     def rank_volunteers(self, caller, request):
         caller = Caller.of(caller)
         command = parse(schemas.RankVolunteers, request)
-        task = self._task(caller, command.task_id, "task_id")
+        task = self._coordinated_task(caller, command.task_id, "task_id")
         dispatched = {a["volunteer_id"] for a in task["assignments"]}
         candidates = [v for v in self.store.candidates(caller.tenant, [r["name"] for r in task["required_skills"]])
                       if v["_id"] not in dispatched]
@@ -330,9 +336,11 @@ class VolunteersService(base.CivicService):
     def get_hours_ledger(self, caller, request):
         caller = Caller.of(caller)
         command = parse(schemas.GetHoursLedger, request)
-        if caller.role == "volunteer":
+        if command.team_id and not command.volunteer_id:
+            query = {"tenant": caller.tenant, "team_ids": self._team_of_hours(caller, command.team_id)["_id"]}
+        elif caller.role == "volunteer":
             if command.team_id:
-                raise PermissionDenied("a volunteer sees only their own hours")
+                raise InvalidArgument.field("volunteer_id", "give exactly one of volunteer_id and team_id")
             me = self._me(caller)
             if command.volunteer_id not in ("", me["_id"]):
                 raise NotFound("volunteer not found")
@@ -341,8 +349,6 @@ class VolunteersService(base.CivicService):
             raise InvalidArgument.field("volunteer_id", "give exactly one of volunteer_id and team_id")
         elif command.volunteer_id:
             query = {"tenant": caller.tenant, "volunteer_id": self._volunteer(caller, command.volunteer_id)["_id"]}
-        else:
-            query = {"tenant": caller.tenant, "team_ids": self._team(caller, command.team_id, "team_id")["_id"]}
         shifts = self.store.closed_shifts(query, *_period(command))
         by_month = {}
         for shift in shifts:
@@ -374,6 +380,64 @@ class VolunteersService(base.CivicService):
              "rank": place}
             for place, (key, hours) in enumerate(ordered, start=1)]}
 
+    # Rotation of social organisations across grids
+
+    @rpc
+    def create_rotation(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.CreateRotation, request)
+        community = self._node(caller, command.node_id, "node_id")
+        for grid_id in command.grid_ids:
+            grid = self._node(caller, grid_id, "grid_ids")
+            if grid["kind"] != "GRID" or community["id"] not in grid["path"]:
+                raise InvalidArgument.field("grid_ids", f"{grid_id} is not a grid under node {community['id']}")
+        fields = command.model_dump(exclude={"request_id"}) | {"id": new_id(), "path": community["path"]}
+        event = self._event(RotationCreated, caller.tenant, "rotations", fields, ROTATION_EVENT_FIELDS)
+        document, _ = self.store.rotations.create(caller.tenant, command.request_id, dict(fields), [event])
+        self.publish(self.store.rotations, document)
+        return public(document)
+
+    @rpc
+    def get_rotation_assignment(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.RotationOn, request)
+        rotation_record = self._rotation(caller, command.rotation_id)
+        return self._assignment_shown(rotation_record, command.date)
+
+    @rpc
+    def record_activity(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.RecordActivity, request)
+        grid = self._node(caller, command.grid_id, "grid_id")
+        if grid["kind"] != "GRID":
+            raise InvalidArgument.field("grid_id", "must be a grid")
+        fields = command.model_dump(exclude={"request_id"}) | {"id": new_id(), "path": grid["path"]}
+        event = self._event(ActivityRecorded, caller.tenant, "activities", fields, ACTIVITY_EVENT_FIELDS)
+        document, _ = self.store.activities.create(caller.tenant, command.request_id, dict(fields), [event])
+        self.publish(self.store.activities, document)
+        return public(document)
+
+    @rpc
+    def report_rotation(self, caller, request):
+        """For each rotation in scope, the grid it is assigned this period and whether it is behind:
+        no activity recorded there yet in the period."""
+        caller = Caller.of(caller)
+        command = parse(schemas.RotationReport, request)
+        conditions = {"path": command.node_id} if command.node_id else None
+        entries = []
+        for record in self.store.rotations.collection.find(caller.scoped(conditions), {OUTBOX: 0}).sort("_id", 1):
+            if "retire_time" in record or not rotation.started(record, command.date):
+                continue
+            shown = self._assignment_shown(record, command.date)
+            shown["activities"] = self.store.activities_in(
+                caller.tenant, record["organisation_id"], shown["grid_id"], shown["period_start"],
+                shown["period_end"])
+            shown["behind"] = shown["activities"] == 0
+            entries.append(shown)
+        if command.behind_only:
+            entries = [entry for entry in entries if entry["behind"]]
+        return {"entries": entries}
+
     # Deadlines
 
     @timer(interval=UNFILLED_CHECK_SECONDS)
@@ -398,6 +462,105 @@ class VolunteersService(base.CivicService):
                 self.publish(self.store.tasks, document)
 
     # Helpers
+
+    def _check_ticket(self, caller, ticket_id):
+        try:
+            self.tickets.get_ticket(caller.model_dump(), {"id": ticket_id})
+        except NotFound:
+            raise NotFound("ticket not found",
+                           [{"field": "ticket_id", "description": "no such ticket in scope"}]) from None
+
+    def _coordinates(self, caller, team_id):
+        """True when the caller is a coordinator of the team, whatever their role."""
+        return bool(team_id) and self.store.teams.collection.find_one(
+            {"tenant": caller.tenant, "_id": team_id, "coordinators": caller.subject, **LIVE}, {"_id": 1}) is not None
+
+    def _coordinated_task(self, caller, task_id, field="id"):
+        """A task the caller may dispatch and rank for: as a coordinator of its team, or as staff in scope."""
+        try:
+            task = self.store.tasks.get({"tenant": caller.tenant, "_id": task_id})
+        except NotFound:
+            raise NotFound("task not found", [{"field": field, "description": "no such task"}]) from None
+        if self._coordinates(caller, task.get("team_id")):
+            return task
+        if caller.role == "volunteer":
+            raise PermissionDenied("only staff or a coordinator of the task's team dispatch it")
+        caller.require(task["path"], "task")
+        return task
+
+    def _visible_task(self, caller, task_id):
+        """Staff see tasks in scope; anyone sees the tasks of teams they coordinate; a volunteer those they
+        offered for or were dispatched to."""
+        if caller.role != "volunteer":
+            try:
+                return self._task(caller, task_id)
+            except NotFound:
+                pass
+        query = {"$or": self._own_task_conditions(caller, need_profile=False)}
+        task = self.store.tasks.collection.find_one({"tenant": caller.tenant, "_id": task_id, **LIVE, **query})
+        if task is None:
+            raise NotFound("task not found", [{"field": "id", "description": "no such task"}])
+        return task
+
+    def _own_task_conditions(self, caller, need_profile=True):
+        """Task filters for what a volunteer follows: their offers and dispatches, their coordinated teams."""
+        conditions = []
+        coordinated = self.store.teams_coordinated_by(caller.tenant, caller.subject)
+        if coordinated:
+            conditions.append({"team_id": {"$in": coordinated}})
+        me = self.store.volunteer_of_subject(caller.tenant, caller.subject)
+        if me is not None:
+            conditions += [{"assignments.volunteer_id": me["_id"]}, {"offers": me["_id"]}]
+        if not conditions:
+            if need_profile:
+                self._me(caller)
+            conditions.append({"_id": None})
+        return conditions
+
+    def _team_of_hours(self, caller, team_id):
+        """A team whose hours the caller may read: staff in scope, or its coordinators."""
+        if self._coordinates(caller, team_id):
+            return self.store.teams.get({"tenant": caller.tenant, "_id": team_id})
+        if caller.role == "volunteer":
+            raise PermissionDenied("a volunteer sees only their own hours and those of teams they coordinate")
+        return self._team(caller, team_id, "team_id")
+
+    def _complete_if_served(self, tenant, task_id):
+        """Marks a fully staffed task COMPLETED once every dispatched volunteer has checked out."""
+        task = self.store.tasks.collection.find_one({"tenant": tenant, "_id": task_id, "state": "PUBLISHED"})
+        if task is None or task["people_dispatched"] < task["people_needed"]:
+            return
+        shifts = self.store.shifts_of_task(tenant, task_id)
+        closed = [shifts.get(a["volunteer_id"]) for a in task["assignments"]]
+        if any(shift is None or shift["end_time"] is None for shift in closed):
+            return
+        event = self._task_event(TaskCompleted, tenant, public(task),
+                                 hours=round(sum(shift["hours"] for shift in closed), 2))
+        try:
+            document = self._conditional_update({"tenant": tenant, "_id": task_id, "state": "PUBLISHED"},
+                                                {"$set": {"state": "COMPLETED"}}, [event], "")
+        except FailedPrecondition:
+            return
+        self.publish(self.store.tasks, document)
+
+    def _rotation(self, caller, rotation_id):
+        try:
+            record = self.store.rotations.get({"tenant": caller.tenant, "_id": rotation_id})
+        except NotFound:
+            raise NotFound("rotation not found",
+                           [{"field": "rotation_id", "description": "no such rotation"}]) from None
+        caller.require(record["path"], "rotation")
+        return record
+
+    @staticmethod
+    def _assignment_shown(record, on):
+        if not rotation.started(record, on):
+            raise FailedPrecondition(f"the rotation starts on {record['start_date']}",
+                                     [{"field": "date", "description": f"before {record['start_date']}"}])
+        index, start, end = rotation.period_of(record, on)
+        return {"rotation_id": record["_id"], "organisation_id": record["organisation_id"],
+                "grid_id": record["grid_ids"][index % len(record["grid_ids"])], "period_index": index,
+                "period_start": start.isoformat(), "period_end": end.isoformat()}
 
     def _node(self, caller, node_id, field):
         try:

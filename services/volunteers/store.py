@@ -8,7 +8,7 @@ RANKING_FIELDS = {"display_name": 1, "skills": 1, "certifications": 1, "availabi
 
 
 class VolunteersRepository(Repository):
-    record_collections = ("volunteers", "teams", "tasks", "shifts")
+    record_collections = ("volunteers", "teams", "tasks", "shifts", "rotations", "activities")
 
     def __init__(self, database):
         super().__init__(database)
@@ -16,6 +16,8 @@ class VolunteersRepository(Repository):
         self.teams = Records(database.teams, "team")
         self.tasks = Records(database.tasks, "task")
         self.shifts = Records(database.shifts, "shift")
+        self.rotations = Records(database.rotations, "rotation")
+        self.activities = Records(database.activities, "activity")
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -24,6 +26,12 @@ class VolunteersRepository(Repository):
         self.volunteers.collection.create_index(
             [("tenant", ASCENDING), ("skills.name", ASCENDING)], name="volunteer_skills")
         self.teams.collection.create_index([("tenant", ASCENDING), ("member_ids", ASCENDING)], name="team_members")
+        self.teams.collection.create_index(
+            [("tenant", ASCENDING), ("coordinators", ASCENDING)], name="team_coordinators")
+        self.tasks.collection.create_index([("tenant", ASCENDING), ("team_id", ASCENDING)], name="task_team")
+        self.activities.collection.create_index(
+            [("tenant", ASCENDING), ("organisation_id", ASCENDING), ("grid_id", ASCENDING), ("date", ASCENDING)],
+            name="activity_rotation")
         self.tasks.collection.create_index([("tenant", ASCENDING), ("state", ASCENDING)], name="task_state")
         self.tasks.collection.create_index(
             [("state", ASCENDING), ("offer_deadline", ASCENDING)], name="task_deadline")
@@ -36,6 +44,16 @@ class VolunteersRepository(Repository):
 
     def volunteer_of_subject(self, tenant, subject):
         return self.volunteers.collection.find_one({"$and": [{"tenant": tenant, "subject": subject}, LIVE]})
+
+    def teams_coordinated_by(self, tenant, subject):
+        return [team["_id"] for team in self.teams.collection.find(
+            {"tenant": tenant, "coordinators": subject, **LIVE}, {"_id": 1})]
+
+    def activities_in(self, tenant, organisation_id, grid_id, first_day, day_after):
+        """Activities of an organisation in a grid on dates [first_day, day_after), both YYYY-MM-DD."""
+        return self.activities.collection.count_documents(
+            {"tenant": tenant, "organisation_id": organisation_id, "grid_id": grid_id,
+             "date": {"$gte": first_day, "$lt": day_after}, **LIVE})
 
     def candidates(self, tenant, skill_names):
         """Volunteers holding every required skill (any level), or all of the tenant's when none is required.

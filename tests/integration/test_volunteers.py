@@ -13,6 +13,7 @@ from tests.conftest import rpc_error
 pytestmark = pytest.mark.integration
 GRIDS = "civicgrid.grids.v1.Grids"
 VOLUNTEERS = "civicgrid.volunteers.v1.Volunteers"
+TICKETS = "civicgrid.tickets.v1.Tickets"
 NEXT_YEAR = (date.today() + timedelta(days=365)).isoformat()
 LAST_MONTH = (date.today() - timedelta(days=30)).isoformat()
 
@@ -86,6 +87,16 @@ def task(client, node_id, start, hours=2, **extra):
         "end_time": rfc3339(start + timedelta(hours=hours)), "people_needed": 2, **extra})
 
 
+def reported_ticket(client, node_id, unique):
+    """A real ticket for a task to name: CreateTask checks its ticket_id with the tickets service."""
+    category = client.call(f"{TICKETS}/CreateCategory", {
+        "request_id": f"{unique}-clinic", "name": f"Clinic {unique}", "routing": {"assignee_kind": "GRID_WORKER"},
+        "promises": [{"priority": "NORMAL", "first_response_minutes": 60, "resolution_minutes": 240}]})
+    return client.call(f"{TICKETS}/CreateTicket", {
+        "kind": "REQUEST", "channel": "STATION_WALK_IN", "category_id": category["id"], "node_id": node_id,
+        "description": "Needs a nurse at home"})["id"]
+
+
 @pytest.fixture
 def world(platform, unique):
     tenant = f"vol-{unique}"
@@ -148,8 +159,9 @@ def test_the_loop_from_publish_to_feedback(platform, world, tap):
     novice = volunteer(staff, unique, "Novice", ids["BUILDING"], skills=[("first_aid", 1)])
     lapsed = volunteer(staff, unique, "Lapsed", ids["BUILDING"], skills=[("first_aid", 5)],
                        certifications=[("first_aid", LAST_MONTH)])
+    ticket_id = reported_ticket(staff, ids["BUILDING"], unique)
     clinic = task(staff, ids["GRID"], start, required_skills=[{"name": "first_aid", "min_level": 3}],
-                  required_certification="first_aid", ticket_id=f"ticket-{unique}",
+                  required_certification="first_aid", ticket_id=ticket_id,
                   served_subject=f"resident-{unique}")
     assert clinic["state"] == "DRAFT"
     assert world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/ListOpenTasks", {}) == {}
@@ -199,7 +211,7 @@ def test_the_loop_from_publish_to_feedback(platform, world, tap):
     seen = tap.wait_for(lambda events: steps <= {e["type"] for e in events if e["tenant"] == world["tenant"]})
     ours = [e for e in seen if e["tenant"] == world["tenant"] and e["type"] in steps]
     assert {e["type"] for e in ours} == steps
-    assert all(e["data"]["ticket_id"] == f"ticket-{unique}" and e["specversion"] == "1.0" for e in ours)
+    assert all(e["data"]["ticket_id"] == ticket_id and e["specversion"] == "1.0" for e in ours)
 
 
 def test_dispatching_more_than_needed_and_auto_dispatch(world):
