@@ -2,4 +2,4 @@
 import warnings
 
 # Nameko 2.14 imports eventlet, which warns on import; these processes never run under it.
-warnings.filterwarnings("ignore", message="Eventlet is deprecated")
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
