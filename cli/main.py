@@ -3,6 +3,9 @@
   civicgrid token [--role R --tenant T --scope ID ...]   print a development token
   civicgrid call package.Service/Method '{"json": "request"}'
   civicgrid seed-demo                                     load the demo city
+  civicgrid import FILE.csv [--building-map MAP.json]     import a community's households and residents
+  civicgrid stats NODE_ID                                 figures below a node
+  civicgrid worklist NODE_ID --tag elderly --tag living_alone [--name 王]   residents to serve
 """
 import argparse
 import json
@@ -11,7 +14,10 @@ import sys
 import grpc
 
 from cli.api import DEMO_TENANT, Gateway, demo_token, printable
+from cli.importer import ImportFileError, import_csv, load_building_map
 from cli.seed import seed_demo
+
+WORKLIST_PAGE = 200
 
 
 def parse_args(argv):
@@ -30,6 +36,15 @@ def parse_args(argv):
     call.add_argument("method", help="e.g. civicgrid.grids.v1.Grids/ListNodes")
     call.add_argument("request", nargs="?", default="{}")
     sub.add_parser("seed-demo", help="load the demo city (idempotent)")
+    importing = sub.add_parser("import", help="import households and residents from a UTF-8 CSV (idempotent)")
+    importing.add_argument("file")
+    importing.add_argument("--building-map", help="JSON object: building label in the CSV -> building node id")
+    stats = sub.add_parser("stats", help="figures below a node: grids, buildings, flats, households, residents")
+    stats.add_argument("node_id")
+    worklist = sub.add_parser("worklist", help="residents below a node with all the given tags")
+    worklist.add_argument("node_id")
+    worklist.add_argument("--tag", action="append", default=[])
+    worklist.add_argument("--name", default="", help="name prefix")
     return parser.parse_args(argv)
 
 
@@ -43,12 +58,38 @@ def main(argv=None):
     try:
         if args.command == "call":
             print(printable(gateway.call(args.method, json.loads(args.request))))
+        elif args.command == "import":
+            report = import_csv(gateway, args.file, load_building_map(args.building_map), progress=sys.stderr)
+            print(printable(report))
+            return 1 if report["errors"] else 0
+        elif args.command == "stats":
+            print(printable(gateway.call("civicgrid.grids.v1.Grids/GetNodeFigures", {"node_id": args.node_id})))
+        elif args.command == "worklist":
+            print_worklist(gateway, args.node_id, args.tag, args.name)
         else:
             seed_demo(gateway)
+    except ImportFileError as error:
+        print(f"nothing imported: {error}", file=sys.stderr)
+        return 2
     except grpc.RpcError as error:
         print(f"{error.code().name}: {error.details()}", file=sys.stderr)
         return 1
     return 0
+
+
+def print_worklist(gateway, node_id, tags, name_prefix):
+    """One line per resident, all pages: name, birth date, masked phone, tags."""
+    token = ""
+    while True:
+        page = gateway.call("civicgrid.residents.v1.Residents/ListResidents", {
+            "node_id": node_id, "tags": tags, "name_prefix": name_prefix, "page_size": WORKLIST_PAGE,
+            "page_token": token})
+        for resident in page.get("residents", []):
+            print("\t".join([resident["display_name"], resident.get("birth_date", ""), resident.get("phone", ""),
+                             ",".join(resident.get("tags", []))]))
+        token = page.get("next_page_token", "")
+        if not token:
+            return
 
 
 if __name__ == "__main__":

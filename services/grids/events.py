@@ -48,3 +48,13 @@ class FlatUpdated(FlatData):
 @contract("civicgrid.grids.flat.deleted.v1")
 class FlatDeleted(FlatData):
     pass
+
+
+@contract("civicgrid.grids.flat.occupancy_changed.v1")
+class FlatOccupancyChanged(EventData):
+    id: str
+    building_id: str
+    path: list[str]
+    previous_occupancy: str
+    occupancy: str
+    changed_by: str

@@ -74,3 +74,15 @@ class FlatChanges(Schema):
 class UpdateFlat(Schema):
     flat: dict
     update_mask: list[str]
+
+
+class GetBuildingView(Schema):
+    building_id: Id
+
+
+class GetNodeFigures(Schema):
+    node_id: Id
+
+
+class EnsureFlats(Schema):
+    flats: Annotated[list[dict], Field(max_length=1000)]

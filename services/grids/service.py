@@ -4,13 +4,14 @@ from pymongo.errors import DuplicateKeyError
 
 from services.access import Caller
 from services import base
-from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PermissionDenied
+from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
 from services.grids import schemas
-from services.grids.events import (FlatCreated, FlatDeleted, FlatUpdated, NodeCreated, NodeDeleted,
-                                   NodeUpdated)
+from services.grids.events import (FlatCreated, FlatDeleted, FlatOccupancyChanged, FlatUpdated, NodeCreated,
+                                   NodeDeleted, NodeUpdated)
 from services.grids.store import GridsRepository
-from services.storage import MongoStore, new_id, public
+from services.residents.bulk import content_id, insert_new, publish_inserted
+from services.storage import OUTBOX, MongoStore, new_id, now, public, timestamp
 from services.validation import masked_changes, parse
 
 
@@ -83,27 +84,47 @@ class GridsService(base.CivicService):
     def create_flat(self, caller, request):
         caller = Caller.of(caller)
         command = parse(schemas.CreateFlat, request)
-        building = self._node(caller, command.building_id, field="building_id")
-        if building["kind"] != "BUILDING":
-            raise InvalidArgument.field("building_id", f"is a {building['kind']}, not a BUILDING")
-        fields = command.model_dump(exclude={"request_id"})
-        flat_id = fields["id"] = new_id()
-        fields["path"] = [*building["path"], flat_id]
-        event = self._flat_event(FlatCreated, caller.tenant, {**fields, "id": flat_id})
-        try:
-            document, _ = self.store.flats.create(caller.tenant, command.request_id, dict(fields), [event])
-        except DuplicateKeyError:
-            raise AlreadyExists(
-                f"flat {command.unit}-{command.number} already exists in this building",
-                [{"field": "number", "description": "already exists in this building and unit"}]) from None
-        self.publish(self.store.flats, document)
-        return public(document)
+        document, _ = self._create_flat(caller, command, self._building(caller, command.building_id))
+        return shown_flat(document)
+
+    @rpc
+    def ensure_flats(self, caller, request):
+        """Finds or creates flats by address (building, unit, number), for bulk imports: the
+        same rows give the same flats however often they are sent. Not in the public contract.
+
+        Returns, per requested flat and in order, {"flat": ..., "created": bool} or
+        {"error": {"field": ..., "description": ...}}. One read of the buildings' flats and one
+        batch insert, whatever the number of flats (see services/residents/bulk.py)."""
+        caller = Caller.of(caller)
+        wanted = [self._parsed_flat(item) for item in parse(schemas.EnsureFlats, request).flats]
+        commands = [item for item in wanted if not isinstance(item, dict)]
+        buildings = self._buildings(caller, {command.building_id for command in commands})
+        existing = self.store.flats_by_address(
+            caller.tenant, [building_id for building_id, found in buildings.items() if "error" not in found])
+        planned, results = {}, []
+        for item in wanted:
+            if isinstance(item, dict):
+                results.append(item)
+                continue
+            address = (item.building_id, item.unit, item.number)
+            building = buildings[item.building_id]
+            if "error" in building:
+                results.append(building)
+            elif address in existing:
+                results.append({"flat": shown_flat(existing[address], with_history=False), "created": False})
+            else:
+                planned.setdefault(address, self._new_flat_document(caller, item, building))
+                results.append(address)
+        documents = list(planned.values())
+        inserted = insert_new(self.store.flats.collection, caller.tenant, documents)
+        publish_inserted(self.outbox, self.store.flats.collection, documents, inserted)
+        return {"flats": [self._ensured(result, planned, inserted) for result in results]}
 
     @rpc
     def get_flat(self, caller, request):
         caller = Caller.of(caller)
         command = parse(schemas.GetById, request)
-        return public(self._flat(caller, command.id))
+        return shown_flat(self._flat(caller, command.id))
 
     @rpc
     def list_flats(self, caller, request):
@@ -112,7 +133,7 @@ class GridsService(base.CivicService):
         self._node(caller, command.building_id, field="building_id")
         query = {"tenant": caller.tenant, "building_id": command.building_id}
         documents, token = self.store.flats.page(query, command.page_size, command.page_token)
-        return {"flats": [public(d) for d in documents], "next_page_token": token}
+        return {"flats": [shown_flat(d) for d in documents], "next_page_token": token}
 
     @rpc
     def update_flat(self, caller, request):
@@ -120,14 +141,23 @@ class GridsService(base.CivicService):
         command = parse(schemas.UpdateFlat, request)
         flat_id, changes = masked_changes(schemas.FlatChanges, command.flat, command.update_mask, "flat")
         flat = self._flat(caller, flat_id)
-        event = self._flat_event(FlatUpdated, caller.tenant, public(flat) | changes, changed=sorted(changes))
+        events = [self._flat_event(FlatUpdated, caller.tenant, public(flat) | changes, changed=sorted(changes))]
+        pushed = {}
+        if changes.get("occupancy", flat["occupancy"]) != flat["occupancy"]:
+            events.append(envelope(self.name, FlatOccupancyChanged.event_type, caller.tenant, f"flats/{flat_id}", {
+                "id": flat_id, "building_id": flat["building_id"], "path": flat["path"],
+                "previous_occupancy": flat["occupancy"], "occupancy": changes["occupancy"],
+                "changed_by": caller.subject}))
+            pushed["occupancy_history"] = occupancy_change(changes["occupancy"], caller)
         try:
-            document = self.store.flats.update({"tenant": caller.tenant, "_id": flat_id}, changes, [event])
+            # The history entry and the events go in the same single-document write.
+            document = self.store.flats.update({"tenant": caller.tenant, "_id": flat_id}, changes,
+                                               extra={"$push": {OUTBOX: {"$each": events}, **pushed}})
         except DuplicateKeyError:
             raise AlreadyExists("another flat in this building has that unit and number",
                                 [{"field": "flat.number", "description": "already taken"}]) from None
         self.publish(self.store.flats, document)
-        return public(document)
+        return shown_flat(document)
 
     @rpc
     def delete_flat(self, caller, request):
@@ -139,9 +169,108 @@ class GridsService(base.CivicService):
         event = self._flat_event(FlatDeleted, caller.tenant, public(flat))
         retired = self.store.flats.retire({"tenant": caller.tenant, "_id": flat["_id"]}, [event])
         self.publish(self.store.flats, retired)
-        return public(flat)
+        return shown_flat(flat)
+
+    # Views and figures
+
+    @rpc
+    def get_building_view(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.GetBuildingView, request)
+        building = self._building(caller, command.building_id)
+        flats = self.store.flats_of_building(caller.tenant, building["_id"])
+        counts = {key: 0 for key in OCCUPANCY_KEYS.values()}
+        for flat in flats:
+            counts[OCCUPANCY_KEYS[flat["occupancy"]]] += 1
+        return {"building": public(building), "occupancy": counts,
+                "flats": [shown_flat(flat, with_history=False) for flat in flats]}
+
+    @rpc
+    def get_node_figures(self, caller, request):
+        """Figures below a node, computed on every call by indexed counts on `path`
+        (every record carries its ancestors, and (tenant, path) is indexed).
+
+        Not counters kept up to date from events: counts are then correct at any moment,
+        whatever was missed, replayed or moved, with nothing to repair when they drift;
+        and one count per figure needs no $facet, which FerretDB lacks. The people figures
+        live with the people: grids asks residents for them (`count_people`, an internal
+        RPC) instead of keeping a copy of residents here.
+
+        (tenant, path) is indexed, which makes these index counts on MongoDB. FerretDB's SQLite
+        backend serves only `_id` from an index and scans for any other filter, so there a
+        figure costs a scan of the collection: fine for a community, slow for a whole city.
+        """
+        caller = Caller.of(caller)
+        node = self._node(caller, parse(schemas.GetNodeFigures, request).node_id, field="node_id")
+        below = {"tenant": caller.tenant, "path": node["_id"]}
+        nodes = self.store.count_nodes_by_kind(below, exclude_id=node["_id"])
+        occupancy = self.store.count_flats_by_occupancy(below)
+        people = self.residents.count_people(caller.model_dump(), {"node_id": node["_id"]})
+        return {
+            "node_id": node["_id"], "kind": node["kind"],
+            "districts": nodes.get("DISTRICT", 0), "grids": nodes.get("GRID", 0),
+            "micro_grids": nodes.get("MICRO_GRID", 0), "buildings": nodes.get("BUILDING", 0),
+            "flats": sum(occupancy.values()),
+            "flats_by_occupancy": {OCCUPANCY_KEYS[kind]: n for kind, n in occupancy.items()},
+            **people,
+        }
 
     # Helpers
+
+    def _create_flat(self, caller, command, building):
+        fields = command.model_dump(exclude={"request_id"})
+        flat_id = fields["id"] = new_id()
+        fields["path"] = [*building["path"], flat_id]
+        event = self._flat_event(FlatCreated, caller.tenant, {**fields, "id": flat_id})
+        history = [occupancy_change(command.occupancy, caller)]
+        try:
+            document, created = self.store.flats.create(
+                caller.tenant, command.request_id, dict(fields, occupancy_history=history), [event])
+        except DuplicateKeyError:
+            raise AlreadyExists(
+                f"flat {command.unit}-{command.number} already exists in this building",
+                [{"field": "number", "description": "already exists in this building and unit"}]) from None
+        self.publish(self.store.flats, document)
+        return document, created
+
+    def _parsed_flat(self, item):
+        try:
+            return parse(schemas.CreateFlat, item)
+        except InvalidArgument as error:
+            return {"error": error.violations[0]}
+
+    def _buildings(self, caller, building_ids):
+        """building id -> the building node, or {"error": ...} naming building_id."""
+        found = {}
+        for building_id in building_ids:
+            try:
+                found[building_id] = self._building(caller, building_id)
+            except (InvalidArgument, NotFound) as error:
+                found[building_id] = {"error": {"field": "building_id", "description": error.message}}
+        return found
+
+    def _new_flat_document(self, caller, command, building):
+        flat_id = content_id(caller.tenant, command.building_id, command.unit, command.number)
+        fields = command.model_dump(exclude={"request_id"}) | {"id": flat_id, "path": [*building["path"], flat_id]}
+        event = self._flat_event(FlatCreated, caller.tenant, fields)
+        return {"_id": flat_id, **{k: v for k, v in fields.items() if k != "id"},
+                "occupancy_history": [occupancy_change(command.occupancy, caller)], OUTBOX: [event]}
+
+    @staticmethod
+    def _ensured(result, planned, inserted):
+        if not isinstance(result, tuple):
+            return result
+        document = planned[result]
+        if document["_id"] not in inserted:
+            # Not there when read, refused when written: another writer took the address meanwhile.
+            return {"error": {"field": "number", "description": "the flat was being created concurrently; retry"}}
+        return {"flat": shown_flat(document, with_history=False), "created": True}
+
+    def _building(self, caller, building_id):
+        building = self._node(caller, building_id, field="building_id")
+        if building["kind"] != "BUILDING":
+            raise InvalidArgument.field("building_id", f"is a {building['kind']}, not a BUILDING")
+        return building
 
     def _node(self, caller, node_id, field="id"):
         if not node_id:
@@ -178,3 +307,18 @@ class GridsService(base.CivicService):
     def _flat_event(self, contract_model, tenant, flat, **extra):
         data = {key: flat[key] for key in ("id", "building_id", "unit", "floor", "number", "occupancy", "path")}
         return envelope(self.name, contract_model.event_type, tenant, f"flats/{flat['id']}", data | extra)
+
+
+OCCUPANCY_KEYS = {"VACANT": "vacant", "OWNER_OCCUPIED": "owner_occupied", "RENTED": "rented"}
+
+
+def occupancy_change(occupancy, caller):
+    return {"occupancy": occupancy, "time": now(), "changed_by": caller.subject}
+
+
+def shown_flat(document, with_history=True):
+    shown = public(document)
+    history = shown.pop("occupancy_history", [])
+    if with_history:
+        shown["occupancy_history"] = [entry | {"time": timestamp(entry["time"])} for entry in history]
+    return shown

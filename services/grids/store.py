@@ -1,7 +1,10 @@
 """Storage of the grids service: nodes of the hierarchy and flats."""
 from pymongo import ASCENDING
 
-from services.storage import Records, Repository
+from services.storage import LIVE, Records, Repository
+
+# A building has some hundreds of flats at most; this bounds a malformed one.
+MAX_FLATS_IN_VIEW = 5000
 
 
 class GridsRepository(Repository):
@@ -20,7 +23,34 @@ class GridsRepository(Repository):
         self.flats.collection.create_index(
             [("tenant", ASCENDING), ("building_id", ASCENDING), ("unit", ASCENDING), ("number", ASCENDING)],
             unique=True, name="flat_address")
+        self.nodes.collection.create_index(
+            [("tenant", ASCENDING), ("path", ASCENDING), ("kind", ASCENDING)], name="kinds_below")
+        self.flats.collection.create_index(
+            [("tenant", ASCENDING), ("path", ASCENDING), ("occupancy", ASCENDING)], name="occupancy_below")
 
     def has_children(self, tenant, node_id):
         return (self.nodes.collection.find_one({"tenant": tenant, "parent_id": node_id}, {"_id": 1}) is not None
                 or self.flats.collection.find_one({"tenant": tenant, "building_id": node_id}, {"_id": 1}) is not None)
+
+    def flats_of_building(self, tenant, building_id):
+        return list(self.flats.collection.find({"tenant": tenant, "building_id": building_id, **LIVE})
+                    .sort([("unit", ASCENDING), ("floor", ASCENDING), ("number", ASCENDING)])
+                    .limit(MAX_FLATS_IN_VIEW))
+
+    def count_nodes_by_kind(self, below, exclude_id):
+        return self._count_by(self.nodes.collection, {**below, "_id": {"$ne": exclude_id}}, "kind")
+
+    def count_flats_by_occupancy(self, below):
+        return self._count_by(self.flats.collection, below, "occupancy")
+
+    @staticmethod
+    def _count_by(collection, query, field):
+        pipeline = [{"$match": {"$and": [query, LIVE]}}, {"$group": {"_id": f"${field}", "count": {"$sum": 1}}}]
+        return {row["_id"]: row["count"] for row in collection.aggregate(pipeline)}
+
+    def flats_by_address(self, tenant, building_ids):
+        """(building id, unit, number) -> flat, for the flats of these buildings, in one read."""
+        if not building_ids:
+            return {}
+        flats = self.flats.collection.find({"tenant": tenant, "building_id": {"$in": list(building_ids)}, **LIVE})
+        return {(flat["building_id"], flat["unit"], flat["number"]): flat for flat in flats}

@@ -48,3 +48,31 @@ class ResidentUpdated(ResidentData):
 @contract("civicgrid.residents.resident.deleted.v1")
 class ResidentDeleted(ResidentData):
     pass
+
+
+@contract("civicgrid.residents.resident.moved.v1")
+class ResidentMoved(EventData):
+    id: str
+    from_household_id: str
+    to_household_id: str
+    from_path: list[str]
+    path: list[str]
+
+
+@contract("civicgrid.residents.resident.departed.v1")
+class ResidentDeparted(EventData):
+    id: str
+    household_id: str
+    # DECEASED or MOVED_OUT_OF_CITY
+    status: str
+    departure_date: str
+    path: list[str]
+
+
+@contract("civicgrid.residents.visit.logged.v1")
+class VisitLogged(EventData):
+    id: str
+    household_id: str
+    visitor: str
+    visit_date: str
+    path: list[str]

@@ -1,15 +1,22 @@
-"""The residents service: RPC entrypoints for households and residents."""
+"""The residents service: RPC entrypoints for households, residents, their life events and visits."""
+import re
+from datetime import date, timedelta
+
 from nameko.rpc import RpcProxy, rpc
+from pymongo.errors import DuplicateKeyError
 
 from services.access import Caller
 from services import base
-from services.errors import FailedPrecondition, NotFound, PermissionDenied
+from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
 from services.residents import schemas
 from services.residents.events import (HouseholdDeleted, HouseholdRegistered, HouseholdUpdated,
-                                       ResidentDeleted, ResidentRegistered, ResidentUpdated)
+                                       ResidentDeleted, ResidentDeparted, ResidentMoved, ResidentRegistered,
+                                       ResidentUpdated, VisitLogged)
+from services.residents.bulk import content_id, insert_new, publish_inserted
+from services.residents.pii import FULL_PII_GRANT, PII_FIELDS, PiiKeys, birth_date_of_id, mask
 from services.residents.store import ResidentsRepository
-from services.storage import MongoStore, new_id, public
+from services.storage import OUTBOX, MongoStore, new_id, now, public, timestamp
 from services.validation import masked_changes, parse
 
 HOUSEHOLD_FIELDS = ("id", "flat_id", "display_name", "path")
@@ -20,6 +27,7 @@ class ResidentsService(base.CivicService):
     name = "residents"
     store = MongoStore(ResidentsRepository)
     grids = RpcProxy("grids")
+    pii = PiiKeys()
 
     # Households
 
@@ -87,20 +95,21 @@ class ResidentsService(base.CivicService):
         caller = Caller.of(caller)
         command = parse(schemas.CreateResident, request)
         self._check_sensitive(caller, command.tags, "tags")
+        birth_date = consistent_birth_date(command.national_id, command.birth_date)
         household = self._household(caller, command.household_id, field="household_id")
-        fields = command.model_dump(exclude={"request_id"}) | {"id": new_id(), "path": household["path"]}
-        event = self._event(ResidentRegistered, caller.tenant, "residents", fields)
-        document, _ = self.store.residents.create(caller.tenant, command.request_id, dict(fields), [event])
-        self.publish(self.store.residents, document)
-        return self._shown(caller, document)
+        fields = command.model_dump(exclude={"request_id", *PII_FIELDS}) | {"birth_date": birth_date}
+        document, _ = self._register_resident(caller, household, fields, command, command.request_id)
+        return self._shown(caller, document, "CreateResident")
 
     @rpc
     def get_resident(self, caller, request):
         caller = Caller.of(caller)
-        return self._shown(caller, self._resident(caller, parse(schemas.GetById, request).id))
+        resident = self._resident(caller, parse(schemas.GetById, request).id)
+        return self._shown(caller, resident, "GetResident")
 
     @rpc
     def list_residents(self, caller, request):
+        """Work lists: residents in a scope with all the given tags and/or a name prefix."""
         caller = Caller.of(caller)
         command = parse(schemas.ListResidents, request)
         self._check_sensitive(caller, command.tags, "tags")
@@ -109,9 +118,26 @@ class ResidentsService(base.CivicService):
             conditions["path"] = command.node_id
         if command.tags:
             conditions["tags"] = {"$all": command.tags}
+        if command.name_prefix:
+            conditions["display_name"] = {"$regex": "^" + re.escape(command.name_prefix)}
+        if not command.include_departed:
+            conditions["status"] = {"$nin": list(schemas.DEPARTED)}
         documents, token = self.store.residents.page(
-            caller.scoped(conditions or None), command.page_size, command.page_token)
-        return {"residents": [self._shown(caller, d) for d in documents], "next_page_token": token}
+            caller.scoped(conditions), command.page_size, command.page_token)
+        return {"residents": self._shown_all(caller, documents, "ListResidents"), "next_page_token": token}
+
+    @rpc
+    def find_residents(self, caller, request):
+        """Exact lookup by phone or national ID through their blind index, departed included."""
+        caller = Caller.of(caller)
+        command = parse(schemas.FindResidents, request)
+        given = {field: getattr(command, field) for field in PII_FIELDS if getattr(command, field)}
+        if len(given) != 1:
+            raise InvalidArgument.field("phone", "give exactly one of phone or national_id")
+        (field, value), = given.items()
+        query = caller.scoped({f"{field}_index": self.pii.blind_index(caller.tenant, field, value)})
+        documents = list(self.store.residents.collection.find(query).limit(schemas.FIND_LIMIT))
+        return {"residents": self._shown_all(caller, documents, "FindResidents")}
 
     @rpc
     def update_resident(self, caller, request):
@@ -123,11 +149,21 @@ class ResidentsService(base.CivicService):
         if "tags" in changes:
             self._check_sensitive(caller, changes["tags"], "resident.tags")
             changes["tags"] = self._keep_hidden_tags(caller, resident, changes["tags"])
+        self._check_id_matches_birth_date(resident, changes)
         event = self._event(ResidentUpdated, caller.tenant, "residents", public(resident) | changes,
                             changed=sorted(changes))
-        document = self.store.residents.update({"tenant": caller.tenant, "_id": resident_id}, changes, [event])
+        pii_changes = {field: changes.pop(field) for field in PII_FIELDS if field in changes}
+        sealed = self._sealed(caller.tenant, pii_changes)
+        cleared = {f"{field}_{part}": "" for field, value in pii_changes.items() if not value
+                   for part in ("sealed", "index")}
+        try:
+            document = self.store.residents.update(
+                {"tenant": caller.tenant, "_id": resident_id}, changes | sealed, [event],
+                extra={"$unset": cleared} if cleared else None)
+        except DuplicateKeyError:
+            raise duplicate_national_id("resident.national_id") from None
         self.publish(self.store.residents, document)
-        return self._shown(caller, document)
+        return self._shown(caller, document, "UpdateResident")
 
     @rpc
     def delete_resident(self, caller, request):
@@ -136,9 +172,225 @@ class ResidentsService(base.CivicService):
         event = self._event(ResidentDeleted, caller.tenant, "residents", public(resident))
         retired = self.store.residents.retire({"tenant": caller.tenant, "_id": resident["_id"]}, [event])
         self.publish(self.store.residents, retired)
-        return self._shown(caller, resident)
+        return self._shown(caller, resident, "DeleteResident")
+
+    # Bulk import
+
+    @rpc
+    def import_residents(self, caller, request):
+        """Imports CSV rows: each row whole (flat, household, resident) or, if anything in it is
+        wrong, not at all and reported with its row number and column. Records get ids derived
+        from the row's content, so sending the same rows again writes nothing; and a batch costs
+        a few reads and one insert per collection, whatever its size (see bulk.py)."""
+        caller = Caller.of(caller)
+        command = parse(schemas.ImportResidents, request)
+        report = {"flats_created": 0, "households_created": 0, "residents_created": 0, "rows_unchanged": 0,
+                  "errors": []}
+        rows = [row for row in (self._checked_row(caller, raw, report["errors"]) for raw in command.rows) if row]
+        rows = self._without_taken_ids(caller, rows, report["errors"])
+        flats = self.grids.ensure_flats(caller.model_dump(), {"flats": [{
+            "building_id": row.building, "unit": row.unit, "floor": row.floor, "number": row.flat,
+            "occupancy": row.occupancy} for row in rows]})["flats"] if rows else []
+        households, residents, new_flats = {}, [], set()
+        for row, flat in zip(rows, flats):
+            if "error" in flat:
+                field = FLAT_COLUMNS.get(flat["error"]["field"], flat["error"]["field"])
+                report["errors"].append({"row": row.row, "field": field, "reason": flat["error"]["description"]})
+                continue
+            if flat["created"]:
+                new_flats.add(flat["flat"]["id"])
+            household = households.setdefault(*self._household_document(caller, row, flat["flat"]))
+            residents.append(self._resident_document(caller, row, household))
+        for records, documents, counter in ((self.store.households, list(households.values()), "households_created"),
+                                            (self.store.residents, residents, "residents_created")):
+            inserted = insert_new(records.collection, caller.tenant, documents)
+            publish_inserted(self.outbox, records.collection, documents, inserted)
+            report[counter] = len(inserted)
+        report["flats_created"] = len(new_flats)
+        report["rows_unchanged"] = len(residents) - report["residents_created"]
+        report["errors"].sort(key=lambda error: error["row"])
+        return report
+
+    # Life events
+
+    @rpc
+    def move_resident(self, caller, request):
+        """Moves a resident to another household; the old one stays in `moves`."""
+        caller = Caller.of(caller)
+        command = parse(schemas.MoveResident, request)
+        resident = self._active_resident(caller, command.id)
+        if resident["household_id"] == command.household_id:
+            raise InvalidArgument.field("household_id", "is the resident's household already")
+        target = self._household(caller, command.household_id, field="household_id")
+        event = envelope(self.name, ResidentMoved.event_type, caller.tenant, f"residents/{resident['_id']}", {
+            "id": resident["_id"], "from_household_id": resident["household_id"],
+            "to_household_id": target["_id"], "from_path": resident["path"], "path": target["path"]})
+        move = {"from_household_id": resident["household_id"], "to_household_id": target["_id"], "time": now()}
+        document = self.store.residents.update(
+            {"tenant": caller.tenant, "_id": resident["_id"]},
+            {"household_id": target["_id"], "path": target["path"]},
+            extra={"$push": {OUTBOX: {"$each": [event]}, "moves": move}})
+        self.publish(self.store.residents, document)
+        return self._shown(caller, document, "MoveResident")
+
+    @rpc
+    def record_departure(self, caller, request):
+        """Death or a move out of the city: the resident is kept, but left out of lists and figures."""
+        caller = Caller.of(caller)
+        command = parse(schemas.RecordDeparture, request)
+        resident = self._active_resident(caller, command.id)
+        changes = {"status": command.status, "departure_date": command.departure_date}
+        event = envelope(self.name, ResidentDeparted.event_type, caller.tenant, f"residents/{resident['_id']}", {
+            "id": resident["_id"], "household_id": resident["household_id"], "path": resident["path"],
+            **changes})
+        document = self.store.residents.update({"tenant": caller.tenant, "_id": resident["_id"]}, changes, [event])
+        self.publish(self.store.residents, document)
+        return self._shown(caller, document, "RecordDeparture")
+
+    # Figures (called by grids for its node figures; not in the public contract)
+
+    @rpc
+    def count_people(self, caller, request):
+        """Households, active residents and residents per tag below a node, by indexed counts
+        on `path` (see GridsService.get_node_figures for why not counters)."""
+        caller = Caller.of(caller)
+        node_id = parse(schemas.CountPeople, request).node_id
+        households = self.store.households.collection.count_documents(caller.scoped({"path": node_id}))
+        active = caller.scoped({"path": node_id, "status": {"$nin": list(schemas.DEPARTED)}})
+        residents = self.store.residents.collection.count_documents(active)
+        by_tag = self.store.count_tags(active)
+        if not caller.has_grant(schemas.SENSITIVE_GRANT):
+            by_tag = {tag: n for tag, n in by_tag.items() if tag not in schemas.SENSITIVE_TAGS}
+        return {"households": households, "residents": residents, "residents_by_tag": by_tag}
+
+    # Visits
+
+    @rpc
+    def log_visit(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.LogVisit, request)
+        household = self._household(caller, command.household_id, field="household_id")
+        fields = {"id": new_id(), "household_id": household["_id"], "path": household["path"],
+                  "visitor": caller.subject, "visit_date": command.visit_date, "findings": command.findings}
+        event = envelope(self.name, VisitLogged.event_type, caller.tenant, f"visits/{fields['id']}",
+                         {key: fields[key] for key in ("id", "household_id", "visitor", "visit_date", "path")})
+        document, created = self.store.visits.create(caller.tenant, command.request_id, dict(fields), [event])
+        if created:
+            self.store.note_visit(caller.tenant, household["_id"], command.visit_date)
+        self.publish(self.store.visits, document)
+        return public(document)
+
+    @rpc
+    def list_visits(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.ListVisits, request)
+        conditions = {"path": command.node_id} if command.node_id else {}
+        if command.household_id:
+            self._household(caller, command.household_id, field="household_id")
+            conditions["household_id"] = command.household_id
+        documents, token = self.store.visits.page(caller.scoped(conditions), command.page_size, command.page_token)
+        return {"visits": [public(d) for d in documents], "next_page_token": token}
+
+    @rpc
+    def list_unvisited_households(self, caller, request):
+        """Households below a node nobody visited in `days` days, those with the most
+        vulnerable members (elderly, living alone, disabled) first, then the longest unvisited."""
+        caller = Caller.of(caller)
+        command = parse(schemas.ListUnvisitedHouseholds, request)
+        cutoff = (date.today() - timedelta(days=command.days)).isoformat()
+        query = caller.scoped({"path": command.node_id, "$or": [
+            {"last_visit_date": {"$exists": False}}, {"last_visit_date": {"$lt": cutoff}}]})
+        households = list(self.store.households.collection.find(
+            query, {"_id": 1, "display_name": 1, "flat_id": 1, "last_visit_date": 1, "path": 1}
+        ).limit(schemas.UNVISITED_SCAN_LIMIT))
+        vulnerable = self.store.vulnerable_members(caller.tenant, [h["_id"] for h in households],
+                                                   schemas.VULNERABLE_TAGS, schemas.DEPARTED)
+        ranked = sorted(households, key=lambda h: (-vulnerable.get(h["_id"], 0), h.get("last_visit_date", ""), h["_id"]))
+        return {"households": [{
+            "household_id": h["_id"], "display_name": h["display_name"], "flat_id": h["flat_id"],
+            "last_visit_date": h.get("last_visit_date", ""), "vulnerable_members": vulnerable.get(h["_id"], 0)}
+            for h in ranked[:command.limit]]}
+
+    @rpc
+    def visit_quota_report(self, caller, request):
+        """Distinct households each visitor visited in [period_start, period_end] against a quota;
+        visitors named in the request who visited nobody are reported too."""
+        caller = Caller.of(caller)
+        command = parse(schemas.VisitQuotaReport, request)
+        if command.period_end < command.period_start:
+            raise InvalidArgument.field("period_end", "is before period_start")
+        visited = self.store.households_visited_by(caller.scoped({
+            "path": command.node_id, "visit_date": {"$gte": command.period_start, "$lte": command.period_end}}))
+        for visitor in command.visitors:
+            visited.setdefault(visitor, 0)
+        rows = [{"visitor": visitor, "households_visited": count, "quota": command.quota,
+                 "behind": count < command.quota} for visitor, count in visited.items()]
+        rows.sort(key=lambda row: (row["households_visited"], row["visitor"]))
+        return {"visitors": rows}
 
     # Helpers
+
+    def _register_resident(self, caller, household, fields, pii_values, request_id):
+        fields = fields | {"id": new_id(), "household_id": household["_id"], "path": household["path"],
+                           "status": "ACTIVE"}
+        event = self._event(ResidentRegistered, caller.tenant, "residents", fields)
+        stored = fields | self._sealed(caller.tenant, {f: getattr(pii_values, f) for f in PII_FIELDS})
+        try:
+            document, created = self.store.residents.create(caller.tenant, request_id, stored, [event])
+        except DuplicateKeyError:
+            raise duplicate_national_id("national_id") from None
+        self.publish(self.store.residents, document)
+        return document, created
+
+    def _checked_row(self, caller, raw, errors):
+        """The row parsed and checked on its own, or None with its errors noted."""
+        number = raw.get("row") if isinstance(raw.get("row"), int) else 0
+        try:
+            row = parse(schemas.ImportRow, raw)
+            self._check_sensitive(caller, row.tags, "tags")
+            row.birth_date = consistent_birth_date(row.national_id, row.birth_date)
+        except (InvalidArgument, PermissionDenied) as error:
+            violations = error.violations or [{"field": "tags", "description": error.message}]
+            errors.extend({"row": number, "field": v["field"], "reason": v["description"]} for v in violations)
+            return None
+        return row
+
+    def _without_taken_ids(self, caller, rows, errors):
+        """Drops (as errors) rows whose national ID belongs to another resident, registered before
+        or claimed by an earlier row of this batch; checked before anything of the batch is written."""
+        index_of = {id(row): self.pii.blind_index(caller.tenant, "national_id", row.national_id)
+                    for row in rows if row.national_id}
+        owners = self.store.owners_of_national_ids(list(index_of.values()))
+        kept = []
+        for row in rows:
+            index = index_of.get(id(row))
+            if index and owners.setdefault(index, self._import_id(caller, row)) != self._import_id(caller, row):
+                errors.append({"row": row.row, "field": "national_id",
+                               "reason": "a resident with this national ID is already registered in this tenant"})
+            else:
+                kept.append(row)
+        return kept
+
+    def _import_id(self, caller, row):
+        """The same person in the same place gives the same id. Ids are stored in clear, so the
+        national ID enters only as its keyed blind index."""
+        national_id = self.pii.blind_index(caller.tenant, "national_id", row.national_id) if row.national_id else ""
+        return content_id(caller.tenant, row.building, row.unit, row.flat, row.household, row.name, row.birth_date,
+                          national_id)
+
+    def _household_document(self, caller, row, flat):
+        household_id = content_id(caller.tenant, flat["id"], row.household)
+        fields = {"id": household_id, "flat_id": flat["id"], "display_name": row.household, "path": flat["path"]}
+        event = self._event(HouseholdRegistered, caller.tenant, "households", fields)
+        return household_id, {"_id": household_id, **without_id(fields), OUTBOX: [event]}
+
+    def _resident_document(self, caller, row, household):
+        fields = {"id": self._import_id(caller, row), "household_id": household["_id"], "display_name": row.name,
+                  "relation": row.relation, "birth_date": row.birth_date, "gender": row.gender, "tags": row.tags,
+                  "path": household["path"], "status": "ACTIVE"}
+        event = self._event(ResidentRegistered, caller.tenant, "residents", fields)
+        sealed = self._sealed(caller.tenant, {field: getattr(row, field) for field in PII_FIELDS})
+        return {"_id": fields["id"], **without_id(fields), **sealed, OUTBOX: [event]}
 
     def _flat(self, caller, flat_id):
         try:
@@ -159,6 +411,12 @@ class ResidentsService(base.CivicService):
         caller.require(resident["path"], "resident")
         return resident
 
+    def _active_resident(self, caller, resident_id):
+        resident = self._resident(caller, resident_id)
+        if resident.get("status", "ACTIVE") != "ACTIVE":
+            raise FailedPrecondition(f"the resident is {resident['status']}; their record is kept as history")
+        return resident
+
     def _check_sensitive(self, caller, tags, field):
         if set(tags) & schemas.SENSITIVE_TAGS and not caller.has_grant(schemas.SENSITIVE_GRANT):
             raise PermissionDenied(f"{field}: sensitive tags need the {schemas.SENSITIVE_GRANT} grant")
@@ -169,14 +427,85 @@ class ResidentsService(base.CivicService):
             return tags
         return sorted(set(tags) | (set(resident.get("tags", [])) & schemas.SENSITIVE_TAGS))
 
-    def _shown(self, caller, document):
+    def _check_id_matches_birth_date(self, resident, changes):
+        if "national_id" not in changes and "birth_date" not in changes:
+            return
+        national_id = changes.get("national_id")
+        if national_id is None and resident.get("national_id_sealed"):
+            national_id = self.pii.open(resident["national_id_sealed"])
+        birth_date = changes.get("birth_date") or resident["birth_date"]
+        if national_id and birth_date_of_id(national_id) != birth_date:
+            field = "resident.national_id" if "national_id" in changes else "resident.birth_date"
+            raise InvalidArgument.field(field, "the birth date in the national ID and birth_date differ")
+
+    def _sealed(self, tenant, values):
+        """Stored form of PII: ciphertext plus blind index; nothing for an empty value."""
+        sealed = {}
+        for field, value in values.items():
+            if value:
+                sealed[f"{field}_sealed"] = self.pii.seal(value)
+                sealed[f"{field}_index"] = self.pii.blind_index(tenant, field, value)
+        return sealed
+
+    def _shown_all(self, caller, documents, method):
+        reads = []
+        shown = [self._reveal(caller, document, reads) for document in documents]
+        self._audit(caller, reads, method)
+        return shown
+
+    def _shown(self, caller, document, method):
+        return self._shown_all(caller, [document], method)[0]
+
+    def _reveal(self, caller, document, reads):
+        """The resident as this caller may see them: PII masked unless granted pii_full
+        (each full value shown is noted in `reads` for the audit trail), sensitive tags hidden."""
         shown = public(document)
+        full = caller.has_grant(FULL_PII_GRANT)
+        for field in PII_FIELDS:
+            shown.pop(f"{field}_index", None)
+            sealed = shown.pop(f"{field}_sealed", None)
+            if sealed:
+                value = self.pii.open(sealed)
+                shown[field] = value if full else mask(value)
+                if full:
+                    reads.append((document["_id"], field))
+        for move in shown.get("moves", []):
+            move["time"] = timestamp(move["time"])
         if not caller.has_grant(schemas.SENSITIVE_GRANT):
             shown["tags"] = [tag for tag in shown.get("tags", []) if tag not in schemas.SENSITIVE_TAGS]
         return shown
+
+    def _audit(self, caller, reads, method):
+        if reads:
+            self.store.record_pii_reads(caller.tenant, caller.subject, caller.role, method, reads)
 
     def _event(self, contract_model, tenant, collection, record, **extra):
         fields = HOUSEHOLD_FIELDS if collection == "households" else RESIDENT_FIELDS
         data = {key: record[key] for key in fields}
         return envelope(self.name, contract_model.event_type, tenant, f"{collection}/{record['id']}",
                         data | extra)
+
+
+# grids' flat fields -> the import's CSV columns
+FLAT_COLUMNS = {"building_id": "building", "number": "flat"}
+
+
+def without_id(fields):
+    return {key: value for key, value in fields.items() if key != "id"}
+
+
+def consistent_birth_date(national_id, birth_date):
+    """The birth date to store: the one given, which must match the ID's, or the ID's."""
+    if not national_id:
+        if not birth_date:
+            raise InvalidArgument.field("birth_date", "is required unless national_id is given")
+        return birth_date
+    from_id = birth_date_of_id(national_id)
+    if birth_date and birth_date != from_id:
+        raise InvalidArgument.field("national_id", f"carries birth date {from_id}, but birth_date is {birth_date}")
+    return from_id
+
+
+def duplicate_national_id(field):
+    return AlreadyExists("a resident with this national ID is already registered in this tenant",
+                         [{"field": field, "description": "already registered"}])

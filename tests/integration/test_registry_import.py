@@ -1,0 +1,103 @@
+"""CSV import and the import/stats/worklist commands, through the real gateway and services."""
+import json
+
+import pytest
+
+from cli.importer import ImportFileError, import_csv
+from cli.main import main
+from services.residents.pii import with_check_digit
+from tests.integration.test_foundation_slice import GRIDS, build_hierarchy
+
+pytestmark = pytest.mark.integration
+HEADER = "building,unit,floor,flat,occupancy,household,name,relation,birth_date,gender,national_id,phone,tags\n"
+
+
+def write(tmp_path, text, name="community.csv", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return str(path)
+
+
+@pytest.fixture
+def community(platform, unique):
+    tenant = f"imp-{unique}"
+    operator = platform.client(tenant=tenant)
+    ids = build_hierarchy(operator, unique)
+    second = operator.call(f"{GRIDS}/CreateNode", {"kind": "BUILDING", "display_name": "B2", "parent_id": ids["GRID"]})
+    return operator, ids, {"1号楼": ids["BUILDING"], "2号楼": second["id"]}, tenant
+
+
+def test_import_reports_bad_rows_writes_good_ones_and_reruns_idempotently(platform, community, tmp_path):
+    operator, ids, buildings, tenant = community
+    wang_id = with_check_digit("11010119410302123")
+    rows = (
+        f"1号楼,1,3,301,OWNER_OCCUPIED,王家,王桂兰,head,1941-03-02,FEMALE,{wang_id},13812345678,elderly;living_alone\n"
+        "1号楼,1,3,301,,王家,王小明,grandchild,2015-06-01,MALE,,,child\n"
+        f"2号楼,,1,101,RENTED,李家,李明,head,,MALE,{with_check_digit('11010119800715123')},,\n"
+        "3号楼,1,1,101,,赵家,赵红,head,1983-01-20,FEMALE,,,\n"
+        "2号楼,,1,101,RENTED,李家,李华,spouse,1990-02-30,FEMALE,,,\n"
+        f"2号楼,,2,201,,陈家,陈建国,head,1941-03-02,MALE,{wang_id},,\n"
+        "2号楼,,x,202,,周家,周一,head,1970-01-01,MALE,,,\n"
+        "2号楼,,2,203,,吴家,吴二,head,1970-01-01,MALE,,,astronaut\n"
+        "2号楼,,3,301,,郑家,郑一,head,,MALE,110101198007151230,,\n"
+    )
+    path = write(tmp_path, HEADER + rows)
+    first = import_csv(operator, path, buildings, progress=None)
+    assert (first["flats_created"], first["households_created"], first["residents_created"]) == (1, 2, 3)
+    assert [(e["row"], e["field"]) for e in first["errors"]] == [
+        (5, "building"), (6, "birth_date"), (7, "national_id"), (8, "floor"), (9, "tags"), (10, "national_id")]
+    assert "already registered" in first["errors"][2]["reason"]
+    assert "check digit" in first["errors"][5]["reason"]
+    residents = platform.database("residents").residents
+    assert residents.count_documents({"tenant": tenant}) == 3
+    # Rows that failed left nothing behind: no flat 201 and no household for 陈家.
+    assert platform.database("grids").flats.count_documents({"tenant": tenant}) == 2
+    assert platform.database("residents").households.count_documents({"tenant": tenant}) == 2
+
+    again = import_csv(operator, path, buildings, progress=None)
+    assert (again["flats_created"], again["households_created"], again["residents_created"],
+            again["rows_unchanged"]) == (0, 0, 0, 3)
+    assert [(e["row"], e["field"]) for e in again["errors"]] == [(e["row"], e["field"]) for e in first["errors"]]
+    assert residents.count_documents({"tenant": tenant}) == 3
+    # The existing flat 301 of build_hierarchy was reused, not duplicated.
+    view = operator.call(f"{GRIDS}/GetBuildingView", {"building_id": ids["BUILDING"]})
+    assert [f["number"] for f in view["flats"]] == ["301"]
+
+
+@pytest.mark.parametrize("text, encoding, message", [
+    ("building,flat,household\n1号楼,301,王家\n", "utf-8", "missing columns ['name']"),
+    ("building,flat,household,name,color\n1号楼,301,王家,王,red\n", "utf-8", "unknown columns ['color']"),
+    (HEADER + "1号楼,1,3,301,,王家,王桂兰,head,1941-03-02,FEMALE,,,\n", "gbk", "row 2 is not UTF-8"),
+    (HEADER, "utf-8", "no rows"),
+])
+def test_a_file_with_wrong_columns_or_encoding_writes_nothing(platform, community, tmp_path, text, encoding,
+                                                               message):
+    operator, ids, buildings, tenant = community
+    with pytest.raises(ImportFileError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        import_csv(operator, write(tmp_path, text, encoding=encoding), buildings, progress=None)
+    assert platform.database("residents").residents.count_documents({"tenant": tenant}) == 0
+
+
+def test_cli_import_stats_and_worklist(platform, community, tmp_path, capsys):
+    operator, ids, buildings, tenant = community
+    path = write(tmp_path, HEADER + "1号楼,1,5,501,,孙家,孙奶奶,head,1938-05-05,FEMALE,,13900001111,elderly;living_alone\n"
+                                    "1号楼,1,5,501,,孙家,孙子,grandchild,2010-05-05,MALE,,,child\n")
+    map_path = tmp_path / "buildings.json"
+    map_path.write_text(json.dumps(buildings, ensure_ascii=False), encoding="utf-8")
+    common = ["--gateway", platform.address, "--token", platform.token(tenant=tenant)]
+    assert main([*common, "import", path, "--building-map", str(map_path)]) == 0
+    output = capsys.readouterr()
+    report = json.loads(output.out)
+    assert (report["flats_created"], report["households_created"], report["residents_created"]) == (1, 1, 2)
+    assert "2/2 rows" in output.err
+
+    assert main([*common, "stats", ids["COMMUNITY"]]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert (figures["residents"], figures["households"], figures["flats"]) == ("2", "1", "2")
+
+    assert main([*common, "worklist", ids["GRID"], "--tag", "elderly", "--tag", "living_alone"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["孙奶奶\t1938-05-05\t139****1111\telderly,living_alone"]
+
+    bad = write(tmp_path, "name\nx\n", name="bad.csv")
+    assert main([*common, "import", bad]) == 2
+    assert "nothing imported" in capsys.readouterr().err
