@@ -39,10 +39,11 @@ def parse_args():
     return parser.parse_args()
 
 
-def jwt_secret(state_dir):
-    if os.environ.get("CIVICGRID_JWT_SECRET"):
-        return os.environ["CIVICGRID_JWT_SECRET"]
-    secret_file = state_dir / "jwt-secret"
+def dev_secret(state_dir, variable, file_name):
+    """The secret in `variable`, else one generated once for this stack and kept in its state dir."""
+    if os.environ.get(variable):
+        return os.environ[variable]
+    secret_file = state_dir / file_name
     if not secret_file.exists():
         secret_file.write_text(secrets.token_urlsafe(32))
         secret_file.chmod(0o600)
@@ -50,7 +51,8 @@ def jwt_secret(state_dir):
 
 
 def process_table(args, secret):
-    base_env = {**os.environ, "CIVICGRID_DB_PREFIX": args.db_prefix, "PYTHONUNBUFFERED": "1"}
+    base_env = {**os.environ, "CIVICGRID_DB_PREFIX": args.db_prefix, "PYTHONUNBUFFERED": "1",
+                "CIVICGRID_PII_KEY": dev_secret(args.state_dir, "CIVICGRID_PII_KEY", "pii-key")}
     table = {}
     for offset, service in enumerate(SERVICES):
         table[service] = (
@@ -85,7 +87,7 @@ def up(args):
     pids_file = state_dir / "pids.json"
     if pids_file.exists() and any(alive(pid) for pid in json.loads(pids_file.read_text()).values()):
         sys.exit(f"already running (see {pids_file}); run `make down` first")
-    secret = jwt_secret(state_dir)
+    secret = dev_secret(state_dir, "CIVICGRID_JWT_SECRET", "jwt-secret")
     pids = {}
     for name, (command, env) in process_table(args, secret).items():
         log = open(state_dir / f"{name}.log", "ab")

@@ -1,4 +1,6 @@
 """What every civicgrid service has: its metrics, its event outbox and the relay that empties it."""
+import os
+
 from nameko.rpc import rpc
 from nameko.timer import timer
 
@@ -6,7 +8,9 @@ from services.events import EventOutbox
 from services.metrics import RpcMetrics
 from services.tracing import RequestTracing
 
-OUTBOX_RELAY_SECONDS = 2
+# The relay only recovers what a crash left behind, and each run scans every record
+# collection (FerretDB's SQLite backend uses no secondary index), so it runs rarely.
+OUTBOX_RELAY_SECONDS = int(os.environ.get("OUTBOX_RELAY_SECONDS", "10"))
 
 
 class CivicService:

@@ -10,7 +10,6 @@ import hmac
 import os
 import re
 from datetime import date
-from pathlib import Path
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
@@ -23,7 +22,6 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
-DEV_SECRET_FILE = Path(__file__).resolve().parents[2] / ".run/stack/jwt-secret"
 
 
 def check_national_id(value):
@@ -76,14 +74,8 @@ class PiiVault:
 
     @classmethod
     def from_environment(cls):
-        """CIVICGRID_PII_KEY in production. Development stacks and the test suite do not set it;
-        only then is a key derived from the JWT secret (env, or the one `make up` generated),
-        so that a dev stack can run and keep reading its own data across restarts. The PII key
-        must be set wherever real residents are stored."""
+        """CIVICGRID_PII_KEY; `make up` generates one into .run/stack/pii-key for a dev stack."""
         secret = os.environ.get("CIVICGRID_PII_KEY")
-        if not secret:
-            secret = os.environ.get("CIVICGRID_JWT_SECRET") or (
-                DEV_SECRET_FILE.read_text().strip() if DEV_SECRET_FILE.exists() else "")
         if not secret:
             raise RuntimeError("set CIVICGRID_PII_KEY: residents' PII cannot be stored without a key")
         return cls(secret)

@@ -48,9 +48,10 @@ def test_vault_round_trips_and_indexes_per_tenant_and_field():
     assert PiiVault("another-secret").blind_index("t1", "phone", "x") != vault.blind_index("t1", "phone", "x")
 
 
-def test_pii_key_wins_over_the_jwt_secret(monkeypatch):
+def test_the_pii_key_comes_from_its_own_variable_only(monkeypatch):
     monkeypatch.setenv("CIVICGRID_JWT_SECRET", "jwt")
     monkeypatch.setenv("CIVICGRID_PII_KEY", "pii")
     assert PiiVault.from_environment().blind_index("t", "phone", "1") == PiiVault("pii").blind_index("t", "phone", "1")
     monkeypatch.delenv("CIVICGRID_PII_KEY")
-    assert PiiVault.from_environment().blind_index("t", "phone", "1") == PiiVault("jwt").blind_index("t", "phone", "1")
+    with pytest.raises(RuntimeError, match="CIVICGRID_PII_KEY"):
+        PiiVault.from_environment()
