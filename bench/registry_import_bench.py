@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times a community import from CSV through the real gateway and services.
 
-    .venv/bin/python bench/registry_import.py [--residents 6812 --households 2911 --buildings 86]
+    .venv/bin/python bench/registry_import_bench.py [--residents 6812 --households 2911 --buildings 86]
 
 Starts its own platform (scripts/devstack.py, private RabbitMQ vhost and database prefix, on the
 servers named by AMQP_URI and MONGO_URI), writes a synthetic community CSV of the given size
