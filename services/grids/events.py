@@ -58,3 +58,95 @@ class FlatOccupancyChanged(EventData):
     previous_occupancy: str
     occupancy: str
     changed_by: str
+
+
+@contract("civicgrid.grids.node.moved.v1")
+class NodeMoved(EventData):
+    """Records below the node carry `previous_path` as their path's prefix until they follow:
+    replace it by `path` wherever the node's id appears in a path."""
+    id: str
+    kind: str
+    display_name: str
+    previous_parent_id: str
+    parent_id: str
+    previous_path: list[str]
+    path: list[str]
+
+
+class PersonData(EventData):
+    subject: str
+    display_name: str
+    phone: str
+
+
+class PostData(EventData):
+    id: str
+    node_id: str
+    node_kind: str
+    kind: str
+    holder: PersonData
+    path: list[str]
+
+
+@contract("civicgrid.grids.post.assigned.v1")
+class PostAssigned(PostData):
+    pass
+
+
+@contract("civicgrid.grids.post.removed.v1")
+class PostRemoved(PostData):
+    pass
+
+
+class ContactData(EventData):
+    display_name: str
+    role: str
+    phone: str
+    email: str
+
+
+@contract("civicgrid.grids.organisation.created.v1")
+class OrganisationCreated(EventData):
+    id: str
+    node_id: str
+    kind: str
+    display_name: str
+    address: str
+    contacts: list[ContactData]
+    path: list[str]
+
+
+class OpeningHoursData(EventData):
+    weekday: str
+    open: str
+    close: str
+
+
+@contract("civicgrid.grids.station.created.v1")
+class StationCreated(EventData):
+    id: str
+    node_id: str
+    display_name: str
+    time_zone: str
+    opening_hours: list[OpeningHoursData]
+    path: list[str]
+
+
+class DutyData(EventData):
+    id: str
+    station_id: str
+    person: PersonData
+    weekday: str
+    start: str
+    end: str
+    path: list[str]
+
+
+@contract("civicgrid.grids.duty.added.v1")
+class DutyAdded(DutyData):
+    pass
+
+
+@contract("civicgrid.grids.duty.removed.v1")
+class DutyRemoved(DutyData):
+    pass

@@ -1,4 +1,8 @@
 """The grids service: RPC entrypoints for the hierarchy and its flats."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from google.protobuf.timestamp_pb2 import Timestamp
 from nameko.rpc import RpcProxy, rpc
 from pymongo.errors import DuplicateKeyError
 
@@ -7,8 +11,9 @@ from services import base
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
 from services.grids import schemas
-from services.grids.events import (FlatCreated, FlatDeleted, FlatOccupancyChanged, FlatUpdated, NodeCreated,
-                                   NodeDeleted, NodeUpdated)
+from services.grids.events import (DutyAdded, DutyRemoved, FlatCreated, FlatDeleted, FlatOccupancyChanged,
+                                   FlatUpdated, NodeCreated, NodeDeleted, NodeMoved, NodeUpdated,
+                                   OrganisationCreated, PostAssigned, PostRemoved, StationCreated)
 from services.grids.store import GridsRepository
 from services.residents.bulk import content_id, insert_new, publish_inserted
 from services.storage import OUTBOX, MongoStore, new_id, now, public, timestamp
@@ -76,6 +81,34 @@ class GridsService(base.CivicService):
         event = self._node_event(NodeDeleted, caller.tenant, public(node))
         retired = self.store.nodes.retire({"tenant": caller.tenant, "_id": node["_id"]}, [event])
         self.publish(self.store.nodes, retired)
+        return public(node)
+
+    @rpc
+    def move_node(self, caller, request):
+        """Moves a grid, with everything below it, to another community or district.
+
+        The grid's new place and its event go in one write; the records below then follow
+        (nodes, flats, posts, organisations, stations, duties). Residents keep their own
+        copies of paths and follow from the event. Moving a grid again to where it already is
+        writes no event and finishes the path rewrite a crashed move left halfway."""
+        caller = Caller.of(caller)
+        command = parse(schemas.MoveNode, request)
+        node = self._node(caller, command.id)
+        if node["kind"] != "GRID":
+            raise InvalidArgument.field("id", f"is a {node['kind']}; only a GRID moves")
+        parent = self._node(caller, command.parent_id, field="parent_id")
+        if parent["kind"] not in schemas.ALLOWED_PARENTS["GRID"]:
+            raise InvalidArgument.field("parent_id", f"a GRID goes below COMMUNITY or DISTRICT, not {parent['kind']}")
+        if node["parent_id"] != parent["_id"]:
+            path = [*parent["path"], node["_id"]]
+            event = envelope(self.name, NodeMoved.event_type, caller.tenant, f"nodes/{node['_id']}", {
+                "id": node["_id"], "kind": node["kind"], "display_name": node["display_name"],
+                "previous_parent_id": node["parent_id"], "parent_id": parent["_id"],
+                "previous_path": node["path"], "path": path})
+            node = self.store.nodes.update({"tenant": caller.tenant, "_id": node["_id"]},
+                                           {"parent_id": parent["_id"], "path": path}, [event])
+            self.publish(self.store.nodes, node)
+        self.store.rewrite_paths_below(caller.tenant, node["_id"], node["path"])
         return public(node)
 
     # Flats
@@ -215,6 +248,184 @@ class GridsService(base.CivicService):
             **people,
         }
 
+    # Staff posts
+
+    @rpc
+    def assign_post(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.AssignPost, request)
+        node = self._node(caller, command.node_id, field="node_id")
+        fitting = schemas.POST_NODE_KINDS[command.kind]
+        if node["kind"] not in fitting:
+            raise InvalidArgument.field("kind", f"a {command.kind} serves a {' or '.join(fitting)}, not a {node['kind']}")
+        # The id says what must be unique: the post at the node, or the person in the post there.
+        holder_key = "" if command.kind in schemas.SOLE_POSTS else command.holder.subject
+        fields = {"id": content_id(caller.tenant, node["_id"], command.kind, holder_key), "node_id": node["_id"],
+                  "node_kind": node["kind"], "kind": command.kind, "holder": command.holder.model_dump(),
+                  "path": node["path"]}
+        event = envelope(self.name, PostAssigned.event_type, caller.tenant, f"posts/{fields['id']}", fields)
+        try:
+            document, _ = self.store.posts.create(caller.tenant, command.request_id, dict(fields), [event])
+        except DuplicateKeyError:
+            what = f"the {node['kind'].lower()} has a {command.kind} already" if not holder_key else (
+                f"{command.holder.subject} holds this post here already")
+            raise AlreadyExists(what, [{"field": "kind" if not holder_key else "holder.subject",
+                                        "description": "already held"}]) from None
+        self.publish(self.store.posts, document)
+        return public(document)
+
+    @rpc
+    def list_posts(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.ListPosts, request)
+        query = self._attached_query(caller, command.node_id, command.include_descendants)
+        if command.holder_subject:
+            query["holder.subject"] = command.holder_subject
+        documents, token = self.store.posts.page(query, command.page_size, command.page_token)
+        return {"posts": [public(d) for d in documents], "next_page_token": token}
+
+    @rpc
+    def remove_post(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.GetById, request)
+        post = self.store.posts.get({"tenant": caller.tenant, "_id": command.id})
+        caller.require(post["path"], "post")
+        event = envelope(self.name, PostRemoved.event_type, caller.tenant, f"posts/{post['_id']}",
+                         contract_fields(PostRemoved, public(post)))
+        retired = self.store.posts.retire({"tenant": caller.tenant, "_id": post["_id"]}, [event])
+        self.publish(self.store.posts, retired)
+        return public(post)
+
+    @rpc
+    def staff_for(self, caller, request):
+        """Who to tell: for each post asked, its holders at the nearest node from `node_id` up
+        to the city. Internal (not in the public contract); the caller must reach the node,
+        and is told of the holders above it, since escalating to them is the point."""
+        caller = Caller.of(caller)
+        command = parse(schemas.StaffFor, request)
+        node = self._node(caller, command.node_id, field="node_id")
+        posts = self.store.posts_on_path(caller.tenant, node["path"], set(command.posts))
+        depth = {node_id: index for index, node_id in enumerate(node["path"])}
+        found = []
+        for kind in dict.fromkeys(command.posts):
+            held = [post for post in posts if post["kind"] == kind]
+            if not held:
+                found.append({"post": kind, "node_id": "", "holders": []})
+                continue
+            nearest = max(depth[post["node_id"]] for post in held)
+            at_nearest = sorted((p for p in held if depth[p["node_id"]] == nearest), key=lambda p: p["_id"])
+            found.append({"post": kind, "node_id": node["path"][nearest],
+                          "holders": [post["holder"] | {"post_id": post["_id"]} for post in at_nearest]})
+        return {"node_id": node["_id"], "staff": found}
+
+    # Organisations
+
+    @rpc
+    def create_organisation(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.CreateOrganisation, request)
+        node = self._attachable_node(caller, command.node_id, schemas.ORGANISATION_NODE_KINDS)
+        fields = command.model_dump(exclude={"request_id"}) | {"id": new_id(), "path": node["path"]}
+        event = envelope(self.name, OrganisationCreated.event_type, caller.tenant,
+                         f"organisations/{fields['id']}", fields)
+        document, _ = self.store.organisations.create(caller.tenant, command.request_id, dict(fields), [event])
+        self.publish(self.store.organisations, document)
+        return public(document)
+
+    @rpc
+    def get_organisation(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.GetById, request)
+        organisation = self.store.organisations.get({"tenant": caller.tenant, "_id": command.id})
+        caller.require(organisation["path"], "organisation")
+        return public(organisation)
+
+    @rpc
+    def list_organisations(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.ListAttached, request)
+        query = self._attached_query(caller, command.node_id, command.include_descendants)
+        documents, token = self.store.organisations.page(query, command.page_size, command.page_token)
+        return {"organisations": [public(d) for d in documents], "next_page_token": token}
+
+    # Service stations
+
+    @rpc
+    def create_station(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.CreateStation, request)
+        zone_of(command.time_zone)
+        for index, hours in enumerate(command.opening_hours):
+            if hours.close <= hours.open:
+                raise InvalidArgument.field(f"opening_hours.{index}.close", "must be after open")
+        node = self._attachable_node(caller, command.node_id, schemas.STATION_NODE_KINDS)
+        fields = command.model_dump(exclude={"request_id"}) | {"id": new_id(), "path": node["path"]}
+        event = envelope(self.name, StationCreated.event_type, caller.tenant, f"stations/{fields['id']}", fields)
+        document, _ = self.store.stations.create(caller.tenant, command.request_id, dict(fields), [event])
+        self.publish(self.store.stations, document)
+        return public(document)
+
+    @rpc
+    def get_station(self, caller, request):
+        caller = Caller.of(caller)
+        return public(self._station(caller, parse(schemas.GetById, request).id))
+
+    @rpc
+    def list_stations(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.ListAttached, request)
+        query = self._attached_query(caller, command.node_id, command.include_descendants)
+        documents, token = self.store.stations.page(query, command.page_size, command.page_token)
+        return {"stations": [public(d) for d in documents], "next_page_token": token}
+
+    @rpc
+    def add_duty(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.AddDuty, request)
+        if command.end <= command.start:
+            raise InvalidArgument.field("end", "must be after start")
+        station = self._station(caller, command.station_id)
+        fields = command.model_dump(exclude={"request_id"}) | {"id": new_id(), "path": station["path"]}
+        event = envelope(self.name, DutyAdded.event_type, caller.tenant, f"duties/{fields['id']}", fields)
+        document, _ = self.store.duties.create(caller.tenant, command.request_id, dict(fields), [event])
+        self.publish(self.store.duties, document)
+        return public(document)
+
+    @rpc
+    def list_duties(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.ListDuties, request)
+        station = self._station(caller, command.station_id)
+        query = {"tenant": caller.tenant, "station_id": station["_id"]}
+        documents, token = self.store.duties.page(query, command.page_size, command.page_token)
+        return {"duties": [public(d) for d in documents], "next_page_token": token}
+
+    @rpc
+    def remove_duty(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.GetById, request)
+        duty = self.store.duties.get({"tenant": caller.tenant, "_id": command.id})
+        caller.require(duty["path"], "duty")
+        event = envelope(self.name, DutyRemoved.event_type, caller.tenant, f"duties/{duty['_id']}",
+                         contract_fields(DutyRemoved, public(duty)))
+        retired = self.store.duties.retire({"tenant": caller.tenant, "_id": duty["_id"]}, [event])
+        self.publish(self.store.duties, retired)
+        return public(duty)
+
+    @rpc
+    def get_station_on_duty(self, caller, request):
+        """Whether the station is open at `at` (default now) and who is on duty then, both in
+        the station's own time zone."""
+        caller = Caller.of(caller)
+        command = parse(schemas.GetStationOnDuty, request)
+        station = self._station(caller, command.station_id)
+        local = instant_of(command.at).astimezone(zone_of(station["time_zone"]))
+        weekday, clock = schemas.WEEKDAYS[local.weekday()], local.strftime("%H:%M")
+        duties = self.store.duties_on(caller.tenant, station["_id"], weekday)
+        return {"station": public(station), "weekday": weekday, "local_time": clock,
+                "open": is_open(station["opening_hours"], weekday, clock),
+                "on_duty": [public(duty) for duty in duties if duty["start"] <= clock < duty["end"]]}
+
     # Helpers
 
     def _create_flat(self, caller, command, building):
@@ -265,6 +476,24 @@ class GridsService(base.CivicService):
             # Not there when read, refused when written: another writer took the address meanwhile.
             return {"error": {"field": "number", "description": "the flat was being created concurrently; retry"}}
         return {"flat": shown_flat(document, with_history=False), "created": True}
+
+    def _attachable_node(self, caller, node_id, kinds):
+        node = self._node(caller, node_id, field="node_id")
+        if node["kind"] not in kinds:
+            raise InvalidArgument.field("node_id", f"is a {node['kind']}; attach to a {' or '.join(kinds)}")
+        return node
+
+    def _attached_query(self, caller, node_id, include_descendants):
+        """Records attached to the node, or to it and every node below it (by their path)."""
+        node = self._node(caller, node_id, field="node_id")
+        if include_descendants:
+            return {"tenant": caller.tenant, "path": node["_id"]}
+        return {"tenant": caller.tenant, "node_id": node["_id"]}
+
+    def _station(self, caller, station_id):
+        station = self.store.stations.get({"tenant": caller.tenant, "_id": station_id})
+        caller.require(station["path"], "station")
+        return station
 
     def _building(self, caller, building_id):
         building = self._node(caller, building_id, field="building_id")
@@ -322,3 +551,31 @@ def shown_flat(document, with_history=True):
     if with_history:
         shown["occupancy_history"] = [entry | {"time": timestamp(entry["time"])} for entry in history]
     return shown
+
+
+def zone_of(name):
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidArgument.field("time_zone", f"{name!r} is not an IANA time zone") from None
+
+
+def instant_of(rfc3339):
+    if not rfc3339:
+        return datetime.now(timezone.utc)
+    moment = Timestamp()
+    try:
+        moment.FromJsonString(rfc3339)
+    except ValueError:
+        raise InvalidArgument.field("at", "is not an RFC 3339 timestamp") from None
+    return moment.ToDatetime(tzinfo=timezone.utc)
+
+
+def is_open(opening_hours, weekday, clock):
+    """True when `clock` ("HH:MM") falls in one of the weekday's [open, close) ranges."""
+    return any(hours["weekday"] == weekday and hours["open"] <= clock < hours["close"] for hours in opening_hours)
+
+
+def contract_fields(contract_model, record):
+    """The part of a stored record an event contract carries."""
+    return {key: record[key] for key in contract_model.model_fields}

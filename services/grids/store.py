@@ -1,5 +1,5 @@
 """Storage of the grids service: nodes of the hierarchy and flats."""
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 
 from services.storage import LIVE, Records, Repository
 
@@ -8,12 +8,20 @@ MAX_FLATS_IN_VIEW = 5000
 
 
 class GridsRepository(Repository):
-    record_collections = ("nodes", "flats")
+    record_collections = ("nodes", "flats", "posts", "organisations", "stations", "duties")
+    # Every collection whose records carry a node's path, and so follow when the node moves.
+    path_collections = record_collections
 
     def __init__(self, database):
         super().__init__(database)
         self.nodes = Records(database.nodes, "node")
         self.flats = Records(database.flats, "flat")
+        self.posts = Records(database.posts, "post")
+        self.organisations = Records(database.organisations, "organisation")
+        self.stations = Records(database.stations, "station")
+        # One document per rota entry rather than a list in the station: FerretDB loses
+        # concurrent updates to one document.
+        self.duties = Records(database.duties, "duty")
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -27,6 +35,9 @@ class GridsRepository(Repository):
             [("tenant", ASCENDING), ("path", ASCENDING), ("kind", ASCENDING)], name="kinds_below")
         self.flats.collection.create_index(
             [("tenant", ASCENDING), ("path", ASCENDING), ("occupancy", ASCENDING)], name="occupancy_below")
+        for records in (self.posts, self.organisations, self.stations):
+            records.collection.create_index([("tenant", ASCENDING), ("node_id", ASCENDING)], name="at_node")
+        self.duties.collection.create_index([("tenant", ASCENDING), ("station_id", ASCENDING)], name="rota")
 
     def has_children(self, tenant, node_id):
         return (self.nodes.collection.find_one({"tenant": tenant, "parent_id": node_id}, {"_id": 1}) is not None
@@ -54,3 +65,29 @@ class GridsRepository(Repository):
             return {}
         flats = self.flats.collection.find({"tenant": tenant, "building_id": {"$in": list(building_ids)}, **LIVE})
         return {(flat["building_id"], flat["unit"], flat["number"]): flat for flat in flats}
+
+    def posts_on_path(self, tenant, path, kinds):
+        """The posts of these kinds held at any node of `path`."""
+        return list(self.posts.collection.find(
+            {"tenant": tenant, "node_id": {"$in": list(path)}, "kind": {"$in": list(kinds)}, **LIVE}))
+
+    def duties_on(self, tenant, station_id, weekday):
+        return list(self.duties.collection.find(
+            {"tenant": tenant, "station_id": station_id, "weekday": weekday, **LIVE}).sort("start", ASCENDING))
+
+    def rewrite_paths_below(self, tenant, node_id, node_path):
+        """Makes every record below `node_id` (the node itself excluded) carry `node_path` as its
+        prefix. Idempotent, so a move interrupted halfway is finished by running it again.
+        Returns how many records changed."""
+        changed = 0
+        for name in self.path_collections:
+            collection = getattr(self, name).collection
+            writes = []
+            for record in collection.find({"tenant": tenant, "path": node_id, "_id": {"$ne": node_id}},
+                                          {"path": 1}):
+                path = [*node_path, *record["path"][record["path"].index(node_id) + 1:]]
+                if path != record["path"]:
+                    writes.append(UpdateOne({"_id": record["_id"]}, {"$set": {"path": path}}))
+            if writes:
+                changed += collection.bulk_write(writes, ordered=False).modified_count
+        return changed
