@@ -1,10 +1,11 @@
 """What every civicgrid service has: its metrics, its event outbox and the relay that empties it."""
 import os
 
+from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from services.events import EventOutbox
+from services.events import EventOutbox, consume_once
 from services.metrics import RpcMetrics
 from services.tracing import RequestTracing
 
@@ -30,6 +31,13 @@ class CivicService:
     @timer(interval=OUTBOX_RELAY_SECONDS)
     def relay_outbox(self):
         self.outbox.relay(self.store.outbox_records())
+
+    @event_handler("grids", "civicgrid.grids.node.moved.v1")
+    def follow_node_move(self, event):
+        """Records below a moved grid take its new path, so scope and figures follow the move."""
+        data = event["data"]
+        consume_once(self.store, self.name, event,
+                     lambda _: self.store.rewrite_paths_below(event["tenant"], data["id"], data["path"]))
 
     def publish(self, records, document):
         """Publishes a freshly written record's events; the relay retries if this fails."""

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from nameko.extensions import DependencyProvider
-from pymongo import ASCENDING, MongoClient, ReturnDocument
+from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.errors import InvalidArgument, NotFound
@@ -161,7 +161,8 @@ class Records:
 
 
 class Repository:
-    """Base for a service's domain repository: names its record collections."""
+    """Base for a service's domain repository: names its record collections, whose records
+    carry a `path` in the hierarchy and an outbox."""
 
     record_collections = ()
 
@@ -174,6 +175,23 @@ class Repository:
 
     def outbox_records(self):
         return [getattr(self, name) for name in self.record_collections]
+
+    def rewrite_paths_below(self, tenant, node_id, node_path):
+        """Makes every record below `node_id` (the node itself excluded) carry `node_path` as its
+        prefix. Idempotent, so a move interrupted halfway is finished by running it again.
+        Returns how many records changed."""
+        changed = 0
+        for name in self.record_collections:
+            collection = getattr(self, name).collection
+            writes = []
+            for record in collection.find({"tenant": tenant, "path": node_id, "_id": {"$ne": node_id}},
+                                          {"path": 1}):
+                path = [*node_path, *record["path"][record["path"].index(node_id) + 1:]]
+                if path != record["path"]:
+                    writes.append(UpdateOne({"_id": record["_id"]}, {"$set": {"path": path}}))
+            if writes:
+                changed += collection.bulk_write(writes, ordered=False).modified_count
+        return changed
 
     def first_delivery(self, event_id):
         """Consumers call this before acting on an event: False means it was seen already."""

@@ -1,5 +1,5 @@
 """Storage of the grids service: nodes of the hierarchy and flats."""
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING
 
 from services.storage import LIVE, Records, Repository
 
@@ -9,8 +9,6 @@ MAX_FLATS_IN_VIEW = 5000
 
 class GridsRepository(Repository):
     record_collections = ("nodes", "flats", "posts", "organisations", "stations", "duties")
-    # Every collection whose records carry a node's path, and so follow when the node moves.
-    path_collections = record_collections
 
     def __init__(self, database):
         super().__init__(database)
@@ -74,20 +72,3 @@ class GridsRepository(Repository):
     def duties_on(self, tenant, station_id, weekday):
         return list(self.duties.collection.find(
             {"tenant": tenant, "station_id": station_id, "weekday": weekday, **LIVE}).sort("start", ASCENDING))
-
-    def rewrite_paths_below(self, tenant, node_id, node_path):
-        """Makes every record below `node_id` (the node itself excluded) carry `node_path` as its
-        prefix. Idempotent, so a move interrupted halfway is finished by running it again.
-        Returns how many records changed."""
-        changed = 0
-        for name in self.path_collections:
-            collection = getattr(self, name).collection
-            writes = []
-            for record in collection.find({"tenant": tenant, "path": node_id, "_id": {"$ne": node_id}},
-                                          {"path": 1}):
-                path = [*node_path, *record["path"][record["path"].index(node_id) + 1:]]
-                if path != record["path"]:
-                    writes.append(UpdateOne({"_id": record["_id"]}, {"$set": {"path": path}}))
-            if writes:
-                changed += collection.bulk_write(writes, ordered=False).modified_count
-        return changed

@@ -1,12 +1,15 @@
 """Staff posts, organisations, service stations and moving grids, through the real gateway,
 services, RabbitMQ and FerretDB."""
+import time
+
 import grpc
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.errors import NotFound
 from tests.conftest import rpc_error
-from tests.integration.test_foundation_slice import GRIDS, build_hierarchy, field_violations, tap  # noqa: F401
+from tests.integration.test_foundation_slice import (GRIDS, RESIDENTS, build_hierarchy,  # noqa: F401
+                                                     field_violations, tap)
 
 pytestmark = pytest.mark.integration
 
@@ -206,3 +209,27 @@ def test_moving_a_grid_carries_its_subtree_and_announces_the_new_prefix(platform
     assert moves == [{"id": grid, "kind": "GRID", "display_name": moved["display_name"],
                       "previous_parent_id": ids["COMMUNITY"], "parent_id": target["id"],
                       "previous_path": [ids["CITY"], ids["STREET"], ids["COMMUNITY"], grid], "path": prefix}]
+
+
+def test_residents_follow_their_grid_to_its_new_community(platform, unique):
+    tenant = f"follow-{unique}"
+    operator = platform.client(tenant=tenant)
+    ids = build_hierarchy(operator, unique)
+    household = operator.call(f"{RESIDENTS}/CreateHousehold", {"flat_id": ids["FLAT"], "display_name": "Moving"})
+    resident = operator.call(f"{RESIDENTS}/CreateResident", {
+        "household_id": household["id"], "display_name": "Zhou Mei", "birth_date": "1950-05-05",
+        "tags": ["elderly"]})
+    target = operator.call(f"{GRIDS}/CreateNode", {"kind": "COMMUNITY", "display_name": "New home",
+                                                   "parent_id": ids["STREET"]})
+    operator.call(f"{GRIDS}/MoveNode", {"id": ids["GRID"], "parent_id": target["id"]})
+    new_staff = platform.client(tenant=tenant, role="community_staff", scope=(target["id"],))
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        listed = new_staff.call(f"{RESIDENTS}/ListResidents", {"tags": ["elderly"]}).get("residents", [])
+        if listed:
+            break
+        time.sleep(0.3)
+    assert [r["id"] for r in listed] == [resident["id"]]
+    assert listed[0]["path"][:4] == [ids["CITY"], ids["STREET"], target["id"], ids["GRID"]]
+    old_staff = platform.client(tenant=tenant, role="community_staff", scope=(ids["COMMUNITY"],))
+    assert old_staff.call(f"{RESIDENTS}/ListResidents", {}) == {}
