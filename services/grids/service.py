@@ -303,7 +303,7 @@ class GridsService(base.CivicService):
         and is told of the holders above it, since escalating to them is the point."""
         caller = Caller.of(caller)
         command = parse(schemas.StaffFor, request)
-        node = self._node(caller, command.node_id, field="node_id")
+        node = self._node_or_flats_building(caller, command.node_id)
         posts = self.store.posts_on_path(caller.tenant, node["path"], set(command.posts))
         depth = {node_id: index for index, node_id in enumerate(node["path"])}
         found = []
@@ -507,6 +507,13 @@ class GridsService(base.CivicService):
         node = self.store.nodes.get({"tenant": caller.tenant, "_id": node_id})
         caller.require(node["path"], "node")
         return node
+
+    def _node_or_flats_building(self, caller, node_id):
+        """Tickets and notices may sit at a flat; its staff are those of its building and above."""
+        try:
+            return self._node(caller, node_id, field="node_id")
+        except NotFound:
+            return self._node(caller, self._flat(caller, node_id)["building_id"], field="node_id")
 
     def _flat(self, caller, flat_id):
         flat = self.store.flats.get({"tenant": caller.tenant, "_id": flat_id})

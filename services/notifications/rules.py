@@ -17,6 +17,16 @@ RECIPIENT_FIELDS = {
     "civicgrid.volunteers.task.unfilled.v1": ("coordinators",),
 }
 
+# Staff posts that answer for a ticket at each escalation level.
+LEVEL_POSTS = {"GRID": ("GRID_LEADER",), "COMMUNITY": ("COMMUNITY_STAFF",), "STREET": ("STREET_STAFF",)}
+# event types that also tell the staff of the ticket's level: an approaching or missed deadline
+# tells the grid leader (or the level it was escalated to), an escalation the new level's staff.
+TELLS_LEVEL_STAFF = frozenset({
+    "civicgrid.tickets.ticket.deadline_approaching.v1",
+    "civicgrid.tickets.ticket.deadline_missed.v1",
+    "civicgrid.tickets.ticket.escalated.v1",
+})
+
 # event type -> language -> (title, body); placeholders name fields of the event's data.
 TEMPLATES = {
     "civicgrid.tickets.ticket.assigned.v1": {
@@ -93,6 +103,13 @@ def recipients_of(event):
             if isinstance(subject, str) and subject and subject not in found:
                 found.append(subject)
     return found
+
+
+def level_posts(event):
+    """The staff posts an event must also reach, by the ticket's escalation level."""
+    if event.get("type") not in TELLS_LEVEL_STAFF:
+        return ()
+    return LEVEL_POSTS.get((event.get("data") or {}).get("level"), ())
 
 
 class _Lenient(dict):

@@ -291,6 +291,7 @@ class NotificationsService(base.CivicService):
 
     def _tell_recipients(self, event):
         recipients = rules.recipients_of(event)
+        recipients += [s for s in self._level_staff(event) if s not in recipients]
         if not recipients:
             return
         data = event.get("data") or {}
@@ -305,6 +306,17 @@ class NotificationsService(base.CivicService):
                 "event_id": event["id"], "event_type": event["type"], "title": title, "body": body,
                 "urgent": rules.is_urgent(data), "create_time": now()})
         self._deliver(messages)
+
+    def _level_staff(self, event):
+        posts = rules.level_posts(event)
+        if not posts:
+            return []
+        system = {"subject": "notifications", "tenant": event["tenant"], "role": "system", "scope": ["*"]}
+        try:
+            found = self.grids.staff_for(system, {"node_id": event["data"]["node_id"], "posts": list(posts)})
+        except NotFound:
+            return []
+        return [holder["subject"] for entry in found["staff"] for holder in entry["holders"]]
 
     def _feed_partners(self, event):
         by_queue = {}

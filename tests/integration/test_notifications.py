@@ -481,3 +481,34 @@ def test_preferences_choose_language_and_sms_and_quiet_hours_hold_all_but_urgent
                            ({"preferences": {}}, "update_mask")]:
         error = rpc_error(lambda: night.call(f"{NOTIFICATIONS}/UpdateNotificationPreferences", request))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and field in field_violations(error), request
+
+
+def deadline_event(tenant, event_type, ticket_node, path, level, assignee):
+    return {**assignment(tenant, assignee, path), "type": event_type,
+            "data": {"id": "t9", "kind": "REQUEST", "priority": "HIGH", "node_id": ticket_node, "path": path,
+                     "level": level, "stage": "resolution", "due_at": "2026-01-01T10:00:00.000Z",
+                     "assignee_subject": assignee}}
+
+
+def test_deadlines_reach_the_grid_leader_and_escalations_the_next_level(platform, unique):
+    tenant = f"levels-{unique}"
+    operator = platform.client(tenant=tenant)
+    ids = build_hierarchy(operator, unique)
+    for node, kind, subject in ((ids["GRID"], "GRID_LEADER", f"leader-{unique}"),
+                                (ids["COMMUNITY"], "COMMUNITY_STAFF", f"community-{unique}")):
+        operator.call("civicgrid.grids.v1.Grids/AssignPost", {
+            "node_id": node, "kind": kind, "holder": {"subject": subject, "display_name": subject}})
+    path = [ids[k] for k in ("CITY", "STREET", "COMMUNITY", "GRID", "BUILDING", "FLAT")]
+    publish(platform, "tickets", deadline_event(
+        tenant, "civicgrid.tickets.ticket.deadline_approaching.v1", ids["FLAT"], path, "GRID", f"worker-{unique}"))
+    publish(platform, "tickets", deadline_event(
+        tenant, "civicgrid.tickets.ticket.escalated.v1", ids["FLAT"], path, "COMMUNITY", f"worker-{unique}"))
+
+    def inbox_of(subject):
+        client = platform.client(tenant=tenant, role="community_staff", scope=(ids["COMMUNITY"],), subject=subject)
+        return [m["event_type"] for m in client.call(f"{NOTIFICATIONS}/ListInbox", {}).get("messages", [])]
+
+    assert eventually(lambda: inbox_of(f"leader-{unique}")) == ["civicgrid.tickets.ticket.deadline_approaching.v1"]
+    assert eventually(lambda: inbox_of(f"community-{unique}")) == ["civicgrid.tickets.ticket.escalated.v1"]
+    assert sorted(eventually(lambda: len(inbox_of(f"worker-{unique}")) == 2 and inbox_of(f"worker-{unique}"))) == [
+        "civicgrid.tickets.ticket.deadline_approaching.v1", "civicgrid.tickets.ticket.escalated.v1"]
