@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local backing services for civicgrid: RabbitMQ and a MongoDB-compatible
-# server (FerretDB v1 on SQLite).
+# server (FerretDB v1 on PostgreSQL, or on SQLite with CIVICGRID_FERRETDB_BACKEND=sqlite).
 #
 #   eval "$(scripts/servers.sh up)"   # start what is missing; prints
 #                                     #   export MONGO_URI=... / export AMQP_URI=...
@@ -16,11 +16,13 @@
 #   CIVICGRID_AMQP_PORT     port for RabbitMQ (default 5672); its management
 #                           API is on CIVICGRID_AMQP_MGMT_PORT (default
 #                           AMQP port + 10000, i.e. 15672).
+#   CIVICGRID_FERRETDB_BACKEND  postgresql (default; Debian's postgresql, data in
+#                           .run/postgres, port CIVICGRID_PG_PORT=54329) or sqlite.
 #   FERRETDB_BIN            FerretDB binary to use/build (default
 #                           $(go env GOPATH)/bin/ferretdb).
 #
 # State lives in .run/ (git-ignored): .run/servers/ (pids, markers, logs) and
-# .run/ferretdb-data/ (the SQLite files; `down` keeps them). Non-default ports
+# .run/postgres or .run/ferretdb-data/ (the data; `down` keeps it). Non-default ports
 # get their own files, so run `down` with the same CIVICGRID_*_PORT as `up`.
 # Progress goes to stderr; stdout carries only the export lines.
 set -euo pipefail
@@ -31,13 +33,15 @@ RUN_DIR="$ROOT/.run/servers"
 
 # shellcheck source=scripts/lib/common.sh
 source "$LIB_DIR/common.sh"
+# shellcheck source=scripts/lib/postgres.sh
+source "$LIB_DIR/postgres.sh"
 # shellcheck source=scripts/lib/ferretdb.sh
 source "$LIB_DIR/ferretdb.sh"
 # shellcheck source=scripts/lib/rabbitmq.sh
 source "$LIB_DIR/rabbitmq.sh"
 
 usage() {
-  sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 }
 
 services_from_args() {

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# MongoDB-compatible server for scripts/servers.sh: FerretDB v1 with its
-# SQLite backend. Needs lib/common.sh, ROOT, RUN_DIR and LIB_DIR.
+# MongoDB-compatible server for scripts/servers.sh: FerretDB v1 with its PostgreSQL
+# (default) or SQLite backend. Needs lib/common.sh, lib/postgres.sh, ROOT, RUN_DIR and LIB_DIR.
 
 FERRETDB_VERSION=v1.24.2
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
@@ -13,6 +13,8 @@ FERRET_LOG="$RUN_DIR/ferretdb$_sfx.log"
 FERRET_PIDFILE="$RUN_DIR/ferretdb$_sfx.pid"
 unset _sfx
 FERRET_TIMEOUT=${CIVICGRID_FERRET_TIMEOUT:-60}
+# postgresql (default, see lib/postgres.sh for why) or sqlite.
+FERRET_BACKEND=${CIVICGRID_FERRETDB_BACKEND:-postgresql}
 
 mongo_default_uri() { printf 'mongodb://%s:%s/' "$MONGO_HOST" "$MONGO_PORT"; }
 
@@ -106,11 +108,15 @@ ferret_start() {
     ferret_build "$bin"
   fi
   mkdir -p "$FERRET_DATA" "$FERRET_STATE"
-  log "starting FerretDB $FERRETDB_VERSION (SQLite in ${FERRET_DATA#"$ROOT"/}) on $MONGO_HOST:$MONGO_PORT; log: $FERRET_LOG"
+  local backend=(--handler=sqlite --sqlite-url="file:$FERRET_DATA/")
+  if [[ "$FERRET_BACKEND" == postgresql ]]; then
+    pg_up
+    backend=(--handler=postgresql --postgresql-url="$(pg_url)")
+  fi
+  log "starting FerretDB $FERRETDB_VERSION ($FERRET_BACKEND backend) on $MONGO_HOST:$MONGO_PORT; log: $FERRET_LOG"
   # stdio must not stay attached to our caller's $(...), or eval "$(...)" hangs.
   setsid "$bin" \
-    --handler=sqlite \
-    --sqlite-url="file:$FERRET_DATA/" \
+    "${backend[@]}" \
     --listen-addr="$MONGO_HOST:$MONGO_PORT" \
     --state-dir="$FERRET_STATE" \
     --debug-addr=- \
@@ -173,6 +179,7 @@ mongo_down() {
     else
       log "MongoDB: not started by us; leaving it alone"
     fi
+    pg_down
     return 0
   fi
   log "MongoDB: stopping FerretDB (pid $pid)"
@@ -182,6 +189,7 @@ mongo_down() {
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$FERRET_PIDFILE"
+  pg_down
 }
 
 mongo_status() {
