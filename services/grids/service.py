@@ -15,8 +15,8 @@ from services.grids.events import (DutyAdded, DutyRemoved, FlatCreated, FlatDele
                                    FlatUpdated, NodeCreated, NodeDeleted, NodeMoved, NodeUpdated,
                                    OrganisationCreated, PostAssigned, PostRemoved, StationCreated)
 from services.grids.store import GridsRepository
-from services.residents.bulk import content_id, insert_new, publish_inserted
-from services.storage import OUTBOX, MongoStore, new_id, now, public, timestamp
+from services.storage import (OUTBOX, MongoStore, content_id, insert_new, new_id, now, public,
+                               publish_inserted, timestamp)
 from services.validation import masked_changes, parse
 
 

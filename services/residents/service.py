@@ -13,10 +13,10 @@ from services.residents import schemas
 from services.residents.events import (HouseholdDeleted, HouseholdRegistered, HouseholdUpdated,
                                        ResidentDeleted, ResidentDeparted, ResidentMoved, ResidentRegistered,
                                        ResidentUpdated, VisitLogged)
-from services.residents.bulk import content_id, insert_new, publish_inserted
 from services.residents.pii import FULL_PII_GRANT, PII_FIELDS, PiiKeys, birth_date_of_id, mask
 from services.residents.store import ResidentsRepository
-from services.storage import OUTBOX, MongoStore, new_id, now, public, timestamp
+from services.storage import (OUTBOX, MongoStore, content_id, insert_new, new_id, now, public,
+                               publish_inserted, timestamp)
 from services.validation import masked_changes, parse
 
 HOUSEHOLD_FIELDS = ("id", "flat_id", "display_name", "path")
