@@ -13,7 +13,7 @@ RECIPIENT_FIELDS = {
     "civicgrid.tickets.ticket.deadline_missed.v1": ("assignee_subject",),
     "civicgrid.tickets.ticket.escalated.v1": ("assignee_subject",),
     "civicgrid.tickets.ticket.resolved.v1": ("reporter_subject", "followers"),
-    "civicgrid.volunteers.task.dispatched.v1": ("volunteer_ids",),
+    "civicgrid.volunteers.task.dispatched.v1": ("volunteer_subjects",),
     "civicgrid.volunteers.task.unfilled.v1": ("coordinators",),
 }
 

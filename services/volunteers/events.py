@@ -72,6 +72,8 @@ class TaskOffered(TaskData):
 @contract("civicgrid.volunteers.task.dispatched.v1")
 class TaskDispatched(TaskData):
     volunteer_ids: list[str]
+    # Who to tell: the volunteers' own subjects, as their inboxes are keyed.
+    volunteer_subjects: list[str]
     automatic: bool
     people_dispatched: int
 

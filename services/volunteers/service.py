@@ -220,6 +220,7 @@ class VolunteersService(base.CivicService):
             query["people_dispatched"] = task["people_dispatched"]
             self._add_assignments(operation, [me["_id"]])
             events.append(self._task_event(TaskDispatched, caller.tenant, public(task), volunteer_ids=[me["_id"]],
+                                           volunteer_subjects=[me["subject"]],
                                            automatic=True, people_dispatched=task["people_dispatched"] + 1))
         document = self._conditional_update(query, operation, events, "task changed meanwhile; offer again")
         self.publish(self.store.tasks, document)
@@ -233,7 +234,7 @@ class VolunteersService(base.CivicService):
         if task["state"] != "PUBLISHED":
             raise FailedPrecondition("publish the task before dispatching volunteers to it")
         chosen = list(dict.fromkeys(command.volunteer_ids))
-        self._check_dispatchable(caller, task, chosen)
+        found = self._check_dispatchable(caller, task, chosen)
         room = task["people_needed"] - task["people_dispatched"]
         if len(chosen) > room:
             raise FailedPrecondition(
@@ -242,7 +243,8 @@ class VolunteersService(base.CivicService):
                                                          "description": f"at most {room} more"}])
         operation = {}
         self._add_assignments(operation, chosen)
-        event = self._task_event(TaskDispatched, caller.tenant, public(task), volunteer_ids=chosen, automatic=False,
+        event = self._task_event(TaskDispatched, caller.tenant, public(task), volunteer_ids=chosen,
+                                 volunteer_subjects=[found[v]["subject"] for v in chosen], automatic=False,
                                  people_dispatched=task["people_dispatched"] + len(chosen))
         document = self._conditional_update(
             {"tenant": caller.tenant, "_id": task["_id"], "people_dispatched": task["people_dispatched"]},
@@ -665,6 +667,7 @@ class VolunteersService(base.CivicService):
                 raise FailedPrecondition(
                     f"volunteer {found[volunteer_id]['display_name']} cannot be dispatched: {problem}",
                     [{"field": "volunteer_ids", "description": f"{volunteer_id}: {problem}"}])
+        return found
 
     @staticmethod
     def _add_assignments(operation, volunteer_ids):

@@ -9,6 +9,7 @@ import pytest
 from kombu import Connection, Exchange, Queue
 
 from tests.conftest import rpc_error
+from tests.integration.test_notifications import eventually
 
 pytestmark = pytest.mark.integration
 GRIDS = "civicgrid.grids.v1.Grids"
@@ -186,6 +187,9 @@ def test_the_loop_from_publish_to_feedback(platform, world, tap):
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION  # novice holds no certificate
     dispatched = staff.call(f"{VOLUNTEERS}/DispatchTask", {"id": clinic["id"], "volunteer_ids": [li["id"]]})
     assert [a["volunteer_id"] for a in dispatched["assignments"]] == [li["id"]]
+    told = eventually(lambda: world["as_volunteer"]("Li").call(
+        "civicgrid.notifications.v1.Notifications/ListInbox", {}).get("messages"))
+    assert [m["event_type"] for m in told] == ["civicgrid.volunteers.task.dispatched.v1"]
 
     error = rpc_error(lambda: world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/CheckOut", {"task_id": clinic["id"]}))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "check in" in error.details()
