@@ -286,15 +286,8 @@ class GridsService(base.CivicService):
 
     @rpc
     def remove_post(self, caller, request):
-        caller = Caller.of(caller)
-        command = parse(schemas.GetById, request)
-        post = self.store.posts.get({"tenant": caller.tenant, "_id": command.id})
-        caller.require(post["path"], "post")
-        event = envelope(self.name, PostRemoved.event_type, caller.tenant, f"posts/{post['_id']}",
-                         contract_fields(PostRemoved, public(post)))
-        retired = self.store.posts.retire({"tenant": caller.tenant, "_id": post["_id"]}, [event])
-        self.publish(self.store.posts, retired)
-        return public(post)
+        return self._remove(Caller.of(caller), parse(schemas.GetById, request).id, self.store.posts, "posts",
+                            PostRemoved)
 
     @rpc
     def staff_for(self, caller, request):
@@ -402,15 +395,8 @@ class GridsService(base.CivicService):
 
     @rpc
     def remove_duty(self, caller, request):
-        caller = Caller.of(caller)
-        command = parse(schemas.GetById, request)
-        duty = self.store.duties.get({"tenant": caller.tenant, "_id": command.id})
-        caller.require(duty["path"], "duty")
-        event = envelope(self.name, DutyRemoved.event_type, caller.tenant, f"duties/{duty['_id']}",
-                         contract_fields(DutyRemoved, public(duty)))
-        retired = self.store.duties.retire({"tenant": caller.tenant, "_id": duty["_id"]}, [event])
-        self.publish(self.store.duties, retired)
-        return public(duty)
+        return self._remove(Caller.of(caller), parse(schemas.GetById, request).id, self.store.duties, "duties",
+                            DutyRemoved)
 
     @rpc
     def get_station_on_duty(self, caller, request):
@@ -514,6 +500,15 @@ class GridsService(base.CivicService):
             return self._node(caller, node_id, field="node_id")
         except NotFound:
             return self._node(caller, self._flat(caller, node_id)["building_id"], field="node_id")
+
+    def _remove(self, caller, record_id, records, collection, contract_model):
+        """Retires an attached record (a post, a rota entry) with its removal event."""
+        record = records.get({"tenant": caller.tenant, "_id": record_id})
+        caller.require(record["path"], records.what)
+        event = envelope(self.name, contract_model.event_type, caller.tenant, f"{collection}/{record['_id']}",
+                         contract_fields(contract_model, public(record)))
+        self.publish(records, records.retire({"tenant": caller.tenant, "_id": record["_id"]}, [event]))
+        return public(record)
 
     def _flat(self, caller, flat_id):
         flat = self.store.flats.get({"tenant": caller.tenant, "_id": flat_id})

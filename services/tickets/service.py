@@ -367,30 +367,12 @@ class TicketsService(base.CivicService):
                                             caller.subject, caller.role))
 
     @event_handler("volunteers", "civicgrid.volunteers.task.created.v1")
-    def on_volunteer_task_created(self, event):
-        self._on_volunteer_task(event)
-
     @event_handler("volunteers", "civicgrid.volunteers.task.dispatched.v1")
-    def on_volunteer_task_dispatched(self, event):
-        self._on_volunteer_task(event)
-
     @event_handler("volunteers", "civicgrid.volunteers.task.checked_in.v1")
-    def on_volunteer_checked_in(self, event):
-        self._on_volunteer_task(event)
-
     @event_handler("volunteers", "civicgrid.volunteers.task.checked_out.v1")
-    def on_volunteer_checked_out(self, event):
-        self._on_volunteer_task(event)
-
     @event_handler("volunteers", "civicgrid.volunteers.task.completed.v1")
-    def on_volunteer_task_completed(self, event):
-        self._on_volunteer_task(event)
-
     @event_handler("volunteers", "civicgrid.volunteers.task.feedback_given.v1")
-    def on_volunteer_feedback_given(self, event):
-        self._on_volunteer_task(event)
-
-    def _on_volunteer_task(self, event):
+    def on_volunteer_task(self, event):
         if not event["data"]["ticket_id"]:
             return
 
