@@ -378,7 +378,10 @@ def test_deadlines_are_announced_once_and_escalate_with_a_new_clock(platform, to
     town.tickets().update_one({"_id": ticket["id"]}, {"$set": {"clock.warn_at": past}})
     warned = wait_for(lambda: town.tickets().find_one({"_id": ticket["id"], "clock.approaching_notified": True}))
     assert warned["clock"]["level"] == "GRID"
-    town.tickets().update_one({"_id": ticket["id"]}, {"$set": {"clock.due_at": past, "queue_due": past}})
+    # The flag is set again with the clock: FerretDB v1 may lose one of two concurrent updates, and
+    # this write (standing in for time passing) must not undo the service's.
+    town.tickets().update_one({"_id": ticket["id"]}, {"$set": {"clock.due_at": past, "queue_due": past,
+                                                               "clock.approaching_notified": True}})
     escalated = wait_for(lambda: town.tickets().find_one({"_id": ticket["id"], "level": "COMMUNITY"}))
     assert escalated["clock"]["stage"] == "FIRST_RESPONSE" and escalated["clock"]["missed_notified"] is False
     new_due = escalated["clock"]["due_at"].replace(tzinfo=timezone.utc)
@@ -388,8 +391,9 @@ def test_deadlines_are_announced_once_and_escalate_with_a_new_clock(platform, to
     events = tap.drain(town.tenant, wanted)
     time.sleep(11)  # two more timer rounds must not announce anything again
     events += tap.drain(town.tenant, ["never"], timeout=1)
-    ours = [e["type"] for e in events if e["type"] in wanted]
-    assert ours == wanted
+    # Delivery is at least once (a relayed event keeps its id): events count by distinct id.
+    distinct = {e["id"]: e["type"] for e in events if e["type"] in wanted}
+    assert list(distinct.values()) == wanted
     shown = call(town.worker, "GetTicket", id=ticket["id"])
     assert actions(shown) == ["created", "deadline_approaching", "deadline_missed", "escalated"]
     assert shown["timeline"][-1]["actor"] == "system"
