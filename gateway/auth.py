@@ -2,6 +2,8 @@
 import jwt
 from pydantic import ValidationError
 
+from gateway.errors import Refusal
+
 from services.access import Caller
 
 
@@ -46,6 +48,17 @@ class Authenticator:
                     return token.strip()
                 raise Unauthenticated("authorization must be 'Bearer <token>'")
         raise Unauthenticated("missing authorization metadata")
+
+
+def authorised_caller(authenticator, context, roles, method):
+    """The verified caller, if their role may call `method`; else a Refusal."""
+    try:
+        caller = authenticator.caller(context.invocation_metadata())
+    except Unauthenticated as exc:
+        raise Refusal("UNAUTHENTICATED", str(exc)) from None
+    if caller.role not in roles:
+        raise Refusal("PERMISSION_DENIED", f"role {caller.role} may not call {method}")
+    return caller
 
 
 def mint(secret, subject, tenant, role, scope, grants=(), ttl_seconds=3600):

@@ -4,6 +4,9 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from gateway.backends import BackendTimeout, BackendUnavailable
+from services.errors import DomainError
+
 DOMAIN = "civicgrid.io"
 
 STATUS_BY_CODE = {
@@ -37,3 +40,23 @@ def _packed(message):
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
+
+
+class Refusal(Exception):
+    """A call answered with a non-OK status; `status` is ready for context.abort_with_status."""
+
+    def __init__(self, code_name, message, violations=(), reason=None):
+        super().__init__(message)
+        self.code_name = code_name if code_name in STATUS_BY_CODE else "INTERNAL"
+        self.status = rich_status(self.code_name, message, violations, reason)
+
+
+def refusal_for(failure):
+    """The status for what a backend call raised: a domain error, or the backend being out of reach."""
+    if isinstance(failure, DomainError):
+        return Refusal(failure.code, failure.message, failure.violations, failure.reason)
+    if isinstance(failure, BackendUnavailable):
+        return Refusal("UNAVAILABLE", str(failure))
+    if isinstance(failure, BackendTimeout):
+        return Refusal("DEADLINE_EXCEEDED", str(failure))
+    raise TypeError(f"no status for {type(failure).__name__}")

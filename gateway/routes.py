@@ -15,9 +15,9 @@ import grpc
 from google.protobuf import json_format
 
 from gateway import metrics
-from gateway.auth import Unauthenticated
+from gateway.auth import authorised_caller
 from gateway.backends import BackendTimeout, BackendUnavailable
-from gateway.errors import STATUS_BY_CODE, rich_status
+from gateway.errors import Refusal, refusal_for
 from services.errors import DomainError
 from services.tracing import new_request_id, use_request_id
 
@@ -114,9 +114,9 @@ class Dispatcher:
             context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
             try:
                 return self._handle(route, request, context, request_id)
-            except _Abort as abort:
-                code = abort.code_name
-                context.abort_with_status(abort.status)
+            except Refusal as refusal:
+                code = refusal.code_name
+                context.abort_with_status(refusal.status)
             finally:
                 seconds = time.perf_counter() - started
                 metrics.observe(route.full_name, code, seconds)
@@ -127,29 +127,20 @@ class Dispatcher:
             response_serializer=route.response_class.SerializeToString)
 
     def _handle(self, route, request, context, request_id):
-        try:
-            caller = self.authenticator.caller(context.invocation_metadata())
-        except Unauthenticated as exc:
-            raise _Abort("UNAUTHENTICATED", str(exc)) from None
-        if caller.role not in route.roles:
-            raise _Abort("PERMISSION_DENIED", f"role {caller.role} may not call {route.full_name}")
+        caller = authorised_caller(self.authenticator, context, route.roles, route.full_name)
         if not self.monitor.is_up(route.backend):
-            raise _Abort("UNAVAILABLE", f"{route.backend} service is unavailable")
+            raise Refusal("UNAVAILABLE", f"{route.backend} service is unavailable")
         timeout = self._timeout(context)
         try:
             result = self.pool.call(route.backend, route.rpc_method, timeout,
                                     caller.model_dump(mode="json"), route.request_dict(request),
                                     request_id=request_id)
             return route.response(result)
-        except DomainError as exc:
-            raise _Abort(exc.code, exc.message, exc.violations, exc.reason) from None
-        except BackendUnavailable as exc:
-            raise _Abort("UNAVAILABLE", str(exc)) from None
-        except BackendTimeout as exc:
-            raise _Abort("DEADLINE_EXCEEDED", str(exc)) from None
+        except (DomainError, BackendUnavailable, BackendTimeout) as failure:
+            raise refusal_for(failure) from None
         except Exception:
             log.exception("unexpected failure in %s", route.full_name)
-            raise _Abort("INTERNAL", "internal error; it has been logged") from None
+            raise Refusal("INTERNAL", "internal error; it has been logged") from None
 
     @staticmethod
     def _timeout(context):
@@ -157,15 +148,8 @@ class Dispatcher:
         if remaining is None:
             return DEFAULT_DEADLINE_SECONDS
         if remaining <= 0:
-            raise _Abort("DEADLINE_EXCEEDED", "deadline already passed")
+            raise Refusal("DEADLINE_EXCEEDED", "deadline already passed")
         return min(remaining, MAX_DEADLINE_SECONDS)
-
-
-class _Abort(Exception):
-    def __init__(self, code_name, message, violations=(), reason=None):
-        super().__init__(message)
-        self.code_name = code_name if code_name in STATUS_BY_CODE else "INTERNAL"
-        self.status = rich_status(self.code_name, message, violations, reason)
 
 
 def generic_handlers(dispatcher, routes):

@@ -5,19 +5,17 @@ as they arrive. The gateway pages through the notifications service's `list_part
 RPC, which applies the partner's subscriptions, tenant, scope and redaction; a partner that
 reconnects passes the last position it saw and misses nothing the log still keeps.
 """
-import logging
 import time
 
 import grpc
 from google.protobuf import json_format
 
-from gateway.auth import Unauthenticated
+from gateway.auth import authorised_caller
 from gateway.backends import BackendTimeout, BackendUnavailable
-from gateway.errors import STATUS_BY_CODE, rich_status
+from gateway.errors import Refusal, refusal_for
 from gateway.routes import allowed_roles
 from services.errors import DomainError
 
-log = logging.getLogger(__name__)
 SERVICE = "civicgrid.notifications.v1.Notifications"
 PAGE_SIZE = 100
 POLL_SECONDS = 1.0
@@ -55,27 +53,16 @@ class EventWatch:
 
     def _authorised(self, context):
         try:
-            caller = self.authenticator.caller(context.invocation_metadata())
-        except Unauthenticated as exc:
-            _abort(context, "UNAUTHENTICATED", str(exc))
-        if caller.role not in self.roles:
-            _abort(context, "PERMISSION_DENIED", f"role {caller.role} may not call {SERVICE}/WatchEvents")
-        return caller.model_dump(mode="json")
+            return authorised_caller(self.authenticator, context, self.roles, f"{SERVICE}/WatchEvents").model_dump(
+                mode="json")
+        except Refusal as refusal:
+            context.abort_with_status(refusal.status)
 
     def _page(self, context, caller, position):
         if not self.monitor.is_up("notifications"):
-            _abort(context, "UNAVAILABLE", "notifications service is unavailable")
+            context.abort_with_status(Refusal("UNAVAILABLE", "notifications service is unavailable").status)
         try:
             return self.pool.call("notifications", "list_partner_events", CALL_TIMEOUT_SECONDS, caller,
                                   {"from_position": position, "page_size": PAGE_SIZE})
-        except DomainError as exc:
-            _abort(context, exc.code, exc.message, exc.violations)
-        except BackendUnavailable as exc:
-            _abort(context, "UNAVAILABLE", str(exc))
-        except BackendTimeout as exc:
-            _abort(context, "DEADLINE_EXCEEDED", str(exc))
-
-
-def _abort(context, code_name, message, violations=()):
-    code_name = code_name if code_name in STATUS_BY_CODE else "INTERNAL"
-    context.abort_with_status(rich_status(code_name, message, violations))
+        except (DomainError, BackendUnavailable, BackendTimeout) as failure:
+            context.abort_with_status(refusal_for(failure).status)
