@@ -30,7 +30,7 @@ class CivicService:
 
     @timer(interval=OUTBOX_RELAY_SECONDS)
     def relay_outbox(self):
-        self.outbox.relay(self.store.outbox_records())
+        self.outbox.relay(self.store)
 
     @event_handler("grids", "civicgrid.grids.node.moved.v1")
     def follow_node_move(self, event):
@@ -40,5 +40,8 @@ class CivicService:
                      lambda _: self.store.rewrite_paths_below(event["tenant"], data["id"], data["path"]))
 
     def publish(self, records, document):
-        """Publishes a freshly written record's events; the relay retries if this fails."""
-        self.outbox.flush(records, document)
+        """Publishes a freshly written record's events (the relay retries if this fails); a
+        deleted record is removed once its events are out."""
+        self.outbox.flush(self.store, [document])
+        if "retire_time" in document:
+            records.remove_retired(document)

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 SPEC_VERSION = "1.0"
 RELAY_GRACE_SECONDS = 5
+# Long enough for the relay to have pruned every record that carried the event.
+PUBLISHED_MARKS_KEPT_SECONDS = 3600
 # event type -> pydantic model of its `data`
 CONTRACTS = {}
 
@@ -70,7 +72,7 @@ def envelope(service, event_type, tenant, subject, data):
 
 
 class EventOutbox(EventDispatcher):
-    """Publishes the events a record carries in its outbox, then clears them."""
+    """Publishes the events records carry in their outbox."""
 
     def get_dependency(self, worker_ctx):
         dispatch = super().get_dependency(worker_ctx)
@@ -78,30 +80,39 @@ class EventOutbox(EventDispatcher):
 
 
 class OutboxPublisher:
+    """Publishing writes nothing to the record: on FerretDB v1 a second write to a document can
+    clobber a concurrent change to it. It marks the events published in a collection of their
+    own (inserts are safe); the relay later removes published events from records, once, and
+    publishes whatever a crash left unmarked."""
+
     def __init__(self, dispatch, service):
         self.dispatch = dispatch
         self.service = service
 
-    def flush(self, records, document):
-        pending = document.get("outbox") or []
-        if not pending:
-            return
-        for event in pending:
+    def flush(self, repository, documents):
+        events = [event for document in documents for event in document.get("outbox") or []]
+        for event in events:
             self.dispatch(event["type"], event)
             metrics.EVENTS_PUBLISHED.labels(self.service, event["type"]).inc()
-        records.clear_outbox(document, pending)
+        repository.mark_published([event["id"] for event in events])
 
-    def relay(self, records_list):
-        """Publishes what a crash left behind; returns (pending count, oldest age in seconds)."""
-        pending, oldest = 0, 0.0
-        for records in records_list:
+    def relay(self, repository):
+        """Publishes unmarked events older than the grace period and prunes published ones;
+        returns (unpublished count, oldest unpublished age in seconds)."""
+        unpublished, oldest = 0, 0.0
+        for records in repository.outbox_records():
             for document in records.pending_outbox(older_than_seconds=RELAY_GRACE_SECONDS):
-                pending += len(document["outbox"])
-                oldest = max(oldest, age_seconds(document["outbox"][0]["time"]))
-                self.flush(records, document)
-        metrics.OUTBOX_PENDING.labels(self.service).set(pending)
+                published = repository.published_among([event["id"] for event in document["outbox"]])
+                missing = [event for event in document["outbox"] if event["id"] not in published]
+                if missing:
+                    unpublished += len(missing)
+                    oldest = max(oldest, age_seconds(missing[0]["time"]))
+                    self.flush(repository, [{"outbox": missing}])
+                records.clear_outbox(document, document["outbox"])
+        repository.forget_published(older_than_seconds=PUBLISHED_MARKS_KEPT_SECONDS)
+        metrics.OUTBOX_PENDING.labels(self.service).set(unpublished)
         metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(oldest)
-        return pending, oldest
+        return unpublished, oldest
 
 
 def age_seconds(rfc3339):

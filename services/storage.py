@@ -153,10 +153,14 @@ class Records:
         cutoff = timestamp(now() - timedelta(seconds=older_than_seconds))
         return self.collection.find({f"{OUTBOX}.0.time": {"$lt": cutoff}}).limit(limit)
 
+    def remove_retired(self, document):
+        self.collection.delete_one({"_id": document["_id"], "retire_time": {"$exists": True}})
+
     def clear_outbox(self, document, published):
-        """Removes published events by whole value: FerretDB ignores `$pull` conditions."""
+        """Removes published events by whole value (FerretDB ignores `$pull` conditions); a
+        retired record goes once its events are out."""
         if "retire_time" in document:
-            self.collection.delete_one({"_id": document["_id"]})
+            self.remove_retired(document)
             return
         self.collection.update_one({"_id": document["_id"]}, {"$pullAll": {OUTBOX: list(published)}})
 
@@ -193,31 +197,9 @@ def insert_new(collection, tenant, documents):
         return {document["_id"] for document in documents} - refused
 
 
-def publish_inserted(outbox, collection, documents, inserted):
-    """Publishes the events of the documents just inserted, then clears them in one write."""
-    fresh = [document for document in documents if document["_id"] in inserted]
-    if not fresh:
-        return
-    batch = OutboxBatch(collection)
-    for document in fresh:
-        outbox.flush(batch, document)
-    batch.commit()
-
-
-class OutboxBatch:
-    """Stands in for `Records` while a batch is flushed: collects what to clear, clears it at once."""
-
-    def __init__(self, collection):
-        self.collection = collection
-        self.document_ids, self.published = [], []
-
-    def clear_outbox(self, document, published):
-        self.document_ids.append(document["_id"])
-        self.published.extend(published)
-
-    def commit(self):
-        # Whole values, as in Records.clear_outbox: each document loses exactly its own events.
-        self.collection.update_many({"_id": {"$in": self.document_ids}}, {"$pullAll": {OUTBOX: self.published}})
+def publish_inserted(outbox, repository, documents, inserted):
+    """Publishes the events of the documents just inserted, marking them in one write."""
+    outbox.flush(repository, [document for document in documents if document["_id"] in inserted])
 
 
 class Repository:
@@ -252,6 +234,23 @@ class Repository:
             if writes:
                 changed += collection.bulk_write(writes, ordered=False).modified_count
         return changed
+
+    def mark_published(self, event_ids):
+        if not event_ids:
+            return
+        moment = now()
+        try:
+            self.database.published_events.insert_many(
+                [{"_id": event_id, "time": moment} for event_id in event_ids], ordered=False)
+        except BulkWriteError as error:
+            if any(problem["code"] != 11000 for problem in error.details["writeErrors"]):
+                raise
+
+    def forget_published(self, older_than_seconds):
+        self.database.published_events.delete_many({"time": {"$lt": now() - timedelta(seconds=older_than_seconds)}})
+
+    def published_among(self, event_ids):
+        return {marker["_id"] for marker in self.database.published_events.find({"_id": {"$in": event_ids}})}
 
     def first_delivery(self, event_id):
         """Consumers call this before acting on an event: False means it was seen already."""

@@ -150,7 +150,7 @@ class GridsService(base.CivicService):
                 results.append(address)
         documents = list(planned.values())
         inserted = insert_new(self.store.flats.collection, caller.tenant, documents)
-        publish_inserted(self.outbox, self.store.flats.collection, documents, inserted)
+        publish_inserted(self.outbox, self.store, documents, inserted)
         return {"flats": [self._ensured(result, planned, inserted) for result in results]}
 
     @rpc

@@ -204,7 +204,7 @@ class ResidentsService(base.CivicService):
         for records, documents, counter in ((self.store.households, list(households.values()), "households_created"),
                                             (self.store.residents, residents, "residents_created")):
             inserted = insert_new(records.collection, caller.tenant, documents)
-            publish_inserted(self.outbox, records.collection, documents, inserted)
+            publish_inserted(self.outbox, self.store, documents, inserted)
             report[counter] = len(inserted)
         report["flats_created"] = len(new_flats)
         report["rows_unchanged"] = len(residents) - report["residents_created"]
