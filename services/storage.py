@@ -116,6 +116,13 @@ class Records:
             raise NotFound(f"{self.what} not found")
         return document
 
+    def get_in_scope(self, caller, record_id):
+        """The caller's tenant's record, if it lies in their scope; NOT_FOUND either way, so that
+        existence does not leak."""
+        record = self.get({"tenant": caller.tenant, "_id": record_id})
+        caller.require(record["path"], self.what)
+        return record
+
     def update(self, query, changes, events=(), extra=None):
         """Apply `$set` changes and queue their events in the same single-document write."""
         operation = {"$set": {**changes, "update_time": now()}}

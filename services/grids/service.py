@@ -329,8 +329,7 @@ class GridsService(base.CivicService):
     def get_organisation(self, caller, request):
         caller = Caller.of(caller)
         command = parse(schemas.GetById, request)
-        organisation = self.store.organisations.get({"tenant": caller.tenant, "_id": command.id})
-        caller.require(organisation["path"], "organisation")
+        organisation = self.store.organisations.get_in_scope(caller, command.id)
         return public(organisation)
 
     @rpc
@@ -477,8 +476,7 @@ class GridsService(base.CivicService):
         return {"tenant": caller.tenant, "node_id": node["_id"]}
 
     def _station(self, caller, station_id):
-        station = self.store.stations.get({"tenant": caller.tenant, "_id": station_id})
-        caller.require(station["path"], "station")
+        station = self.store.stations.get_in_scope(caller, station_id)
         return station
 
     def _building(self, caller, building_id):
@@ -490,8 +488,7 @@ class GridsService(base.CivicService):
     def _node(self, caller, node_id, field="id"):
         if not node_id:
             raise InvalidArgument.field(field, "is required")
-        node = self.store.nodes.get({"tenant": caller.tenant, "_id": node_id})
-        caller.require(node["path"], "node")
+        node = self.store.nodes.get_in_scope(caller, node_id)
         return node
 
     def _node_or_flats_building(self, caller, node_id):
@@ -503,16 +500,14 @@ class GridsService(base.CivicService):
 
     def _remove(self, caller, record_id, records, collection, contract_model):
         """Retires an attached record (a post, a rota entry) with its removal event."""
-        record = records.get({"tenant": caller.tenant, "_id": record_id})
-        caller.require(record["path"], records.what)
+        record = records.get_in_scope(caller, record_id)
         event = envelope(self.name, contract_model.event_type, caller.tenant, f"{collection}/{record['_id']}",
                          contract_fields(contract_model, public(record)))
         self.publish(records, records.retire({"tenant": caller.tenant, "_id": record["_id"]}, [event]))
         return public(record)
 
     def _flat(self, caller, flat_id):
-        flat = self.store.flats.get({"tenant": caller.tenant, "_id": flat_id})
-        caller.require(flat["path"], "flat")
+        flat = self.store.flats.get_in_scope(caller, flat_id)
         return flat
 
     def _path_for_new_node(self, caller, command):

@@ -141,8 +141,7 @@ class NotificationsService(base.CivicService):
     def get_notice(self, caller, request):
         caller = Caller.of(caller)
         command = parse(schemas.GetById, request)
-        notice = self.store.notices.get({"tenant": caller.tenant, "_id": command.id})
-        caller.require(notice["path"], "notice")
+        notice = self.store.notices.get_in_scope(caller, command.id)
         return self._notice_view(notice)
 
     # Partner subscriptions

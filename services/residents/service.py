@@ -407,8 +407,7 @@ class ResidentsService(base.CivicService):
         return household
 
     def _resident(self, caller, resident_id):
-        resident = self.store.residents.get({"tenant": caller.tenant, "_id": resident_id})
-        caller.require(resident["path"], "resident")
+        resident = self.store.residents.get_in_scope(caller, resident_id)
         return resident
 
     def _active_resident(self, caller, resident_id):

@@ -26,7 +26,7 @@ def test_a_moment_is_read_as_rfc3339_and_refused_naming_the_field():
 
 def test_a_post_that_does_not_fit_the_node_writes_nothing():
     service = worker_factory(GridsService)
-    service.store.nodes.get.return_value = {"_id": "b1", "kind": "BUILDING", "path": ["c1", "b1"]}
+    service.store.nodes.get_in_scope.return_value = {"_id": "b1", "kind": "BUILDING", "path": ["c1", "b1"]}
     with pytest.raises(InvalidArgument) as raised:
         service.assign_post(OPERATOR, {"node_id": "b1", "kind": "GRID_LEADER",
                                        "holder": {"subject": "u1", "display_name": "Zhang"}})
@@ -36,7 +36,7 @@ def test_a_post_that_does_not_fit_the_node_writes_nothing():
 
 def test_the_grid_leader_post_has_one_id_per_grid_whoever_holds_it():
     service = worker_factory(GridsService)
-    service.store.nodes.get.return_value = {"_id": "g1", "kind": "GRID", "path": ["c1", "g1"]}
+    service.store.nodes.get_in_scope.return_value = {"_id": "g1", "kind": "GRID", "path": ["c1", "g1"]}
     service.store.posts.create.side_effect = lambda tenant, request_id, fields, events: (
         {"_id": fields["id"], **fields}, True)
     first = service.assign_post(OPERATOR, {"node_id": "g1", "kind": "GRID_LEADER",

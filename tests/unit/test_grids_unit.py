@@ -18,7 +18,7 @@ def test_only_a_whole_tenant_operator_creates_cities():
 
 def test_a_grid_goes_below_a_community_or_district_only():
     service = worker_factory(GridsService)
-    service.store.nodes.get.return_value = {"_id": "b1", "kind": "BUILDING", "path": ["c1", "b1"]}
+    service.store.nodes.get_in_scope.return_value = {"_id": "b1", "kind": "BUILDING", "path": ["c1", "b1"]}
     with pytest.raises(InvalidArgument) as raised:
         service.create_node(OPERATOR, {"kind": "GRID", "display_name": "G", "parent_id": "b1"})
     assert raised.value.violations[0]["field"] == "parent_id"
@@ -27,7 +27,7 @@ def test_a_grid_goes_below_a_community_or_district_only():
 
 def test_create_writes_the_record_with_its_event_then_publishes():
     service = worker_factory(GridsService)
-    service.store.nodes.get.return_value = {"_id": "co1", "kind": "COMMUNITY", "path": ["c1", "s1", "co1"]}
+    service.store.nodes.get_in_scope.return_value = {"_id": "co1", "kind": "COMMUNITY", "path": ["c1", "s1", "co1"]}
     service.store.nodes.create.side_effect = lambda tenant, request_id, fields, events: (
         {"_id": fields["id"], **fields, "tenant": tenant, "outbox": events}, True)
     node = service.create_node(OPERATOR, {"request_id": "r1", "kind": "GRID", "display_name": "G",
