@@ -23,11 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kombu import Connection, Exchange  # noqa: E402
-from pymongo import MongoClient  # noqa: E402
 
 from services.events import envelope  # noqa: E402
 from services.notifications.catalog import load_contracts  # noqa: E402
-from tests.conftest import Broker, Platform, required_env  # noqa: E402
+from tests.conftest import private_platform  # noqa: E402
 from tests.integration.test_foundation_slice import build_hierarchy  # noqa: E402
 from tests.integration.test_notifications import partner_connection, remove_partner_users  # noqa: E402
 
@@ -96,20 +95,11 @@ def main():
     parser.add_argument("--events", type=int, default=500)
     args = parser.parse_args()
     load_contracts()
-    broker = Broker(required_env("AMQP_URI"))
-    with tempfile.TemporaryDirectory() as state_dir:
-        platform = Platform(Path(state_dir), broker.create(), required_env("MONGO_URI"))
+    with tempfile.TemporaryDirectory() as state_dir, private_platform(state_dir) as platform:
         try:
-            platform.start()
             run(platform, args.events)
         finally:
-            platform.stop()
             remove_partner_users(platform)
-            client = MongoClient(platform.mongo_uri)
-            for name in client.list_database_names():
-                if name.startswith(platform.db_prefix):
-                    client.drop_database(name)
-            broker.delete()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ must write nothing), checks the figures, and tears everything down.
 import argparse
 import csv
 import json
-import os
 import random
 import sys
 import tempfile
@@ -24,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from cli.importer import COLUMNS, import_csv  # noqa: E402
 from services.residents.pii import with_check_digit  # noqa: E402
-from tests.conftest import Broker, Platform  # noqa: E402
+from tests.conftest import private_platform  # noqa: E402
 
 GRIDS = "civicgrid.grids.v1.Grids"
 FAMILY_NAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -77,33 +76,21 @@ def write_csv(path, residents, households, buildings, rng):
 
 def main():
     args = parse_args()
-    broker = Broker(os.environ["AMQP_URI"])
-    with tempfile.TemporaryDirectory() as state:
-        platform = Platform(Path(state), broker.create(), os.environ["MONGO_URI"])
-        try:
-            platform.start()
-            client = platform.client(tenant="bench")
-            community, building_map = build_community(client, args.grids, args.buildings)
-            csv_path = Path(state) / "community.csv"
-            write_csv(csv_path, args.residents, args.households, args.buildings, random.Random(7))
+    with tempfile.TemporaryDirectory() as state, private_platform(state) as platform:
+        client = platform.client(tenant="bench")
+        community, building_map = build_community(client, args.grids, args.buildings)
+        csv_path = Path(state) / "community.csv"
+        write_csv(csv_path, args.residents, args.households, args.buildings, random.Random(7))
 
-            started = time.perf_counter()
-            first = import_csv(client, csv_path, building_map, progress=sys.stderr)
-            first_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            again = import_csv(client, csv_path, building_map, progress=sys.stderr)
-            again_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            figures = client.call(f"{GRIDS}/GetNodeFigures", {"node_id": community})
-            figures_ms = (time.perf_counter() - started) * 1000
-        finally:
-            platform.stop()
-            from pymongo import MongoClient
-            mongo = MongoClient(platform.mongo_uri)
-            for name in mongo.list_database_names():
-                if name.startswith(platform.db_prefix):
-                    mongo.drop_database(name)
-            broker.delete()
+        started = time.perf_counter()
+        first = import_csv(client, csv_path, building_map, progress=sys.stderr)
+        first_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        again = import_csv(client, csv_path, building_map, progress=sys.stderr)
+        again_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        figures = client.call(f"{GRIDS}/GetNodeFigures", {"node_id": community})
+        figures_ms = (time.perf_counter() - started) * 1000
     print(json.dumps({
         "residents_in_file": args.residents, "households_in_file": args.households,
         "first_import": {key: first[key] for key in first if key != "errors"} | {

@@ -17,9 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pymongo import MongoClient  # noqa: E402
 
-from tests.conftest import Broker, Platform, required_env  # noqa: E402
+from tests.conftest import private_platform  # noqa: E402
 
 TICKETS = "civicgrid.tickets.v1.Tickets"
 GRIDS = "civicgrid.grids.v1.Grids"
@@ -90,19 +89,8 @@ def run(platform, args):
 
 def main():
     args = parse_args()
-    broker = Broker(required_env("AMQP_URI"))
-    with tempfile.TemporaryDirectory() as state_dir:
-        platform = Platform(Path(state_dir), broker.create(), required_env("MONGO_URI"))
-        try:
-            platform.start()
-            run(platform, args)
-        finally:
-            platform.stop()
-            client = MongoClient(platform.mongo_uri)
-            for name in client.list_database_names():
-                if name.startswith(platform.db_prefix):
-                    client.drop_database(name)
-            broker.delete()
+    with tempfile.TemporaryDirectory() as state_dir, private_platform(state_dir) as platform:
+        run(platform, args)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ RabbitMQ vhost and its own database prefix, and starts the real services and
 gateway with scripts/devstack.py, so runs never see each other's data or queues.
 """
 import os
+from contextlib import contextmanager
 import socket
 import subprocess
 import sys
@@ -108,11 +109,12 @@ def port_free(port):
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory):
+@contextmanager
+def private_platform(state_dir):
+    """The whole platform on its own vhost and database prefix; removed, data and all, on exit.
+    The suite and the benchmarks use it."""
     broker = Broker(required_env("AMQP_URI"))
-    amqp_uri = broker.create()
-    running = Platform(tmp_path_factory.mktemp("stack"), amqp_uri, required_env("MONGO_URI"))
+    running = Platform(Path(state_dir), broker.create(), required_env("MONGO_URI"))
     try:
         running.start()
         yield running
@@ -123,6 +125,12 @@ def platform(tmp_path_factory):
             if name.startswith(running.db_prefix):
                 client.drop_database(name)
         broker.delete()
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory):
+    with private_platform(tmp_path_factory.mktemp("stack")) as running:
+        yield running
 
 
 @pytest.fixture
