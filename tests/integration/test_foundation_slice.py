@@ -27,7 +27,8 @@ def field_violations(error):
 
 
 class EventTap:
-    """A private queue bound to every event the given services publish."""
+    """A private queue bound to every event the given services publish. Delivery is at least
+    once (a relayed event keeps its id), so the tap keeps each event id once."""
 
     def __init__(self, amqp_uri, services):
         self.connection = Connection(amqp_uri)
@@ -37,25 +38,29 @@ class EventTap:
             exchange = Exchange(f"{service}.events", type="topic", durable=True, channel=self.connection)
             exchange.declare()
             self.queue.bind_to(exchange, routing_key="#")
+        self.distinct = {}
 
-    def drain(self, tenant, expected_counts, timeout=15):
-        """Distinct events of `tenant` by type, once each type reached its expected count."""
-        distinct = {}
+    def wait_for(self, predicate, timeout=15):
+        """Every distinct event seen so far, once `predicate` holds for them or the timeout passed."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self._reached(distinct, expected_counts):
+        while not predicate(list(self.distinct.values())) and time.monotonic() < deadline:
             message = self.queue.get(no_ack=True)
             if message is None:
                 time.sleep(0.1)
                 continue
             event = json.loads(message.body)
-            if event["tenant"] == tenant:
-                distinct[event["id"]] = event
-        return list(distinct.values())
+            self.distinct[event["id"]] = event
+        return list(self.distinct.values())
 
-    @staticmethod
-    def _reached(distinct, expected_counts):
-        types = [event["type"] for event in distinct.values()]
-        return all(types.count(kind) >= count for kind, count in expected_counts.items())
+    def drain(self, tenant, expected_counts, timeout=15):
+        """The distinct events of `tenant`, once each type reached its expected count."""
+        def of_tenant(events):
+            return [event for event in events if event["tenant"] == tenant]
+
+        def reached(events):
+            types = [event["type"] for event in of_tenant(events)]
+            return all(types.count(kind) >= count for kind, count in expected_counts.items())
+        return of_tenant(self.wait_for(reached, timeout))
 
     def close(self):
         self.connection.release()

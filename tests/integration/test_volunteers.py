@@ -1,14 +1,13 @@
 """Volunteers through the real gateway, RabbitMQ and MongoDB/FerretDB: profiles and teams, the
 ask–take–dispatch loop to hours and feedback, ranking, the hours ledger and unfilled tasks."""
-import json
 import time
 from datetime import date, datetime, timedelta, timezone
 
 import grpc
 import pytest
-from kombu import Connection, Exchange, Queue
 
 from tests.conftest import rpc_error
+from tests.integration.test_foundation_slice import EventTap
 from tests.integration.test_notifications import eventually
 
 pytestmark = pytest.mark.integration
@@ -31,34 +30,11 @@ def next_weekday(weekday):
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
 
 
-class EventTap:
-    def __init__(self, amqp_uri):
-        self.connection = Connection(amqp_uri)
-        self.queue = Queue(exclusive=True, auto_delete=True, channel=self.connection.channel())
-        self.queue.declare()
-        exchange = Exchange("volunteers.events", type="topic", durable=True, channel=self.connection)
-        exchange.declare()
-        self.queue.bind_to(exchange, routing_key="#")
-        self.seen = []
-
-    def wait_for(self, predicate, timeout=15):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            message = self.queue.get(no_ack=True)
-            if message is None:
-                time.sleep(0.1)
-                continue
-            self.seen.append(json.loads(message.body))
-            if predicate(self.seen):
-                return self.seen
-        return self.seen
-
-
 @pytest.fixture
 def tap(platform):
-    events = EventTap(platform.amqp_uri)
+    events = EventTap(platform.amqp_uri, ["volunteers"])
     yield events
-    events.connection.release()
+    events.close()
 
 
 def hierarchy(client, unique):
