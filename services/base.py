@@ -34,7 +34,10 @@ class CivicService:
 
     @event_handler("grids", "civicgrid.grids.node.moved.v1")
     def follow_node_move(self, event):
-        """Records below a moved grid take its new path, so scope and figures follow the move."""
+        """Records below a moved node (a grid moved, a building or micro-grid split or merged into
+        another grid) take its new path, so scope and figures follow the move. They are found by
+        the node's id wherever it sits in their paths, whatever its kind; rewriting to the same
+        path again changes nothing."""
         data = event["data"]
         consume_once(self.store, self.name, event,
                      lambda _: self.store.rewrite_paths_below(event["tenant"], data["id"], data["path"]))

@@ -12,6 +12,7 @@ import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from eventlet import GreenPool
 from nameko.extensions import DependencyProvider
 from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -21,8 +22,13 @@ from services.errors import InvalidArgument, NotFound
 OUTBOX = "outbox"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+READS_IN_FLIGHT = 8
 # Fields that never leave a service.
-INTERNAL_FIELDS = ("_id", "tenant", "request_id", OUTBOX, "retire_time")
+# Set while the outbox holds events: the relay finds such records by this indexed equality,
+# where any test on the outbox array itself scans every record on FerretDB.
+OUTBOX_PENDING = "outbox_pending"
+IMPORT_BATCH = "import_batch"
+INTERNAL_FIELDS = ("_id", "tenant", "request_id", OUTBOX, OUTBOX_PENDING, IMPORT_BATCH, "retire_time")
 # Deletion first marks a record retired, with its events, in one write; the record
 # is removed once the events are out, so a crash in between loses no event.
 LIVE = {"retire_time": {"$exists": False}}
@@ -32,6 +38,13 @@ def now():
     """Millisecond precision: what MongoDB stores, so a record reads back as it was written."""
     moment = datetime.now(timezone.utc)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def queue_events(operation, events):
+    """Adds `events` to an update's outbox, in the same single-document write."""
+    operation.setdefault("$push", {})[OUTBOX] = {"$each": list(events)}
+    operation.setdefault("$set", {})[OUTBOX_PENDING] = True
+    return operation
 
 
 def timestamp(moment):
@@ -87,6 +100,7 @@ class Records:
         self.collection.create_index(
             [("tenant", ASCENDING), ("request_id", ASCENDING)], unique=True, name="idempotency")
         self.collection.create_index([("tenant", ASCENDING), ("path", ASCENDING)], name="scope")
+        self.collection.create_index(OUTBOX_PENDING, name="outbox_pending")
 
     def create(self, tenant, request_id, fields, events=()):
         """Insert once per (tenant, request_id); a repeat returns the first record and
@@ -99,7 +113,8 @@ class Records:
             "create_time": moment,
             "update_time": moment,
             **fields,
-            OUTBOX: [event for event in events],
+            OUTBOX: list(events),
+            OUTBOX_PENDING: bool(events),
         }
         try:
             self.collection.insert_one(document)
@@ -126,10 +141,10 @@ class Records:
     def update(self, query, changes, events=(), extra=None):
         """Apply `$set` changes and queue their events in the same single-document write."""
         operation = {"$set": {**changes, "update_time": now()}}
+        for operator, fields in (extra or {}).items():
+            operation.setdefault(operator, {}).update(fields)
         if events:
-            operation["$push"] = {OUTBOX: {"$each": list(events)}}
-        if extra:
-            operation.update(extra)
+            queue_events(operation, events)
         document = self.collection.find_one_and_update(
             {"$and": [query, LIVE]}, operation, return_document=ReturnDocument.AFTER)
         if document is None:
@@ -158,7 +173,8 @@ class Records:
         """Records whose events were not published by the call that wrote them. The grace
         period keeps the relay from racing that call's own publish."""
         cutoff = timestamp(now() - timedelta(seconds=older_than_seconds))
-        return self.collection.find({f"{OUTBOX}.0.time": {"$lt": cutoff}}).limit(limit)
+        pending = self.collection.find({OUTBOX_PENDING: True}, {OUTBOX: 1, "retire_time": 1})
+        return [document for document in pending if document[OUTBOX] and document[OUTBOX][0]["time"] < cutoff][:limit]
 
     def remove_retired(self, document):
         self.collection.delete_one({"_id": document["_id"], "retire_time": {"$exists": True}})
@@ -170,6 +186,7 @@ class Records:
             self.remove_retired(document)
             return
         self.collection.update_one({"_id": document["_id"]}, {"$pullAll": {OUTBOX: list(published)}})
+        self.collection.update_one({"_id": document["_id"], OUTBOX: []}, {"$set": {OUTBOX_PENDING: False}})
 
 
 # Bulk imports. A row-by-row import (look up, then create) slows down as data grows, since
@@ -183,30 +200,51 @@ def content_id(*parts):
     return hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()[:32]
 
 
+def insert_all(collection, documents):
+    """Inserts every document it can; returns the `_id`s refused as duplicates."""
+    if not documents:
+        return set()
+    try:
+        collection.insert_many(documents, ordered=False)
+        return set()
+    except BulkWriteError as error:
+        if any(problem["code"] != 11000 for problem in error.details["writeErrors"]):
+            raise
+        return {documents[problem["index"]]["_id"] for problem in error.details["writeErrors"]}
+
+
 def insert_new(collection, tenant, documents):
     """Inserts the documents that do not exist yet; returns the `_id`s actually inserted.
     `documents` carry `_id`, fields and `outbox`; the request id is their `_id`."""
-    if not documents:
-        return set()
     moment = now()
     for document in documents:
         document.update({"tenant": tenant, "request_id": document["_id"], "create_time": moment,
                          "update_time": moment})
-    try:
-        collection.insert_many(documents, ordered=False)
-        return {document["_id"] for document in documents}
-    except BulkWriteError as error:
-        refused = {documents[problem["index"]]["_id"] for problem in error.details["writeErrors"]
-                   if problem["code"] == 11000}
-        others = [problem for problem in error.details["writeErrors"] if problem["code"] != 11000]
-        if others:
-            raise
-        return {document["_id"] for document in documents} - refused
+    return {document["_id"] for document in documents} - insert_all(collection, documents)
 
 
-def publish_inserted(outbox, repository, documents, inserted):
-    """Publishes the events of the documents just inserted, marking them in one write."""
-    outbox.flush(repository, [document for document in documents if document["_id"] in inserted])
+def read_each(read, keys):
+    """{key: read(key)}, several reads in flight at once. For many records by `_id`: FerretDB
+    answers an `_id` match from its index but an `$in` by scanning the whole collection."""
+    keys = list(keys)
+    return dict(zip(keys, GreenPool(READS_IN_FLIGHT).imap(read, keys)))
+
+
+def import_new(outbox, repository, records_name, tenant, documents):
+    """Inserts the documents not stored yet and publishes the events they carry; returns the
+    `_id`s inserted. Meanwhile the events wait in one held batch rather than in each record, so
+    no record is written twice to clear its outbox. Each inserted record names its batch: after a
+    crash the relay publishes exactly the events of the records this batch inserted."""
+    batch_id = new_id()
+    held = []
+    for document in documents:
+        held += [{"record_id": document["_id"], "event": event} for event in document.pop(OUTBOX)]
+        document.update({OUTBOX: [], OUTBOX_PENDING: False, IMPORT_BATCH: batch_id})
+    repository.hold_events(batch_id, records_name, held)
+    inserted = insert_new(getattr(repository, records_name).collection, tenant, documents)
+    outbox.flush(repository, [{OUTBOX: [item["event"] for item in held if item["record_id"] in inserted]}])
+    repository.release_events(batch_id)
+    return inserted
 
 
 class Repository:
@@ -242,16 +280,27 @@ class Repository:
                 changed += collection.bulk_write(writes, ordered=False).modified_count
         return changed
 
+    def hold_events(self, batch_id, records_name, held):
+        self.database.held_events.insert_one(
+            {"_id": batch_id, "records": records_name, "time": now(), "held": held})
+
+    def release_events(self, batch_id):
+        self.database.held_events.delete_one({"_id": batch_id})
+
+    def held_batches(self, older_than_seconds):
+        """Batches an import call did not release: it crashed, or is still running if recent."""
+        return self.database.held_events.find({"time": {"$lt": now() - timedelta(seconds=older_than_seconds)}})
+
+    def events_imported_by(self, batch):
+        """The held events of the records the batch itself inserted."""
+        collection = getattr(self, batch["records"]).collection
+        inserted = read_each(lambda record_id: collection.find_one(
+            {"_id": record_id, IMPORT_BATCH: batch["_id"]}, {"_id": 1}), {item["record_id"] for item in batch["held"]})
+        return [item["event"] for item in batch["held"] if inserted[item["record_id"]]]
+
     def mark_published(self, event_ids):
-        if not event_ids:
-            return
         moment = now()
-        try:
-            self.database.published_events.insert_many(
-                [{"_id": event_id, "time": moment} for event_id in event_ids], ordered=False)
-        except BulkWriteError as error:
-            if any(problem["code"] != 11000 for problem in error.details["writeErrors"]):
-                raise
+        insert_all(self.database.published_events, [{"_id": event_id, "time": moment} for event_id in event_ids])
 
     def forget_published(self, older_than_seconds):
         self.database.published_events.delete_many({"time": {"$lt": now() - timedelta(seconds=older_than_seconds)}})

@@ -62,8 +62,9 @@ class FlatOccupancyChanged(EventData):
 
 @contract("civicgrid.grids.node.moved.v1")
 class NodeMoved(EventData):
-    """Records below the node carry `previous_path` as their path's prefix until they follow:
-    replace it by `path` wherever the node's id appears in a path."""
+    """A grid moved to another community or district, or a building or micro-grid to another grid
+    (grids split or merged). Records below the node carry `previous_path` as their path's prefix
+    until they follow: replace it by `path` wherever the node's id appears in a path."""
     id: str
     kind: str
     display_name: str
@@ -98,6 +99,11 @@ class PostRemoved(PostData):
     pass
 
 
+@contract("civicgrid.grids.post.updated.v1")
+class PostUpdated(PostData):
+    changed: list[str]
+
+
 class ContactData(EventData):
     display_name: str
     role: str
@@ -105,8 +111,7 @@ class ContactData(EventData):
     email: str
 
 
-@contract("civicgrid.grids.organisation.created.v1")
-class OrganisationCreated(EventData):
+class OrganisationData(EventData):
     id: str
     node_id: str
     kind: str
@@ -116,20 +121,43 @@ class OrganisationCreated(EventData):
     path: list[str]
 
 
+@contract("civicgrid.grids.organisation.created.v1")
+class OrganisationCreated(OrganisationData):
+    pass
+
+
+@contract("civicgrid.grids.organisation.updated.v1")
+class OrganisationUpdated(OrganisationData):
+    """Also sent, with `node_id` and `path` changed, when a merge moves the organisation from the
+    retired grid to the one that absorbed it."""
+    changed: list[str]
+
+
 class OpeningHoursData(EventData):
     weekday: str
     open: str
     close: str
 
 
-@contract("civicgrid.grids.station.created.v1")
-class StationCreated(EventData):
+class StationData(EventData):
     id: str
     node_id: str
     display_name: str
     time_zone: str
     opening_hours: list[OpeningHoursData]
     path: list[str]
+
+
+@contract("civicgrid.grids.station.created.v1")
+class StationCreated(StationData):
+    pass
+
+
+@contract("civicgrid.grids.station.updated.v1")
+class StationUpdated(StationData):
+    """Also sent, with `node_id` and `path` changed, when a merge moves the station (and its rota)
+    from the retired grid to the one that absorbed it."""
+    changed: list[str]
 
 
 class DutyData(EventData):
@@ -150,3 +178,28 @@ class DutyAdded(DutyData):
 @contract("civicgrid.grids.duty.removed.v1")
 class DutyRemoved(DutyData):
     pass
+
+
+@contract("civicgrid.grids.grid.split.v1")
+class GridSplit(EventData):
+    """Children of grid `id` (buildings, micro-grids) now hang below grid `target_id`. Each moved
+    child also has its own node.moved.v1 event: that is what records below it follow."""
+    id: str
+    path: list[str]
+    target_id: str
+    target_path: list[str]
+    # True when the split made the target grid.
+    new_grid: bool
+    child_ids: list[str]
+
+
+@contract("civicgrid.grids.grid.merged.v1")
+class GridMerged(EventData):
+    """Every child of grid `id` moved to grid `target_id` (each with its node.moved.v1 event), its
+    organisations and stations went along, its posts were removed, and grid `id` was retired (its
+    node.deleted.v1 event follows)."""
+    id: str
+    display_name: str
+    path: list[str]
+    target_id: str
+    target_path: list[str]

@@ -21,6 +21,10 @@ ALLOWED_PARENTS = {
     "MICRO_GRID": ("GRID",),
     "BUILDING": ("GRID", "MICRO_GRID"),
 }
+# What hangs directly below a grid, and so moves when grids are split or merged.
+GRID_CHILD_KINDS = tuple(kind for kind, parents in ALLOWED_PARENTS.items() if "GRID" in parents)
+# City, street and community are fixed levels, so a community's id is third in every path below it.
+COMMUNITY_DEPTH = 2
 
 
 class CreateNode(Schema):
@@ -203,3 +207,57 @@ class GetStationOnDuty(Schema):
 class MoveNode(Schema):
     id: Id
     parent_id: Id
+
+
+# Re-dividing grids.
+
+class SplitGrid(Schema):
+    # Required with new_grid_display_name: a retry finds the grid the first attempt made.
+    request_id: RequestId = ""
+    grid_id: Id
+    child_ids: Annotated[list[Id], Field(min_length=1, max_length=500)]
+    # One of the two: a new grid below the same parent, or an existing grid of the same community.
+    new_grid_display_name: Name | Literal[""] = ""
+    target_grid_id: Id | Literal[""] = ""
+
+
+class MergeGrids(Schema):
+    source_id: Id
+    target_id: Id
+    # Posts held at the source grid are removed with it; without this, they refuse the merge.
+    retire_posts: bool = False
+
+
+# Updates of what is attached to nodes. A post's kind, node and holder subject are what the post
+# is (its id is made of them), so they are not updatable: RemovePost and AssignPost change them.
+
+class PostChanges(Schema):
+    holder: Person | None = None
+
+
+class UpdatePost(Schema):
+    post: dict
+    update_mask: list[str]
+
+
+class OrganisationChanges(Schema):
+    kind: OrganisationKind | None = None
+    display_name: Name | None = None
+    address: Annotated[str, Field(max_length=300)] | None = None
+    contacts: Annotated[list[Contact], Field(max_length=50)] | None = None
+
+
+class UpdateOrganisation(Schema):
+    organisation: dict
+    update_mask: list[str]
+
+
+class StationChanges(Schema):
+    display_name: Name | None = None
+    time_zone: Annotated[str, Field(max_length=64)] | None = None
+    opening_hours: Annotated[list[OpeningHours], Field(max_length=28)] | None = None
+
+
+class UpdateStation(Schema):
+    station: dict
+    update_mask: list[str]

@@ -12,11 +12,12 @@ from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, 
 from services.events import envelope
 from services.grids import schemas
 from services.grids.events import (DutyAdded, DutyRemoved, FlatCreated, FlatDeleted, FlatOccupancyChanged,
-                                   FlatUpdated, NodeCreated, NodeDeleted, NodeMoved, NodeUpdated,
-                                   OrganisationCreated, PostAssigned, PostRemoved, StationCreated)
+                                   FlatUpdated, GridMerged, GridSplit, NodeCreated, NodeDeleted, NodeMoved,
+                                   NodeUpdated, OrganisationCreated, OrganisationUpdated, PostAssigned, PostRemoved,
+                                   PostUpdated, StationCreated, StationUpdated)
 from services.grids.store import GridsRepository
-from services.storage import (OUTBOX, MongoStore, content_id, insert_new, new_id, now, public,
-                               publish_inserted, timestamp)
+from services.storage import (OUTBOX, MongoStore, content_id, import_new, new_id, now, public, read_each,
+                               timestamp)
 from services.validation import masked_changes, parse
 
 
@@ -31,15 +32,7 @@ class GridsService(base.CivicService):
     def create_node(self, caller, request):
         caller = Caller.of(caller)
         command = parse(schemas.CreateNode, request)
-        path = self._path_for_new_node(caller, command)
-        fields = {"kind": command.kind, "display_name": command.display_name,
-                  "parent_id": command.parent_id}
-        node_id = fields["id"] = new_id()
-        fields["path"] = [*path, node_id]
-        event = self._node_event(NodeCreated, caller.tenant, {**fields, "id": node_id})
-        document, _ = self.store.nodes.create(caller.tenant, command.request_id, dict(fields), [event])
-        self.publish(self.store.nodes, document)
-        return public(document)
+        return public(self._create_node(caller, command, new_id()))
 
     @rpc
     def get_node(self, caller, request):
@@ -99,17 +92,75 @@ class GridsService(base.CivicService):
         parent = self._node(caller, command.parent_id, field="parent_id")
         if parent["kind"] not in schemas.ALLOWED_PARENTS["GRID"]:
             raise InvalidArgument.field("parent_id", f"a GRID goes below COMMUNITY or DISTRICT, not {parent['kind']}")
-        if node["parent_id"] != parent["_id"]:
-            path = [*parent["path"], node["_id"]]
-            event = envelope(self.name, NodeMoved.event_type, caller.tenant, f"nodes/{node['_id']}", {
-                "id": node["_id"], "kind": node["kind"], "display_name": node["display_name"],
-                "previous_parent_id": node["parent_id"], "parent_id": parent["_id"],
-                "previous_path": node["path"], "path": path})
-            node = self.store.nodes.update({"tenant": caller.tenant, "_id": node["_id"]},
-                                           {"parent_id": parent["_id"], "path": path}, [event])
-            self.publish(self.store.nodes, node)
-        self.store.rewrite_paths_below(caller.tenant, node["_id"], node["path"])
-        return public(node)
+        return public(self._reparent(caller, node, parent))
+
+    # Re-dividing grids. No multi-document transactions: every step is a single-document write
+    # that a re-run of the same request skips once done, so a re-run finishes what a crash left.
+
+    @rpc
+    def split_grid(self, caller, request):
+        """Moves some children of a grid (buildings, micro-grids) to a new grid below the same
+        parent, or to another grid of the same community; returns that grid. Each child moves as
+        in move_node, with its node.moved event; the last one's write also carries grid.split.
+
+        A new grid's id derives from the request_id, so a re-run makes no second grid; children
+        already in the target (moved by an earlier attempt) are accepted and only followed up."""
+        caller = Caller.of(caller)
+        command = parse(schemas.SplitGrid, request)
+        grid = self._grid(caller, command.grid_id, "grid_id")
+        target_id, stored_target = self._split_target(caller, command, grid)
+        children = self._children_to_split(caller, command.child_ids, grid, target_id)
+        target = stored_target()
+        split = envelope(self.name, GridSplit.event_type, caller.tenant, f"nodes/{grid['_id']}", {
+            "id": grid["_id"], "path": grid["path"], "target_id": target["_id"], "target_path": target["path"],
+            "new_grid": not command.target_grid_id, "child_ids": [child["_id"] for child in children]})
+        pending = [child for child in children if child["parent_id"] != target["_id"]]
+        for child in children:
+            self._reparent(caller, child, target, [split] if pending and child is pending[-1] else ())
+        return public(target)
+
+    @rpc
+    def merge_grids(self, caller, request):
+        """Moves every child of grid `source_id` to grid `target_id` of the same community, and
+        the source's organisations and stations with them; removes its posts when
+        `retire_posts` says so (otherwise they refuse the merge, since who leads the merged grid
+        is a decision); then retires the emptied source. Returns the target grid.
+
+        The target records the source in `merged_from` before the source goes, so a re-run
+        after the merge finished returns the target and writes nothing."""
+        caller = Caller.of(caller)
+        command = parse(schemas.MergeGrids, request)
+        if command.source_id == command.target_id:
+            raise InvalidArgument.field("target_id", "is the source grid; merge into another grid")
+        target = self._grid(caller, command.target_id, "target_id")
+        try:
+            source = self._grid(caller, command.source_id, "source_id")
+        except NotFound:
+            if command.source_id in target.get("merged_from", ()):
+                return public(target)
+            raise
+        check_same_community(source, target, "target_id")
+        posts = list(self._every(self.store.posts, {"tenant": caller.tenant, "node_id": source["_id"]}))
+        if posts and not command.retire_posts:
+            raise FailedPrecondition(
+                f"grid {source['_id']} has {len(posts)} staff posts; remove them first, or set retire_posts",
+                [{"field": "retire_posts", "description": "is false and the source grid has posts"}])
+        self._move_every_child(caller, source, target)
+        for post in posts:
+            self._remove(caller, post["_id"], self.store.posts, "posts", PostRemoved)
+        self._rehome_attached(caller, source, target)
+        # Still carrying the source in their paths: the rota of its stations, and the records
+        # below a child whose move a crash interrupted before they followed.
+        self.store.rewrite_paths_below(caller.tenant, source["_id"], target["path"])
+        target = self.store.nodes.update({"tenant": caller.tenant, "_id": target["_id"]}, {},
+                                         extra={"$addToSet": {"merged_from": source["_id"]}})
+        merged = envelope(self.name, GridMerged.event_type, caller.tenant, f"nodes/{source['_id']}", {
+            "id": source["_id"], "display_name": source["display_name"], "path": source["path"],
+            "target_id": target["_id"], "target_path": target["path"]})
+        retired = self.store.nodes.retire({"tenant": caller.tenant, "_id": source["_id"]},
+                                          [merged, self._node_event(NodeDeleted, caller.tenant, public(source))])
+        self.publish(self.store.nodes, retired)
+        return public(target)
 
     # Flats
 
@@ -126,32 +177,25 @@ class GridsService(base.CivicService):
         same rows give the same flats however often they are sent. Not in the public contract.
 
         Returns, per requested flat and in order, {"flat": ..., "created": bool} or
-        {"error": {"field": ..., "description": ...}}. One read of the buildings' flats and one
-        batch insert, whatever the number of flats (see services/residents/bulk.py)."""
+        {"error": {"field": ..., "description": ...}}. New flats get ids derived from their
+        address and go in one batch insert; only the flats it refuses (there already) are read."""
         caller = Caller.of(caller)
         wanted = [self._parsed_flat(item) for item in parse(schemas.EnsureFlats, request).flats]
-        commands = [item for item in wanted if not isinstance(item, dict)]
-        buildings = self._buildings(caller, {command.building_id for command in commands})
-        existing = self.store.flats_by_address(
-            caller.tenant, [building_id for building_id, found in buildings.items() if "error" not in found])
+        buildings = self._buildings(caller, {item.building_id for item in wanted if not isinstance(item, dict)})
         planned, results = {}, []
         for item in wanted:
-            if isinstance(item, dict):
-                results.append(item)
-                continue
-            address = (item.building_id, item.unit, item.number)
-            building = buildings[item.building_id]
+            # An item that failed to parse is its own error; otherwise its building may be one.
+            building = item if isinstance(item, dict) else buildings[item.building_id]
             if "error" in building:
                 results.append(building)
-            elif address in existing:
-                results.append({"flat": shown_flat(existing[address], with_history=False), "created": False})
-            else:
-                planned.setdefault(address, self._new_flat_document(caller, item, building))
-                results.append(address)
-        documents = list(planned.values())
-        inserted = insert_new(self.store.flats.collection, caller.tenant, documents)
-        publish_inserted(self.outbox, self.store, documents, inserted)
-        return {"flats": [self._ensured(result, planned, inserted) for result in results]}
+                continue
+            address = (item.building_id, item.unit, item.number)
+            planned.setdefault(address, self._new_flat_document(caller, item, building))
+            results.append(address)
+        inserted = import_new(self.outbox, self.store, "flats", caller.tenant, list(planned.values()))
+        found = self.store.flats_at(caller.tenant, {
+            address: document["_id"] for address, document in planned.items() if document["_id"] not in inserted})
+        return {"flats": [self._ensured(result, planned, inserted, found) for result in results]}
 
     @rpc
     def get_flat(self, caller, request):
@@ -185,7 +229,7 @@ class GridsService(base.CivicService):
         try:
             # The history entry and the events go in the same single-document write.
             document = self.store.flats.update({"tenant": caller.tenant, "_id": flat_id}, changes,
-                                               extra={"$push": {OUTBOX: {"$each": events}, **pushed}})
+                                               events, extra={"$push": pushed})
         except DuplicateKeyError:
             raise AlreadyExists("another flat in this building has that unit and number",
                                 [{"field": "flat.number", "description": "already taken"}]) from None
@@ -290,6 +334,17 @@ class GridsService(base.CivicService):
                             PostRemoved)
 
     @rpc
+    def update_post(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.UpdatePost, request)
+        post_id, changes = masked_changes(schemas.PostChanges, command.post, command.update_mask, "post")
+        post = self.store.posts.get_in_scope(caller, post_id)
+        if changes["holder"]["subject"] != post["holder"]["subject"]:
+            raise InvalidArgument.field(
+                "post.holder.subject", "is who holds the post; RemovePost and AssignPost hand it to someone else")
+        return public(self._update_attached(caller, self.store.posts, "posts", PostUpdated, post, changes))
+
+    @rpc
     def staff_for(self, caller, request):
         """Who to tell: for each post asked, its holders at the nearest node from `node_id` up
         to the city. Internal (not in the public contract); the caller must reach the node,
@@ -340,18 +395,26 @@ class GridsService(base.CivicService):
         documents, token = self.store.organisations.page(query, command.page_size, command.page_token)
         return {"organisations": [public(d) for d in documents], "next_page_token": token}
 
+    @rpc
+    def update_organisation(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.UpdateOrganisation, request)
+        organisation_id, changes = masked_changes(
+            schemas.OrganisationChanges, command.organisation, command.update_mask, "organisation")
+        organisation = self.store.organisations.get_in_scope(caller, organisation_id)
+        return public(self._update_attached(caller, self.store.organisations, "organisations", OrganisationUpdated,
+                                            organisation, changes))
+
     # Service stations
 
     @rpc
     def create_station(self, caller, request):
         caller = Caller.of(caller)
         command = parse(schemas.CreateStation, request)
-        zone_of(command.time_zone)
-        for index, hours in enumerate(command.opening_hours):
-            if hours.close <= hours.open:
-                raise InvalidArgument.field(f"opening_hours.{index}.close", "must be after open")
+        fields = command.model_dump(exclude={"request_id"})
+        check_station(fields)
         node = self._attachable_node(caller, command.node_id, schemas.STATION_NODE_KINDS)
-        fields = command.model_dump(exclude={"request_id"}) | {"id": new_id(), "path": node["path"]}
+        fields |= {"id": new_id(), "path": node["path"]}
         event = envelope(self.name, StationCreated.event_type, caller.tenant, f"stations/{fields['id']}", fields)
         document, _ = self.store.stations.create(caller.tenant, command.request_id, dict(fields), [event])
         self.publish(self.store.stations, document)
@@ -369,6 +432,15 @@ class GridsService(base.CivicService):
         query = self._attached_query(caller, command.node_id, command.include_descendants)
         documents, token = self.store.stations.page(query, command.page_size, command.page_token)
         return {"stations": [public(d) for d in documents], "next_page_token": token}
+
+    @rpc
+    def update_station(self, caller, request):
+        caller = Caller.of(caller)
+        command = parse(schemas.UpdateStation, request)
+        station_id, changes = masked_changes(schemas.StationChanges, command.station, command.update_mask, "station")
+        check_station(changes, prefix="station.")
+        station = self._station(caller, station_id)
+        return public(self._update_attached(caller, self.store.stations, "stations", StationUpdated, station, changes))
 
     @rpc
     def add_duty(self, caller, request):
@@ -437,13 +509,12 @@ class GridsService(base.CivicService):
 
     def _buildings(self, caller, building_ids):
         """building id -> the building node, or {"error": ...} naming building_id."""
-        found = {}
-        for building_id in building_ids:
+        def building_or_error(building_id):
             try:
-                found[building_id] = self._building(caller, building_id)
+                return self._building(caller, building_id)
             except (InvalidArgument, NotFound) as error:
-                found[building_id] = {"error": {"field": "building_id", "description": error.message}}
-        return found
+                return {"error": {"field": "building_id", "description": error.message}}
+        return read_each(building_or_error, building_ids)
 
     def _new_flat_document(self, caller, command, building):
         flat_id = content_id(caller.tenant, command.building_id, command.unit, command.number)
@@ -453,14 +524,114 @@ class GridsService(base.CivicService):
                 "occupancy_history": [occupancy_change(command.occupancy, caller)], OUTBOX: [event]}
 
     @staticmethod
-    def _ensured(result, planned, inserted):
+    def _ensured(result, planned, inserted, found):
         if not isinstance(result, tuple):
             return result
-        document = planned[result]
-        if document["_id"] not in inserted:
-            # Not there when read, refused when written: another writer took the address meanwhile.
-            return {"error": {"field": "number", "description": "the flat was being created concurrently; retry"}}
-        return {"flat": shown_flat(document, with_history=False), "created": True}
+        if planned[result]["_id"] in inserted:
+            return {"flat": shown_flat(planned[result], with_history=False), "created": True}
+        if result in found:
+            return {"flat": shown_flat(found[result], with_history=False), "created": False}
+        # Refused when written, absent when read: deleted or being written by another call meanwhile.
+        return {"error": {"field": "number", "description": "the flat was being created or deleted concurrently; retry"}}
+
+    def _create_node(self, caller, command, node_id):
+        path = self._path_for_new_node(caller, command)
+        fields = {"id": node_id, "kind": command.kind, "display_name": command.display_name,
+                  "parent_id": command.parent_id, "path": [*path, node_id]}
+        event = self._node_event(NodeCreated, caller.tenant, fields)
+        document, _ = self.store.nodes.create(caller.tenant, command.request_id, dict(fields), [event])
+        self.publish(self.store.nodes, document)
+        return document
+
+    def _reparent(self, caller, node, parent, closing_events=()):
+        """Puts `node` below `parent`: its new place, its node.moved event and the events of the
+        step this move completes in one write; then the records below it follow. A node already
+        there gets no write and no event, but the records below it still follow: that finishes
+        a move a crash left halfway."""
+        if node["parent_id"] != parent["_id"]:
+            path = [*parent["path"], node["_id"]]
+            event = envelope(self.name, NodeMoved.event_type, caller.tenant, f"nodes/{node['_id']}", {
+                "id": node["_id"], "kind": node["kind"], "display_name": node["display_name"],
+                "previous_parent_id": node["parent_id"], "parent_id": parent["_id"],
+                "previous_path": node["path"], "path": path})
+            node = self.store.nodes.update({"tenant": caller.tenant, "_id": node["_id"]},
+                                           {"parent_id": parent["_id"], "path": path}, [event, *closing_events])
+            self.publish(self.store.nodes, node)
+        self.store.rewrite_paths_below(caller.tenant, node["_id"], node["path"])
+        return node
+
+    def _split_target(self, caller, command, grid):
+        """(id of the grid the children go to, a function returning that grid, made if new)."""
+        if bool(command.target_grid_id) == bool(command.new_grid_display_name):
+            raise InvalidArgument.field("target_grid_id", "give either target_grid_id or new_grid_display_name")
+        if command.target_grid_id:
+            if command.target_grid_id == grid["_id"]:
+                raise InvalidArgument.field("target_grid_id", "is the grid being split; name another grid")
+            target = self._grid(caller, command.target_grid_id, "target_grid_id")
+            check_same_community(grid, target, "target_grid_id")
+            return target["_id"], lambda: target
+        if not command.request_id:
+            raise InvalidArgument.field("request_id", "is required to split into a new grid, so a retry finds it")
+        new_grid_id = content_id(caller.tenant, "split", grid["_id"], command.request_id)
+        new_grid = schemas.CreateNode(request_id=new_grid_id, kind="GRID", display_name=command.new_grid_display_name,
+                                      parent_id=grid["parent_id"])
+        self._path_for_new_node(caller, new_grid)
+        return new_grid_id, lambda: self._create_node(caller, new_grid, new_grid_id)
+
+    def _children_to_split(self, caller, child_ids, grid, target_id):
+        """The named children of `grid`; those already below the target were moved by an earlier
+        attempt of the same split."""
+        children = {}
+        for index, child_id in enumerate(child_ids):
+            field = f"child_ids.{index}"
+            child = self._node(caller, child_id, field=field)
+            if child["kind"] not in schemas.GRID_CHILD_KINDS:
+                raise InvalidArgument.field(
+                    field, f"is a {child['kind']}; a grid's {' or '.join(schemas.GRID_CHILD_KINDS)} children move")
+            if child["parent_id"] not in (grid["_id"], target_id):
+                raise InvalidArgument.field(field, f"is not directly below grid {grid['_id']}")
+            children[child["_id"]] = child
+        return list(children.values())
+
+    def _move_every_child(self, caller, source, target):
+        """Until none is left, so that a child added meanwhile is not left below a retired grid."""
+        below_source = {"tenant": caller.tenant, "parent_id": source["_id"]}
+        while children := list(self._every(self.store.nodes, below_source)):
+            for child in children:
+                self._reparent(caller, child, target)
+
+    def _rehome_attached(self, caller, source, target):
+        """A merged grid's organisations and stations serve the same places: they go to the target."""
+        place = {"node_id": target["_id"], "path": target["path"]}
+        for records, collection, contract_model in ((self.store.organisations, "organisations", OrganisationUpdated),
+                                                    (self.store.stations, "stations", StationUpdated)):
+            for record in list(self._every(records, {"tenant": caller.tenant, "node_id": source["_id"]})):
+                self._update_attached(caller, records, collection, contract_model, record, place)
+
+    def _update_attached(self, caller, records, collection, contract_model, record, changes):
+        """Writes changes to a record attached to a node (post, organisation, station) with its
+        updated event naming the changed fields."""
+        data = contract_fields(contract_model, public(record) | changes | {"changed": sorted(changes)})
+        event = envelope(self.name, contract_model.event_type, caller.tenant, f"{collection}/{record['_id']}", data)
+        document = records.update({"tenant": caller.tenant, "_id": record["_id"]}, changes, [event])
+        self.publish(records, document)
+        return document
+
+    @staticmethod
+    def _every(records, query):
+        """Every live record matching `query`, a page at a time."""
+        token = ""
+        while True:
+            documents, token = records.page(query, page_token=token)
+            yield from documents
+            if not token:
+                return
+
+    def _grid(self, caller, grid_id, field):
+        grid = self._node(caller, grid_id, field=field)
+        if grid["kind"] != "GRID":
+            raise InvalidArgument.field(field, f"is a {grid['kind']}, not a GRID")
+        return grid
 
     def _attachable_node(self, caller, node_id, kinds):
         node = self._node(caller, node_id, field="node_id")
@@ -550,11 +721,26 @@ def shown_flat(document, with_history=True):
     return shown
 
 
-def zone_of(name):
+def zone_of(name, field="time_zone"):
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidArgument.field("time_zone", f"{name!r} is not an IANA time zone") from None
+        raise InvalidArgument.field(field, f"{name!r} is not an IANA time zone") from None
+
+
+def check_station(fields, prefix=""):
+    """Refuses a time zone or opening hours a station cannot keep; `fields` may hold some only."""
+    if "time_zone" in fields:
+        zone_of(fields["time_zone"], f"{prefix}time_zone")
+    for index, hours in enumerate(fields.get("opening_hours", ())):
+        if hours["close"] <= hours["open"]:
+            raise InvalidArgument.field(f"{prefix}opening_hours.{index}.close", "must be after open")
+
+
+def check_same_community(grid, other, field):
+    """Grids are re-divided within their community; MoveNode takes a whole grid to another one."""
+    if other["path"][schemas.COMMUNITY_DEPTH] != grid["path"][schemas.COMMUNITY_DEPTH]:
+        raise InvalidArgument.field(field, "is a grid of another community; MoveNode moves a whole grid there")
 
 
 def instant_of(rfc3339):

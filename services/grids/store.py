@@ -1,7 +1,7 @@
 """Storage of the grids service: nodes of the hierarchy and flats."""
 from pymongo import ASCENDING
 
-from services.storage import LIVE, Records, Repository
+from services.storage import LIVE, Records, Repository, read_each
 
 # A building has some hundreds of flats at most; this bounds a malformed one.
 MAX_FLATS_IN_VIEW = 5000
@@ -57,12 +57,15 @@ class GridsRepository(Repository):
         pipeline = [{"$match": {"$and": [query, LIVE]}}, {"$group": {"_id": f"${field}", "count": {"$sum": 1}}}]
         return {row["_id"]: row["count"] for row in collection.aggregate(pipeline)}
 
-    def flats_by_address(self, tenant, building_ids):
-        """(building id, unit, number) -> flat, for the flats of these buildings, in one read."""
-        if not building_ids:
-            return {}
-        flats = self.flats.collection.find({"tenant": tenant, "building_id": {"$in": list(building_ids)}, **LIVE})
-        return {(flat["building_id"], flat["unit"], flat["number"]): flat for flat in flats}
+    def flats_at(self, tenant, expected):
+        """address -> live flat, for {(building id, unit, number): the flat's expected `_id`}: read
+        by that `_id`, or by address for a flat created with another id (CreateFlat)."""
+        def flat_at(address):
+            building_id, unit, number = address
+            return (self.flats.collection.find_one({"_id": expected[address], "tenant": tenant, **LIVE})
+                    or self.flats.collection.find_one(
+                        {"tenant": tenant, "building_id": building_id, "unit": unit, "number": number, **LIVE}))
+        return {address: flat for address, flat in read_each(flat_at, expected).items() if flat}
 
     def posts_on_path(self, tenant, path, kinds):
         """The posts of these kinds held at any node of `path`."""

@@ -45,6 +45,24 @@ class ResidentUpdated(ResidentData):
     changed: list[str]
 
 
+class TagChange(EventData):
+    current: list[str]
+    added: list[str]
+    removed: list[str]
+
+
+@contract("civicgrid.residents.resident.tagged.v1")
+class ResidentTagged(EventData):
+    """Sent with resident.updated when the tags change, for those who follow tags alone (a clinic
+    following who becomes elderly or disabled). The change sits under `tags` so that partners
+    from whom tags are withheld lose all of it with that one field."""
+    id: str
+    household_id: str
+    path: list[str]
+    tags: TagChange
+    tagged_by: str
+
+
 @contract("civicgrid.residents.resident.deleted.v1")
 class ResidentDeleted(ResidentData):
     pass

@@ -12,11 +12,10 @@ from services.events import envelope
 from services.residents import schemas
 from services.residents.events import (HouseholdDeleted, HouseholdRegistered, HouseholdUpdated,
                                        ResidentDeleted, ResidentDeparted, ResidentMoved, ResidentRegistered,
-                                       ResidentUpdated, VisitLogged)
+                                       ResidentTagged, ResidentUpdated, VisitLogged)
 from services.residents.pii import FULL_PII_GRANT, PII_FIELDS, PiiKeys, birth_date_of_id, mask
 from services.residents.store import ResidentsRepository
-from services.storage import (OUTBOX, MongoStore, content_id, insert_new, new_id, now, public,
-                               publish_inserted, timestamp)
+from services.storage import OUTBOX, MongoStore, content_id, import_new, new_id, now, public, timestamp
 from services.validation import masked_changes, parse
 
 HOUSEHOLD_FIELDS = ("id", "flat_id", "display_name", "path")
@@ -150,15 +149,18 @@ class ResidentsService(base.CivicService):
             self._check_sensitive(caller, changes["tags"], "resident.tags")
             changes["tags"] = self._keep_hidden_tags(caller, resident, changes["tags"])
         self._check_id_matches_birth_date(resident, changes)
-        event = self._event(ResidentUpdated, caller.tenant, "residents", public(resident) | changes,
-                            changed=sorted(changes))
+        self._claim_national_id(caller, resident_id, changes.get("national_id"), "resident.national_id")
+        events = [self._event(ResidentUpdated, caller.tenant, "residents", public(resident) | changes,
+                              changed=sorted(changes))]
+        if set(changes.get("tags", resident["tags"])) != set(resident["tags"]):
+            events.append(self._tagged_event(caller, resident, changes["tags"]))
         pii_changes = {field: changes.pop(field) for field in PII_FIELDS if field in changes}
         sealed = self._sealed(caller.tenant, pii_changes)
         cleared = {f"{field}_{part}": "" for field, value in pii_changes.items() if not value
                    for part in ("sealed", "index")}
         try:
             document = self.store.residents.update(
-                {"tenant": caller.tenant, "_id": resident_id}, changes | sealed, [event],
+                {"tenant": caller.tenant, "_id": resident_id}, changes | sealed, events,
                 extra={"$unset": cleared} if cleared else None)
         except DuplicateKeyError:
             raise duplicate_national_id("resident.national_id") from None
@@ -201,11 +203,9 @@ class ResidentsService(base.CivicService):
                 new_flats.add(flat["flat"]["id"])
             household = households.setdefault(*self._household_document(caller, row, flat["flat"]))
             residents.append(self._resident_document(caller, row, household))
-        for records, documents, counter in ((self.store.households, list(households.values()), "households_created"),
-                                            (self.store.residents, residents, "residents_created")):
-            inserted = insert_new(records.collection, caller.tenant, documents)
-            publish_inserted(self.outbox, self.store, documents, inserted)
-            report[counter] = len(inserted)
+        for records_name, documents, counter in (("households", list(households.values()), "households_created"),
+                                                 ("residents", residents, "residents_created")):
+            report[counter] = len(import_new(self.outbox, self.store, records_name, caller.tenant, documents))
         report["flats_created"] = len(new_flats)
         report["rows_unchanged"] = len(residents) - report["residents_created"]
         report["errors"].sort(key=lambda error: error["row"])
@@ -229,7 +229,7 @@ class ResidentsService(base.CivicService):
         document = self.store.residents.update(
             {"tenant": caller.tenant, "_id": resident["_id"]},
             {"household_id": target["_id"], "path": target["path"]},
-            extra={"$push": {OUTBOX: {"$each": [event]}, "moves": move}})
+            [event], extra={"$push": {"moves": move}})
         self.publish(self.store.residents, document)
         return self._shown(caller, document, "MoveResident")
 
@@ -331,9 +331,12 @@ class ResidentsService(base.CivicService):
     # Helpers
 
     def _register_resident(self, caller, household, fields, pii_values, request_id):
-        fields = fields | {"id": new_id(), "household_id": household["_id"], "path": household["path"],
+        # A repeated request gets the same id, so its national ID claim is its own.
+        resident_id = content_id(caller.tenant, "resident", request_id) if request_id else new_id()
+        fields = fields | {"id": resident_id, "household_id": household["_id"], "path": household["path"],
                            "status": "ACTIVE"}
         event = self._event(ResidentRegistered, caller.tenant, "residents", fields)
+        self._claim_national_id(caller, resident_id, pii_values.national_id, "national_id")
         stored = fields | self._sealed(caller.tenant, {f: getattr(pii_values, f) for f in PII_FIELDS})
         try:
             document, created = self.store.residents.create(caller.tenant, request_id, stored, [event])
@@ -341,6 +344,13 @@ class ResidentsService(base.CivicService):
             raise duplicate_national_id("national_id") from None
         self.publish(self.store.residents, document)
         return document, created
+
+    def _claim_national_id(self, caller, resident_id, national_id, field):
+        if not national_id:
+            return
+        index = self.pii.blind_index(caller.tenant, "national_id", national_id)
+        if self.store.claim_national_ids(caller.tenant, {index: resident_id}):
+            raise duplicate_national_id(field)
 
     def _checked_row(self, caller, raw, errors):
         """The row parsed and checked on its own, or None with its errors noted."""
@@ -356,20 +366,19 @@ class ResidentsService(base.CivicService):
         return row
 
     def _without_taken_ids(self, caller, rows, errors):
-        """Drops (as errors) rows whose national ID belongs to another resident, registered before
-        or claimed by an earlier row of this batch; checked before anything of the batch is written."""
-        index_of = {id(row): self.pii.blind_index(caller.tenant, "national_id", row.national_id)
-                    for row in rows if row.national_id}
-        owners = self.store.owners_of_national_ids(list(index_of.values()))
-        kept = []
+        """Drops (as errors) rows whose national ID another resident holds, registered before or
+        by an earlier row of this batch, before anything of the batch is written; the national IDs
+        of the rows kept are claimed for them."""
+        wanted, kept = {}, []
         for row in rows:
-            index = index_of.get(id(row))
-            if index and owners.setdefault(index, self._import_id(caller, row)) != self._import_id(caller, row):
-                errors.append({"row": row.row, "field": "national_id",
-                               "reason": "a resident with this national ID is already registered in this tenant"})
+            index = self.pii.blind_index(caller.tenant, "national_id", row.national_id) if row.national_id else ""
+            if index and wanted.setdefault(index, self._import_id(caller, row)) != self._import_id(caller, row):
+                errors.append(national_id_taken(row))
             else:
-                kept.append(row)
-        return kept
+                kept.append((row, index))
+        held = self.store.claim_national_ids(caller.tenant, wanted)
+        errors += [national_id_taken(row) for row, index in kept if index in held]
+        return [row for row, index in kept if index not in held]
 
     def _import_id(self, caller, row):
         """The same person in the same place gives the same id. Ids are stored in clear, so the
@@ -419,6 +428,13 @@ class ResidentsService(base.CivicService):
     def _check_sensitive(self, caller, tags, field):
         if set(tags) & schemas.SENSITIVE_TAGS and not caller.has_grant(schemas.SENSITIVE_GRANT):
             raise PermissionDenied(f"{field}: sensitive tags need the {schemas.SENSITIVE_GRANT} grant")
+
+    def _tagged_event(self, caller, resident, tags):
+        return envelope(self.name, ResidentTagged.event_type, caller.tenant, f"residents/{resident['_id']}", {
+            "id": resident["_id"], "household_id": resident["household_id"], "path": resident["path"],
+            "tags": {"current": tags, "added": sorted(set(tags) - set(resident["tags"])),
+                     "removed": sorted(set(resident["tags"]) - set(tags))},
+            "tagged_by": caller.subject})
 
     def _keep_hidden_tags(self, caller, resident, tags):
         """A caller who cannot see sensitive tags cannot remove them by omission either."""
@@ -503,6 +519,11 @@ def consistent_birth_date(national_id, birth_date):
     if birth_date and birth_date != from_id:
         raise InvalidArgument.field("national_id", f"carries birth date {from_id}, but birth_date is {birth_date}")
     return from_id
+
+
+def national_id_taken(row):
+    return {"row": row.row, "field": "national_id",
+            "reason": "a resident with this national ID is already registered in this tenant"}
 
 
 def duplicate_national_id(field):

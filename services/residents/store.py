@@ -1,7 +1,7 @@
 """Storage of the residents service: households, residents, visits and the PII read audit."""
 from pymongo import ASCENDING
 
-from services.storage import LIVE, Records, Repository, now
+from services.storage import LIVE, Records, Repository, insert_all, now, read_each
 
 
 class ResidentsRepository(Repository):
@@ -13,6 +13,8 @@ class ResidentsRepository(Repository):
         self.residents = Records(database.residents, "resident")
         self.visits = Records(database.visits, "visit")
         self.pii_reads = database.pii_reads
+        # blind index of a national ID -> the resident holding it; see claim_national_ids
+        self.national_ids = database.national_ids
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -74,9 +76,24 @@ class ResidentsRepository(Repository):
             {"tenant": tenant, "reader": reader, "role": role, "resident_id": resident_id, "field": field,
              "method": method, "time": moment} for resident_id, field in reads])
 
-    def owners_of_national_ids(self, indexes):
-        """blind index -> id of the resident registered with it, in one read."""
-        if not indexes:
-            return {}
-        return {resident["national_id_index"]: resident["_id"] for resident in self.residents.collection.find(
-            {"national_id_index": {"$in": indexes}}, {"national_id_index": 1})}
+    def claim_national_ids(self, tenant, wanted):
+        """Claims national IDs ({blind index: resident id}) for residents about to be written;
+        returns {blind index: holder} for those another resident holds. Claims are keyed by `_id`,
+        so a whole import batch is checked by one insert, where a query on the residents' unique
+        index would scan them on FerretDB. A claim whose holder is gone or now carries another ID
+        is taken over; the residents' unique index stays the last guard."""
+        refused = insert_all(self.national_ids, [
+            {"_id": index, "tenant": tenant, "resident_id": resident_id} for index, resident_id in wanted.items()])
+        claims = read_each(lambda index: self.national_ids.find_one({"_id": index}), refused)
+        held = {}
+        for index, claim in claims.items():
+            holder = claim["resident_id"]
+            if holder != wanted[index] and not self._take_over_claim(index, holder, wanted[index]):
+                held[index] = holder
+        return held
+
+    def _take_over_claim(self, index, holder, resident_id):
+        if self.residents.collection.find_one({"_id": holder, "national_id_index": index}, {"_id": 1}):
+            return False
+        return self.national_ids.update_one(
+            {"_id": index, "resident_id": holder}, {"$set": {"resident_id": resident_id}}).modified_count == 1

@@ -15,7 +15,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.errors import InvalidArgument
-from services.storage import LIVE, OUTBOX, Records, Repository, now, page_size_of
+from services.storage import LIVE, OUTBOX, Records, Repository, now, page_size_of, queue_events
 from services.tickets.lifecycle import OPEN_STATES
 
 # Fields a queue page does not need; GetTicket and ListTicketTimeline return them.
@@ -59,11 +59,11 @@ class TicketsRepository(Repository):
                  "version": ticket["version"], "time": now()})
         except DuplicateKeyError:
             return None
-        operation = {
+        operation = queue_events({
             "$set": {**changes, "update_time": now()},
             "$inc": {"version": 1},
-            "$push": {"timeline": {"$each": list(timeline_entries)}, OUTBOX: {"$each": list(events)}},
-        }
+            "$push": {"timeline": {"$each": list(timeline_entries)}},
+        }, events)
         return self.tickets.collection.find_one_and_update(
             {"$and": [{"tenant": ticket["tenant"], "_id": ticket["_id"], "state": ticket["state"],
                        "version": ticket["version"]}, LIVE]},

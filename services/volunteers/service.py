@@ -11,7 +11,7 @@ from services import base
 from services.access import Caller
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
-from services.storage import LIVE, OUTBOX, MongoStore, new_id, now, public, timestamp
+from services.storage import LIVE, OUTBOX, MongoStore, new_id, now, public, queue_events, timestamp
 from services.validation import masked_changes, parse
 from services.volunteers import matching, rotation, schemas
 from services.volunteers.events import (ActivityRecorded, RotationCreated, TaskCheckedIn, TaskCheckedOut,
@@ -458,7 +458,7 @@ class VolunteersService(base.CivicService):
                                      people_dispatched=task["people_dispatched"],
                                      offer_deadline=timestamp(task["offer_deadline"]), coordinators=coordinators)
             document = self.store.tasks.collection.find_one_and_update(
-                query, {"$set": {"unfilled_raised": True}, "$push": {OUTBOX: event}},
+                query, queue_events({"$set": {"unfilled_raised": True}}, [event]),
                 return_document=ReturnDocument.AFTER)
             if document is not None:
                 self.publish(self.store.tasks, document)
@@ -679,7 +679,7 @@ class VolunteersService(base.CivicService):
     def _conditional_update(self, query, operation, events, conflict):
         """One write that changes a task only if it is still as read, carrying its events (the outbox)."""
         operation.setdefault("$set", {})["update_time"] = now()
-        operation.setdefault("$push", {})[OUTBOX] = {"$each": events}
+        queue_events(operation, events)
         document = self.store.tasks.collection.find_one_and_update(
             {"$and": [query, {"retire_time": {"$exists": False}}]}, operation, return_document=ReturnDocument.AFTER)
         if document is None:

@@ -195,6 +195,23 @@ def test_figures_follow_residents_as_they_move_and_depart(platform, community, t
     assert {"civicgrid.residents.resident.moved.v1", "civicgrid.residents.resident.departed.v1"} <= types
 
 
+def test_tag_change_is_its_own_event_and_no_change_sends_none(platform, community, tap):  # noqa: F811
+    operator, ids, household, tenant = community
+    elder = resident(operator, household["id"], "Sun", tags=["elderly"])
+    update = {"resident": {"id": elder["id"], "tags": ["elderly", "living_alone"]}, "update_mask": "tags"}
+    operator.call(f"{RESIDENTS}/UpdateResident", update)
+    operator.call(f"{RESIDENTS}/UpdateResident", {"resident": {"id": elder["id"], "display_name": "Sun Li"},
+                                                  "update_mask": "displayName"})
+
+    events = tap.drain(tenant, {"civicgrid.residents.resident.updated.v1": 2,
+                                "civicgrid.residents.resident.tagged.v1": 1})
+    tagged = [e for e in events if e["type"] == "civicgrid.residents.resident.tagged.v1"]
+    assert len(tagged) == 1
+    assert tagged[0]["data"]["tags"] == {"current": ["elderly", "living_alone"], "added": ["living_alone"],
+                                         "removed": []}
+    assert tagged[0]["data"]["id"] == elder["id"] and tagged[0]["data"]["path"][-1] == ids["FLAT"]
+
+
 def test_figures_respect_scope(platform, community):
     operator, ids, household, tenant = community
     other_grid = operator.call(f"{GRIDS}/CreateNode", {"kind": "GRID", "display_name": "G2",
