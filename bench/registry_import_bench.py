@@ -2,12 +2,14 @@
 """Times a community import from CSV through the real gateway and services.
 
     .venv/bin/python bench/registry_import_bench.py [--residents 6812 --households 2911 --buildings 86]
+    .venv/bin/python bench/registry_import_bench.py --communities 15   # a city of ~100,000 people
 
 Starts its own platform (scripts/devstack.py, private RabbitMQ vhost and database prefix, on the
-servers named by AMQP_URI and MONGO_URI), writes a synthetic community CSV of the given size
-(the default is the real community in shared/DOMAIN.md: 10 grids, 86 buildings, 2,911
-households, 6,812 people), imports it with `cli.importer.import_csv`, re-imports it (which
-must write nothing), checks the figures, and tears everything down.
+servers named by AMQP_URI and MONGO_URI), writes a synthetic CSV of the given size (the default
+is one real community from shared/DOMAIN.md: 10 grids, 86 buildings, 2,911 households, 6,812
+people; `--communities N` makes a city of N such communities), imports it with
+`cli.importer.import_csv`, re-imports it (which must write nothing), checks the figures, times
+them for a community and the city, and tears everything down.
 """
 import argparse
 import csv
@@ -36,21 +38,29 @@ def parse_args():
     parser.add_argument("--households", type=int, default=2911)
     parser.add_argument("--buildings", type=int, default=86)
     parser.add_argument("--grids", type=int, default=10)
+    parser.add_argument("--communities", type=int, default=1, help="communities of the size above")
     return parser.parse_args()
 
 
-def build_community(client, grids, buildings):
+def build_city(client, communities, grids, buildings):
+    """(city id, community ids, {building label: building id})."""
     def node(kind, name, parent=""):
         return client.call(f"{GRIDS}/CreateNode", {"kind": kind, "display_name": name, "parent_id": parent})["id"]
     city = node("CITY", "Bench City")
-    community = node("COMMUNITY", "Bench Community", node("STREET", "Bench Street", city))
-    grid_ids = [node("GRID", f"Grid {g + 1}", community) for g in range(grids)]
-    building_map = {f"{b + 1}号楼": node("BUILDING", f"{b + 1}号楼", grid_ids[b % grids]) for b in range(buildings)}
-    return community, building_map
+    street = node("STREET", "Bench Street", city)
+    community_ids, building_map = [], {}
+    for c in range(communities):
+        community = node("COMMUNITY", f"Community {c + 1}", street)
+        grid_ids = [node("GRID", f"Grid {g + 1}", community) for g in range(grids)]
+        building_map |= {f"{c + 1}区{b + 1}号楼": node("BUILDING", f"{b + 1}号楼", grid_ids[b % grids])
+                         for b in range(buildings)}
+        community_ids.append(community)
+    return city, community_ids, building_map
 
 
 def write_csv(path, residents, households, buildings, rng):
-    """Households spread over the buildings' flats; residents spread over households, 1 to 6 each."""
+    """Households spread over the buildings' flats, listed building by building as a community's
+    register is; residents spread over households, 1 to 6 each."""
     sizes = [1] * households
     for _ in range(residents - households):
         sizes[rng.randrange(households)] += 1
@@ -58,8 +68,10 @@ def write_csv(path, residents, households, buildings, rng):
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         serial = 0
+        flats_listed = {}
         for h, size in enumerate(sizes):
-            building, flat = f"{h % buildings + 1}号楼", h // buildings
+            building = buildings[h * len(buildings) // households]
+            flat = flats_listed[building] = flats_listed.get(building, -1) + 1
             floor, unit = flat // 4 + 1, str(flat % 2 + 1)
             family = FAMILY_NAMES[h % len(FAMILY_NAMES)]
             for member in range(size):
@@ -70,7 +82,7 @@ def write_csv(path, residents, households, buildings, rng):
                 writer.writerow([
                     building, unit, floor, f"{floor}0{flat % 4 + 1}", "OWNER_OCCUPIED", f"{family}家{h}",
                     family + rng.choice(GIVEN_NAMES) + rng.choice(GIVEN_NAMES), "head" if member == 0 else "other",
-                    "", rng.choice(["FEMALE", "MALE"]), with_check_digit(f"110101{born}{serial % 1000:03d}"),
+                    "", rng.choice(["FEMALE", "MALE"]), with_check_digit(f"{110101 + serial // 1000}{born}{serial % 1000:03d}"),
                     f"13{rng.randint(0, 9)}{serial:08d}", ";".join(tags)])
 
 
@@ -78,9 +90,10 @@ def main():
     args = parse_args()
     with tempfile.TemporaryDirectory() as state, private_platform(state) as platform:
         client = platform.client(tenant="bench")
-        community, building_map = build_community(client, args.grids, args.buildings)
+        city, communities, building_map = build_city(client, args.communities, args.grids, args.buildings)
         csv_path = Path(state) / "community.csv"
-        write_csv(csv_path, args.residents, args.households, args.buildings, random.Random(7))
+        residents = args.residents * args.communities
+        write_csv(csv_path, residents, args.households * args.communities, list(building_map), random.Random(7))
 
         started = time.perf_counter()
         first = import_csv(client, csv_path, building_map, progress=sys.stderr)
@@ -88,19 +101,26 @@ def main():
         started = time.perf_counter()
         again = import_csv(client, csv_path, building_map, progress=sys.stderr)
         again_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        figures = client.call(f"{GRIDS}/GetNodeFigures", {"node_id": community})
-        figures_ms = (time.perf_counter() - started) * 1000
+        figures, figures_ms = timed_figures(client, communities[0])
+        city_figures, city_figures_ms = timed_figures(client, city)
     print(json.dumps({
-        "residents_in_file": args.residents, "households_in_file": args.households,
+        "residents_in_file": residents, "households_in_file": args.households * args.communities,
         "first_import": {key: first[key] for key in first if key != "errors"} | {
             "errors": len(first["errors"]), "seconds": round(first_seconds, 1),
             "residents_per_second": round(first["residents_created"] / first_seconds)},
         "re_import": {key: again[key] for key in again if key != "errors"} | {"seconds": round(again_seconds, 1)},
         "community_figures": {key: figures.get(key) for key in ("buildings", "flats", "households", "residents")},
-        "figures_ms": round(figures_ms, 1),
+        "community_figures_ms": round(figures_ms, 1),
+        "city_figures": {key: city_figures.get(key) for key in ("buildings", "flats", "households", "residents")},
+        "city_figures_ms": round(city_figures_ms, 1),
     }, ensure_ascii=False, indent=2))
-    return 0 if not first["errors"] and int(figures["residents"]) == args.residents else 1
+    return 0 if not first["errors"] and int(city_figures["residents"]) == residents else 1
+
+
+def timed_figures(client, node_id):
+    started = time.perf_counter()
+    figures = client.call(f"{GRIDS}/GetNodeFigures", {"node_id": node_id}, timeout=300)
+    return figures, (time.perf_counter() - started) * 1000
 
 
 if __name__ == "__main__":

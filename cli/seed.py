@@ -1,59 +1,72 @@
-"""The demo city `make up` loads: small, real-shaped, and idempotent (fixed request ids)."""
+"""The demo city `make up` loads: one synthetic community (cli/demo_city.py) put in through the
+gateway, the way an operator would: the hierarchy and the vacant flats by their create calls,
+the households and residents by the bulk import.
 
-DEMO = {
-    "city": "Demo City",
-    "street": "Riverside Street Office",
-    "community": "Willow Community",
-    "grids": {
-        "Grid 1": {"Building 1": 6, "Building 2": 6},
-        "Grid 2": {"Building 3": 4},
-        "Grid 3": {"Building 4": 4},
-    },
-}
-HOUSEHOLDS = [
-    # (flat index in its building, household, [(name, relation, birth date, gender, tags)])
-    (0, "Wang family", [("Wang Guilan", "head", "1941-03-02", "FEMALE", ["elderly", "living_alone"])]),
-    (1, "Li family", [("Li Ming", "head", "1980-07-15", "MALE", []),
-                      ("Zhao Hong", "spouse", "1983-01-20", "FEMALE", ["childbearing_age_woman"]),
-                      ("Li Xiaoyu", "child", "2016-09-01", "FEMALE", ["child"])]),
-    (2, "Chen family", [("Chen Jianguo", "head", "1952-11-11", "MALE", ["elderly", "veteran"])]),
-]
+Idempotent: nodes and vacant flats are created with fixed request ids, and the import keys
+every row by its content, so seeding the same size again writes nothing.
+"""
+from cli.demo_city import REAL, SMALL, building_name, generate, grid_name
+from cli.importer import import_rows
+
+SCALES = {"small": SMALL, "real": REAL}
+CITY, STREET = "示范市", "滨河街道"
+CREATE_NODE = "civicgrid.grids.v1.Grids/CreateNode"
+CREATE_FLAT = "civicgrid.grids.v1.Grids/CreateFlat"
+ERRORS_SHOWN = 5
 
 
-def seed_demo(gateway, log=print):
-    def create(method, request_id, body):
-        return gateway.call(method, {"request_id": f"demo-seed-{request_id}", **body})
-
-    city = create("civicgrid.grids.v1.Grids/CreateNode", "city", {"kind": "CITY", "display_name": DEMO["city"]})
-    street = create("civicgrid.grids.v1.Grids/CreateNode", "street",
-                    {"kind": "STREET", "display_name": DEMO["street"], "parent_id": city["id"]})
-    community = create("civicgrid.grids.v1.Grids/CreateNode", "community",
-                       {"kind": "COMMUNITY", "display_name": DEMO["community"], "parent_id": street["id"]})
-    residents = 0
-    for grid_name, buildings in DEMO["grids"].items():
-        grid = create("civicgrid.grids.v1.Grids/CreateNode", grid_name,
-                      {"kind": "GRID", "display_name": grid_name, "parent_id": community["id"]})
-        for building_name, flat_count in buildings.items():
-            building = create("civicgrid.grids.v1.Grids/CreateNode", building_name,
-                              {"kind": "BUILDING", "display_name": building_name, "parent_id": grid["id"]})
-            flats = [create("civicgrid.grids.v1.Grids/CreateFlat", f"{building_name}-{n}",
-                            {"building_id": building["id"], "unit": "1", "floor": n // 2 + 1,
-                             "number": f"{n // 2 + 1}0{n % 2 + 1}",
-                             "occupancy": "OWNER_OCCUPIED" if n < 3 else "VACANT"})
-                     for n in range(flat_count)]
-            residents += seed_households(create, building_name, flats)
-    log(f"demo city seeded: tenant 'demo', community {community['id']}, {residents} residents")
-    return community
+def seed_demo(gateway, size=REAL, with_sensitive_tags=False, progress=None, log=print):
+    """Seeds a community of `size` below the demo city and street; returns the community node
+    and the import report. Sensitive tags go in only when the caller's token is granted them."""
+    community = generate(size)
+    create = creator(gateway)
+    community_node, building_ids = create_hierarchy(create, community)
+    log(f"{size.community}: {size.grids} grids, {size.buildings} buildings; "
+        f"creating {len(community.vacant_flats)} vacant flats")
+    create_vacant_flats(create, community, building_ids)
+    log(f"importing {size.households} households, {size.people} residents")
+    report = import_rows(gateway, community.import_rows(building_ids, with_sensitive_tags), progress)
+    log_outcome(log, community_node, report)
+    return community_node, report
 
 
-def seed_households(create, building_name, flats):
-    count = 0
-    for flat_index, household_name, members in HOUSEHOLDS:
-        household = create("civicgrid.residents.v1.Residents/CreateHousehold", f"{building_name}-{household_name}",
-                           {"flat_id": flats[flat_index]["id"], "display_name": household_name})
-        for name, relation, born, gender, tags in members:
-            create("civicgrid.residents.v1.Residents/CreateResident", f"{building_name}-{name}",
-                   {"household_id": household["id"], "display_name": name, "relation": relation,
-                    "birth_date": born, "gender": gender, "tags": tags})
-            count += 1
-    return count
+def creator(gateway):
+    """A create call with a request id fixed by `key`, so a repeat returns the first result."""
+    def create(method, key, body):
+        return gateway.call(method, {"request_id": f"demo-city/{key}", **body})
+    return create
+
+
+def create_hierarchy(create, community):
+    """City, street, the community, its grids and their buildings; returns the community node
+    and the building node ids, in the generator's building order."""
+    name = community.size.community
+    city = create(CREATE_NODE, "city", {"kind": "CITY", "display_name": CITY})
+    street = create(CREATE_NODE, "street", {"kind": "STREET", "display_name": STREET, "parent_id": city["id"]})
+    community_node = create(CREATE_NODE, name, {"kind": "COMMUNITY", "display_name": name,
+                                                "parent_id": street["id"]})
+    grid_ids = [create(CREATE_NODE, f"{name}/{grid_name(grid)}", {
+        "kind": "GRID", "display_name": grid_name(grid), "parent_id": community_node["id"]})["id"]
+        for grid in range(community.size.grids)]
+    building_ids = [create(CREATE_NODE, f"{name}/{building_name(building)}", {
+        "kind": "BUILDING", "display_name": building_name(building), "parent_id": grid_ids[grid]})["id"]
+        for building, grid in enumerate(community.grid_of_building)]
+    return community_node, building_ids
+
+
+def create_vacant_flats(create, community, building_ids):
+    """The import brings only flats people live in; the empty ones are created one by one."""
+    for flat in community.vacant_flats:
+        building = building_name(flat.building)
+        create(CREATE_FLAT, f"{community.size.community}/{building}/{flat.unit}-{flat.number}", {
+            "building_id": building_ids[flat.building], "unit": flat.unit, "floor": flat.floor,
+            "number": flat.number, "occupancy": "VACANT"})
+
+
+def log_outcome(log, community_node, report):
+    log(f"demo community {community_node['display_name']} ({community_node['id']}): "
+        f"{report['residents_created']} residents, {report['households_created']} households and "
+        f"{report['flats_created']} occupied flats added, {report['rows_unchanged']} residents already there, "
+        f"{len(report['errors'])} rows refused")
+    for error in report["errors"][:ERRORS_SHOWN]:
+        log(f"  row {error.get('row')}: {error.get('field')} {error.get('reason')}")

@@ -32,7 +32,8 @@ def parse_args():
     up.add_argument("--metrics-base-port", type=int, default=9101,
                     help="services get consecutive metrics ports from here, in the order " + ", ".join(SERVICES))
     up.add_argument("--db-prefix", default=os.environ.get("CIVICGRID_DB_PREFIX", "civicgrid_"))
-    up.add_argument("--seed", action="store_true", help="load the demo city once everything answers")
+    up.add_argument("--seed", action="store_true",
+                    help="load the demo city, at the real scale (minutes), once everything answers")
     up.add_argument("--timeout", type=float, default=90)
     down = sub.add_parser("down", help="stop what `up` started, by its recorded pids")
     down.add_argument("--state-dir", type=Path, default=ROOT / ".run/stack")
@@ -105,8 +106,9 @@ def up(args):
                             for i, s in enumerate(SERVICES)},
     }, indent=2))
     if args.seed:
+        # Granted sensitive_tags so the demo has the few residents whose tags other tokens do not see.
         subprocess.run([sys.executable, "-m", "cli.main", "--gateway", f"127.0.0.1:{args.gateway_port}",
-                        "seed-demo"], cwd=ROOT, check=True,
+                        "--grant", "sensitive_tags", "seed-demo", "--scale", "real"], cwd=ROOT, check=True,
                        env={**os.environ, "CIVICGRID_JWT_SECRET": secret})
     print_endpoints(args)
 

@@ -1,15 +1,15 @@
 """Events on the bus: a CloudEvents envelope, the contracts of their data, and the outbox relay.
 
-A record's events are written into the record itself (`outbox`) in the same
-write; `EventOutbox.flush` then publishes them through Nameko and removes them.
-A crash in between loses nothing: the relay timer publishes whatever is still
-pending. Bulk imports hold a batch's events in one document instead (`storage.import_new`). Consumers therefore see an event at least once and must be idempotent
+A record's events are written into the record itself (`outbox`) in the same write;
+`OutboxPublisher.flush` then publishes them and marks them published, and the relay later
+prunes them from the record. Bulk imports hold a batch's events in one document instead
+(`storage.import_new`). A crash in between loses nothing: the relay publishes whatever is still
+pending. Consumers therefore see an event at least once and must be idempotent
 (`Repository.first_delivery`).
 """
 import logging
-from datetime import datetime, timezone
-
 import time
+from datetime import datetime, timezone
 
 from kombu import Connection, Producer
 from kombu.pools import connections
@@ -151,10 +151,15 @@ class OutboxPublisher:
 
     def flush(self, repository, documents):
         events = [event for document in documents for event in document.get("outbox") or []]
+        self.publish(events)
+        repository.mark_published([event["id"] for event in events])
+
+    def publish(self, events):
+        """Publishes without marking: for events whose holder is cleared right after, so that
+        only a crash makes the relay publish them again (consumers drop the repeat by id)."""
         self.publish_all(events)
         for event in events:
             metrics.EVENTS_PUBLISHED.labels(self.service, event["type"]).inc()
-        repository.mark_published([event["id"] for event in events])
 
     def relay(self, repository):
         """Publishes unmarked events older than the grace period and prunes published ones;

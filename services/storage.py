@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from eventlet import GreenPool
+from eventlet import GreenPool, spawn_n
 from nameko.extensions import DependencyProvider
 from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -230,20 +230,24 @@ def read_each(read, keys):
     return dict(zip(keys, GreenPool(READS_IN_FLIGHT).imap(read, keys)))
 
 
-def import_new(outbox, repository, records_name, tenant, documents):
-    """Inserts the documents not stored yet and publishes the events they carry; returns the
-    `_id`s inserted. Meanwhile the events wait in one held batch rather than in each record, so
-    no record is written twice to clear its outbox. Each inserted record names its batch: after a
-    crash the relay publishes exactly the events of the records this batch inserted."""
-    batch_id = new_id()
-    held = []
-    for document in documents:
-        held += [{"record_id": document["_id"], "event": event} for event in document.pop(OUTBOX)]
-        document.update({OUTBOX: [], OUTBOX_PENDING: False, IMPORT_BATCH: batch_id})
-    repository.hold_events(batch_id, records_name, held)
-    inserted = insert_new(getattr(repository, records_name).collection, tenant, documents)
-    outbox.flush(repository, [{OUTBOX: [item["event"] for item in held if item["record_id"] in inserted]}])
-    repository.release_events(batch_id)
+def import_new(outbox, repository, tenant, documents_by_records):
+    """Inserts the documents not stored yet ({records name: documents}, in that order) and
+    publishes the events they carry; returns {records name: the `_id`s inserted}. Meanwhile the
+    events wait in one held batch rather than in each record, so no record is written twice to
+    clear its outbox. Each inserted record names its batch: after a crash the relay publishes
+    exactly the events of the records this batch inserted. The batch is released off the call's
+    path, since the relay also covers a release that never happens (consumers drop repeats)."""
+    batch_id, held = new_id(), []
+    for records_name, documents in documents_by_records.items():
+        for document in documents:
+            held += [{"records": records_name, "record_id": document["_id"], "event": event}
+                     for event in document.pop(OUTBOX)]
+            document.update({OUTBOX: [], OUTBOX_PENDING: False, IMPORT_BATCH: batch_id})
+    repository.hold_events(batch_id, held)
+    inserted = {records_name: insert_new(getattr(repository, records_name).collection, tenant, documents)
+                for records_name, documents in documents_by_records.items()}
+    outbox.publish([item["event"] for item in held if item["record_id"] in inserted[item["records"]]])
+    spawn_n(repository.release_events, batch_id)
     return inserted
 
 
@@ -280,9 +284,8 @@ class Repository:
                 changed += collection.bulk_write(writes, ordered=False).modified_count
         return changed
 
-    def hold_events(self, batch_id, records_name, held):
-        self.database.held_events.insert_one(
-            {"_id": batch_id, "records": records_name, "time": now(), "held": held})
+    def hold_events(self, batch_id, held):
+        self.database.held_events.insert_one({"_id": batch_id, "time": now(), "held": held})
 
     def release_events(self, batch_id):
         self.database.held_events.delete_one({"_id": batch_id})
@@ -293,10 +296,12 @@ class Repository:
 
     def events_imported_by(self, batch):
         """The held events of the records the batch itself inserted."""
-        collection = getattr(self, batch["records"]).collection
-        inserted = read_each(lambda record_id: collection.find_one(
-            {"_id": record_id, IMPORT_BATCH: batch["_id"]}, {"_id": 1}), {item["record_id"] for item in batch["held"]})
-        return [item["event"] for item in batch["held"] if inserted[item["record_id"]]]
+        def inserted_by_batch(record):
+            records_name, record_id = record
+            return getattr(self, records_name).collection.find_one(
+                {"_id": record_id, IMPORT_BATCH: batch["_id"]}, {"_id": 1}) is not None
+        inserted = read_each(inserted_by_batch, {(item["records"], item["record_id"]) for item in batch["held"]})
+        return [item["event"] for item in batch["held"] if inserted[(item["records"], item["record_id"])]]
 
     def mark_published(self, event_ids):
         moment = now()

@@ -192,7 +192,7 @@ class GridsService(base.CivicService):
             address = (item.building_id, item.unit, item.number)
             planned.setdefault(address, self._new_flat_document(caller, item, building))
             results.append(address)
-        inserted = import_new(self.outbox, self.store, "flats", caller.tenant, list(planned.values()))
+        inserted = import_new(self.outbox, self.store, caller.tenant, {"flats": list(planned.values())})["flats"]
         found = self.store.flats_at(caller.tenant, {
             address: document["_id"] for address, document in planned.items() if document["_id"] not in inserted})
         return {"flats": [self._ensured(result, planned, inserted, found) for result in results]}

@@ -15,6 +15,8 @@ class ResidentsRepository(Repository):
         self.pii_reads = database.pii_reads
         # blind index of a national ID -> the resident holding it; see claim_national_ids
         self.national_ids = database.national_ids
+        # key of an import batch imported whole -> when; see ResidentsService.import_residents
+        self.imported_batches = database.imported_batches
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -75,6 +77,12 @@ class ResidentsRepository(Repository):
         self.pii_reads.insert_many([
             {"tenant": tenant, "reader": reader, "role": role, "resident_id": resident_id, "field": field,
              "method": method, "time": moment} for resident_id, field in reads])
+
+    def imported_whole_before(self, batch_key):
+        return self.imported_batches.find_one({"_id": batch_key}, {"_id": 1}) is not None
+
+    def note_imported_whole(self, batch_key, tenant, rows):
+        insert_all(self.imported_batches, [{"_id": batch_key, "tenant": tenant, "rows": rows, "time": now()}])
 
     def claim_national_ids(self, tenant, wanted):
         """Claims national IDs ({blind index: resident id}) for residents about to be written;

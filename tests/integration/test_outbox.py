@@ -58,9 +58,8 @@ def test_relay_publishes_the_events_of_what_a_crashed_import_inserted_and_no_oth
     tap = EventTap(platform.amqp_uri, ["grids"])
     try:
         events = {name: flat_created(tenant, f"{unique}-{name}") for name in ("inserted", "there-before")}
-        grids.held_events.insert_one({"_id": unique, "records": "flats", "time": now() - timedelta(seconds=30),
-                                      "held": [{"record_id": event["data"]["id"], "event": event}
-                                               for event in events.values()]})
+        grids.held_events.insert_one({"_id": unique, "time": now() - timedelta(seconds=30), "held": [
+            {"records": "flats", "record_id": event["data"]["id"], "event": event} for event in events.values()]})
         for name, batch in (("inserted", unique), ("there-before", "an-earlier-batch")):
             grids.flats.insert_one({"_id": f"{unique}-{name}", "tenant": tenant, "request_id": f"{unique}-{name}",
                                     "outbox": [], "outbox_pending": False, "import_batch": batch})

@@ -101,3 +101,39 @@ def test_cli_import_stats_and_worklist(platform, community, tmp_path, capsys):
     bad = write(tmp_path, "name\nx\n", name="bad.csv")
     assert main([*common, "import", bad]) == 2
     assert "nothing imported" in capsys.readouterr().err
+
+
+def test_a_clean_file_reruns_from_its_batch_notes_and_any_batching_changes_nothing(platform, community, tmp_path):
+    operator, ids, buildings, tenant = community
+    rows = "".join(f"2号楼,1,{n},{n}01,OWNER_OCCUPIED,孙家{n},孙{n},head,1970-01-0{n},MALE,,,\n" for n in range(1, 6))
+    path = write(tmp_path, HEADER + rows)
+    first = import_csv(operator, path, buildings, progress=None)
+    assert (first["flats_created"], first["households_created"], first["residents_created"]) == (5, 5, 5)
+    assert platform.database("residents").imported_batches.count_documents({"tenant": tenant}) == 1
+
+    for batch_rows in (500, 2):  # the same batch again, then batches never seen: checked row by row
+        again = import_csv(operator, path, buildings, progress=None, batch_rows=batch_rows)
+        assert (again["flats_created"], again["households_created"], again["residents_created"],
+                again["rows_unchanged"], again["errors"]) == (0, 0, 0, 5, [])
+    assert platform.database("residents").residents.count_documents({"tenant": tenant}) == 5
+    assert platform.database("grids").flats.count_documents({"tenant": tenant}) == 6
+
+
+def test_a_national_id_registered_one_by_one_is_refused_in_an_import_until_its_holder_goes(
+        platform, community, tmp_path):
+    operator, ids, buildings, tenant = community
+    national_id = with_check_digit("11010119600101123")
+    household = operator.call("civicgrid.residents.v1.Residents/CreateHousehold",
+                              {"flat_id": ids["FLAT"], "display_name": "周家"})
+    holder = operator.call("civicgrid.residents.v1.Residents/CreateResident", {
+        "household_id": household["id"], "display_name": "周一", "national_id": national_id})
+    path = write(tmp_path, HEADER + f"2号楼,1,5,501,VACANT,吴家,吴一,head,,MALE,{national_id},,\n")
+
+    refused = import_csv(operator, path, buildings, progress=None)
+    assert [(e["row"], e["field"]) for e in refused["errors"]] == [(2, "national_id")]
+    assert platform.database("grids").flats.count_documents({"tenant": tenant, "number": "501"}) == 0
+    assert platform.database("residents").households.count_documents({"tenant": tenant, "display_name": "吴家"}) == 0
+
+    operator.call("civicgrid.residents.v1.Residents/DeleteResident", {"id": holder["id"]})
+    taken_over = import_csv(operator, path, buildings, progress=None)
+    assert (taken_over["residents_created"], taken_over["errors"]) == (1, [])
