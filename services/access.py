@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.errors import NotFound, PermissionDenied
+from services.storage import combined
 
 Role = Literal["city_operator", "community_staff", "grid_worker", "volunteer", "resident", "partner", "system"]
 WHOLE_TENANT = "*"
@@ -47,12 +48,10 @@ class Caller(BaseModel):
 
     def scoped(self, extra=None):
         """A MongoDB filter limited to this caller's tenant and scope."""
-        conditions = [{"tenant": self.tenant}]
+        conditions = [extra or {}, {"tenant": self.tenant}]
         if not self.whole_tenant:
             conditions.append({"path": {"$in": list(self.scope)}})
-        if extra:
-            conditions.append(extra)
-        return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+        return combined(*conditions)
 
     def require(self, path, what="record"):
         """Out-of-scope records are reported as missing so that their existence does not leak."""

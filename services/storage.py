@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from eventlet import GreenPool, spawn_n
+from eventlet import GreenPool, spawn, spawn_n
 from nameko.extensions import DependencyProvider
 from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -38,6 +38,30 @@ def now():
     """Millisecond precision: what MongoDB stores, so a record reads back as it was written."""
     moment = datetime.now(timezone.utc)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def combined(*filters):
+    """One filter from several, as a flat document where keys do not clash: FerretDB pushes
+    plain top-level conditions down to its backend, and the filter nested in a top-level `$and`
+    not at all (a count then reads every record of the collection). Where keys clash the first
+    condition stays flat, so put the most selective first."""
+    flat, rest = {}, []
+    pending = list(filters)
+    while pending:
+        condition = pending.pop(0)
+        for key, value in condition.items():
+            if key == "$and":
+                pending[0:0] = value
+            elif key in flat:
+                rest.append({key: value})
+            else:
+                flat[key] = value
+    return {**flat, "$and": rest} if rest else flat
+
+
+def live(query):
+    """`query` limited to records not deleted."""
+    return combined(query, LIVE)
 
 
 def queue_events(operation, events):
@@ -126,7 +150,7 @@ class Records:
             return existing, False
 
     def get(self, query):
-        document = self.collection.find_one({"$and": [query, LIVE]})
+        document = self.collection.find_one(live(query))
         if document is None:
             raise NotFound(f"{self.what} not found")
         return document
@@ -146,7 +170,7 @@ class Records:
         if events:
             queue_events(operation, events)
         document = self.collection.find_one_and_update(
-            {"$and": [query, LIVE]}, operation, return_document=ReturnDocument.AFTER)
+            live(query), operation, return_document=ReturnDocument.AFTER)
         if document is None:
             raise NotFound(f"{self.what} not found")
         return document
@@ -161,8 +185,8 @@ class Records:
         size = page_size_of(page_size)
         after = decode_page_token(page_token)
         if after:
-            query = {"$and": [query, {"_id": {"$gt": after}}]}
-        query = {"$and": [query, LIVE]}
+            query = combined(query, {"_id": {"$gt": after}})
+        query = live(query)
         documents = list(self.collection.find(query).sort("_id", ASCENDING).limit(size + 1))
         more = len(documents) > size
         documents = documents[:size]
@@ -228,6 +252,11 @@ def read_each(read, keys):
     answers an `_id` match from its index but an `$in` by scanning the whole collection."""
     keys = list(keys)
     return dict(zip(keys, GreenPool(READS_IN_FLIGHT).imap(read, keys)))
+
+
+def in_parallel(*reads):
+    """The results of the reads, run side by side."""
+    return [thread.wait() for thread in [spawn(read) for read in reads]]
 
 
 def import_new(outbox, repository, tenant, documents_by_records):

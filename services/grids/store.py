@@ -1,7 +1,7 @@
 """Storage of the grids service: nodes of the hierarchy and flats."""
 from pymongo import ASCENDING
 
-from services.storage import LIVE, Records, Repository, read_each
+from services.storage import LIVE, Records, Repository, live, read_each
 
 # A building has some hundreds of flats at most; this bounds a malformed one.
 MAX_FLATS_IN_VIEW = 5000
@@ -54,7 +54,7 @@ class GridsRepository(Repository):
 
     @staticmethod
     def _count_by(collection, query, field):
-        pipeline = [{"$match": {"$and": [query, LIVE]}}, {"$group": {"_id": f"${field}", "count": {"$sum": 1}}}]
+        pipeline = [{"$match": live(query)}, {"$group": {"_id": f"${field}", "count": {"$sum": 1}}}]
         return {row["_id"]: row["count"] for row in collection.aggregate(pipeline)}
 
     def flats_at(self, tenant, expected):

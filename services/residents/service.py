@@ -16,7 +16,8 @@ from services.residents.events import (HouseholdDeleted, HouseholdRegistered, Ho
                                        ResidentTagged, ResidentUpdated, VisitLogged)
 from services.residents.pii import FULL_PII_GRANT, PII_FIELDS, PiiKeys, birth_date_of_id, mask
 from services.residents.store import ResidentsRepository
-from services.storage import OUTBOX, MongoStore, content_id, import_new, new_id, now, public, timestamp
+from services.storage import (OUTBOX, MongoStore, content_id, import_new, in_parallel, new_id, now, public,
+                               timestamp)
 from services.validation import masked_changes, parse
 
 HOUSEHOLD_FIELDS = ("id", "flat_id", "display_name", "path")
@@ -270,10 +271,11 @@ class ResidentsService(base.CivicService):
         on `path` (see GridsService.get_node_figures for why not counters)."""
         caller = Caller.of(caller)
         node_id = parse(schemas.CountPeople, request).node_id
-        households = self.store.households.collection.count_documents(caller.scoped({"path": node_id}))
         active = caller.scoped({"path": node_id, "status": {"$nin": list(schemas.DEPARTED)}})
-        residents = self.store.residents.collection.count_documents(active)
-        by_tag = self.store.count_tags(active)
+        households, residents, by_tag = in_parallel(
+            lambda: self.store.households.collection.count_documents(caller.scoped({"path": node_id})),
+            lambda: self.store.residents.collection.count_documents(active),
+            lambda: self.store.count_tags(active))
         if not caller.has_grant(schemas.SENSITIVE_GRANT):
             by_tag = {tag: n for tag, n in by_tag.items() if tag not in schemas.SENSITIVE_TAGS}
         return {"households": households, "residents": residents, "residents_by_tag": by_tag}

@@ -1,7 +1,7 @@
 """Storage of the residents service: households, residents, visits and the PII read audit."""
 from pymongo import ASCENDING
 
-from services.storage import LIVE, Records, Repository, insert_all, now, read_each
+from services.storage import Records, Repository, insert_all, live, now, read_each
 
 
 class ResidentsRepository(Repository):
@@ -44,7 +44,7 @@ class ResidentsRepository(Repository):
 
     def count_tags(self, query):
         """Residents per tag in one indexed pass over the scope ($facet is not available on FerretDB)."""
-        pipeline = [{"$match": {"$and": [query, LIVE]}}, {"$project": {"tags": 1}}, {"$unwind": "$tags"},
+        pipeline = [{"$match": live(query)}, {"$project": {"tags": 1}}, {"$unwind": "$tags"},
                     {"$group": {"_id": "$tags", "count": {"$sum": 1}}}]
         return {row["_id"]: row["count"] for row in self.residents.collection.aggregate(pipeline)}
 
@@ -67,7 +67,7 @@ class ResidentsRepository(Repository):
     def households_visited_by(self, query):
         """visitor -> distinct households visited, over the visits matching `query`."""
         seen = {}
-        for visit in self.visits.collection.find({"$and": [query, LIVE]}, {"visitor": 1, "household_id": 1}):
+        for visit in self.visits.collection.find(live(query), {"visitor": 1, "household_id": 1}):
             seen.setdefault(visit["visitor"], set()).add(visit["household_id"])
         return {visitor: len(households) for visitor, households in seen.items()}
 

@@ -13,11 +13,11 @@ from services import base
 from services.access import Caller
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import consume_once, envelope
-from services.storage import INTERNAL_FIELDS, MongoStore, new_id, now, public, timestamp
+from services.storage import INTERNAL_FIELDS, MongoStore, combined, new_id, now, public, timestamp
 from services.tickets import events as contracts
 from services.tickets import lifecycle, metrics, schemas
 from services.tickets.schemas import parse_checked
-from services.tickets.store import TicketsRepository, combined
+from services.tickets.store import TicketsRepository
 
 # Promised times are minutes long; a scan every few seconds is prompt and keeps the database load low.
 DEADLINE_SCAN_SECONDS = 5

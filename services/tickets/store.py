@@ -15,7 +15,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.errors import InvalidArgument
-from services.storage import LIVE, OUTBOX, Records, Repository, now, page_size_of, queue_events
+from services.storage import LIVE, OUTBOX, Records, Repository, combined, now, page_size_of, queue_events
 from services.tickets.lifecycle import OPEN_STATES
 
 # Fields a queue page does not need; GetTicket and ListTicketTimeline return them.
@@ -123,23 +123,6 @@ class TicketsRepository(Repository):
     def figures_rows(self, query):
         """The few fields figures need, for every ticket of a node and period (index `figures`)."""
         return self.tickets.collection.find(combined(query, LIVE), FIGURE_FIELDS)
-
-
-def combined(*filters):
-    """One filter from several, as a flat document where keys do not clash: FerretDB pushes
-    plain top-level conditions down to SQLite, but not the ones nested in `$and`."""
-    flat, rest = {}, []
-    pending = list(filters)
-    while pending:
-        condition = pending.pop(0)
-        for key, value in condition.items():
-            if key == "$and":
-                pending[0:0] = value
-            elif key in flat:
-                rest.append({key: value})
-            else:
-                flat[key] = value
-    return {**flat, "$and": rest} if rest else flat
 
 
 def encode_queue_token(document):

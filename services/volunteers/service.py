@@ -11,7 +11,7 @@ from services import base
 from services.access import Caller
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
-from services.storage import LIVE, OUTBOX, MongoStore, new_id, now, public, queue_events, timestamp
+from services.storage import LIVE, OUTBOX, MongoStore, live, new_id, now, public, queue_events, timestamp
 from services.validation import masked_changes, parse
 from services.volunteers import matching, rotation, schemas
 from services.volunteers.events import (ActivityRecorded, RotationCreated, TaskCheckedIn, TaskCheckedOut,
@@ -681,7 +681,7 @@ class VolunteersService(base.CivicService):
         operation.setdefault("$set", {})["update_time"] = now()
         queue_events(operation, events)
         document = self.store.tasks.collection.find_one_and_update(
-            {"$and": [query, {"retire_time": {"$exists": False}}]}, operation, return_document=ReturnDocument.AFTER)
+            live(query), operation, return_document=ReturnDocument.AFTER)
         if document is None:
             raise FailedPrecondition(conflict)
         return document

@@ -1,7 +1,7 @@
 """Storage of the volunteers service: volunteers, teams, tasks and the shifts that log hours."""
 from pymongo import ASCENDING
 
-from services.storage import LIVE, Records, Repository
+from services.storage import LIVE, Records, Repository, live
 
 # What ranking reads of a volunteer: enough to score, nothing more.
 RANKING_FIELDS = {"display_name": 1, "skills": 1, "certifications": 1, "availability": 1, "path": 1}
@@ -43,7 +43,7 @@ class VolunteersRepository(Repository):
             [("tenant", ASCENDING), ("end_time", ASCENDING)], name="shifts_by_end")
 
     def volunteer_of_subject(self, tenant, subject):
-        return self.volunteers.collection.find_one({"$and": [{"tenant": tenant, "subject": subject}, LIVE]})
+        return self.volunteers.collection.find_one(live({"tenant": tenant, "subject": subject}))
 
     def teams_coordinated_by(self, tenant, subject):
         return [team["_id"] for team in self.teams.collection.find(
@@ -70,7 +70,7 @@ class VolunteersRepository(Repository):
 
     def volunteers_by_id(self, tenant, ids):
         return {v["_id"]: v for v in self.volunteers.collection.find(
-            {"$and": [{"tenant": tenant, "_id": {"$in": list(ids)}}, LIVE]})}
+            live({"tenant": tenant, "_id": {"$in": list(ids)}}))}
 
     def recent_dispatch_counts(self, tenant, since):
         """Dispatches per volunteer since a moment, across all tasks of the tenant."""
