@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from eventlet import GreenPool, spawn, spawn_n
+from eventlet import GreenPool, spawn_n
 from nameko.extensions import DependencyProvider
 from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -252,11 +252,6 @@ def read_each(read, keys):
     answers an `_id` match from its index but an `$in` by scanning the whole collection."""
     keys = list(keys)
     return dict(zip(keys, GreenPool(READS_IN_FLIGHT).imap(read, keys)))
-
-
-def in_parallel(*reads):
-    """The results of the reads, run side by side."""
-    return [thread.wait() for thread in [spawn(read) for read in reads]]
 
 
 def import_new(outbox, repository, tenant, documents_by_records):

@@ -4,19 +4,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
 from services.access import Caller
 from services import base
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
+from services.figures import FIGURES_REFRESH_SECONDS
 from services.grids import schemas
 from services.grids.events import (DutyAdded, DutyRemoved, FlatCreated, FlatDeleted, FlatOccupancyChanged,
                                    FlatUpdated, GridMerged, GridSplit, NodeCreated, NodeDeleted, NodeMoved,
                                    NodeUpdated, OrganisationCreated, OrganisationUpdated, PostAssigned, PostRemoved,
                                    PostUpdated, StationCreated, StationUpdated)
 from services.grids.store import GridsRepository
-from services.storage import (OUTBOX, MongoStore, content_id, import_new, in_parallel, new_id, now, public,
+from services.storage import (OUTBOX, MongoStore, content_id, import_new, new_id, now, public,
                                read_each, timestamp)
 from services.validation import masked_changes, parse
 
@@ -192,6 +194,7 @@ class GridsService(base.CivicService):
             address = (item.building_id, item.unit, item.number)
             planned.setdefault(address, self._new_flat_document(caller, item, building))
             results.append(address)
+        self.store.figures.mark(caller.tenant, *{tuple(document["path"]) for document in planned.values()})
         inserted = import_new(self.outbox, self.store, caller.tenant, {"flats": list(planned.values())})["flats"]
         found = self.store.flats_at(caller.tenant, {
             address: document["_id"] for address, document in planned.items() if document["_id"] not in inserted})
@@ -226,6 +229,7 @@ class GridsService(base.CivicService):
                 "previous_occupancy": flat["occupancy"], "occupancy": changes["occupancy"],
                 "changed_by": caller.subject}))
             pushed["occupancy_history"] = occupancy_change(changes["occupancy"], caller)
+            self.store.figures.mark(caller.tenant, flat["path"])
         try:
             # The history entry and the events go in the same single-document write.
             document = self.store.flats.update({"tenant": caller.tenant, "_id": flat_id}, changes,
@@ -244,6 +248,7 @@ class GridsService(base.CivicService):
         if self.residents.count_households(caller.model_dump(), {"node_id": flat["_id"]})["count"]:
             raise FailedPrecondition("households live in this flat; move them out first")
         event = self._flat_event(FlatDeleted, caller.tenant, public(flat))
+        self.store.figures.mark(caller.tenant, flat["path"])
         retired = self.store.flats.retire({"tenant": caller.tenant, "_id": flat["_id"]}, [event])
         self.publish(self.store.flats, retired)
         return shown_flat(flat)
@@ -264,26 +269,21 @@ class GridsService(base.CivicService):
 
     @rpc
     def get_node_figures(self, caller, request):
-        """Figures below a node, computed on every call by indexed counts on `path`
-        (every record carries its ancestors, and (tenant, path) is indexed).
+        """Figures below a node. Nodes are counted on `path` (a city has some thousands); flats
+        and people are the sums of per-building snapshots (services/figures.py), here and in
+        residents (`count_people`, an internal RPC: the people figures live with the people).
 
-        Not counters kept up to date from events: counts are then correct at any moment,
-        whatever was missed, replayed or moved, with nothing to repair when they drift;
-        and one count per figure needs no $facet, which FerretDB lacks. The people figures
-        live with the people: grids asks residents for them (`count_people`, an internal
-        RPC) instead of keeping a copy of residents here.
-
-        (tenant, path) is indexed, which makes these index counts on MongoDB. FerretDB v1 reads
-        every matching record for a count, so there a figure costs time in proportion to what
-        lies below the node: fine for a community, slow for a whole city. The counts run side
-        by side, here and in residents, so a call takes about as long as the largest.
+        Not counters kept with `$inc` on every ancestor: FerretDB v1 can lose concurrent updates
+        of one document, and moves of whole grids would have to carry counts along. Not counts
+        over every record either: FerretDB reads each record it counts, over 30 s for a city of
+        100,000 people. A building's snapshot is recounted after a change to it, so the figures
+        are exact once a change is written, and a city reads a few hundred small documents.
         """
         caller = Caller.of(caller)
         node = self._node(caller, parse(schemas.GetNodeFigures, request).node_id, field="node_id")
-        below = {"tenant": caller.tenant, "path": node["_id"]}
         people = self.residents.count_people.call_async(caller.model_dump(), {"node_id": node["_id"]})
-        nodes, occupancy = in_parallel(lambda: self.store.count_nodes_by_kind(below, exclude_id=node["_id"]),
-                                       lambda: self.store.count_flats_by_occupancy(below))
+        nodes = self.store.count_nodes_by_kind({"tenant": caller.tenant, "path": node["_id"]}, exclude_id=node["_id"])
+        occupancy = self.store.flats_by_occupancy(caller.scoped({"path": node["_id"]}))
         people = people.result()
         return {
             "node_id": node["_id"], "kind": node["kind"],
@@ -293,6 +293,10 @@ class GridsService(base.CivicService):
             "flats_by_occupancy": {OCCUPANCY_KEYS[kind]: n for kind, n in occupancy.items()},
             **people,
         }
+
+    @timer(interval=FIGURES_REFRESH_SECONDS)
+    def refresh_figures(self):
+        self.store.figures.refresh()
 
     # Staff posts
 
@@ -493,6 +497,7 @@ class GridsService(base.CivicService):
         fields["path"] = [*building["path"], flat_id]
         event = self._flat_event(FlatCreated, caller.tenant, {**fields, "id": flat_id})
         history = [occupancy_change(command.occupancy, caller)]
+        self.store.figures.mark(caller.tenant, fields["path"])
         try:
             document, created = self.store.flats.create(
                 caller.tenant, command.request_id, dict(fields, occupancy_history=history), [event])

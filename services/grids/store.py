@@ -1,8 +1,10 @@
 """Storage of the grids service: nodes of the hierarchy and flats."""
 from pymongo import ASCENDING
 
+from services.figures import BuildingSnapshots
 from services.storage import LIVE, Records, Repository, live, read_each
 
+OCCUPANCY_COUNT = "occupancy:"
 # A building has some hundreds of flats at most; this bounds a malformed one.
 MAX_FLATS_IN_VIEW = 5000
 
@@ -20,9 +22,12 @@ class GridsRepository(Repository):
         # One document per rota entry rather than a list in the station: FerretDB loses
         # concurrent updates to one document.
         self.duties = Records(database.duties, "duty")
+        self.figures = BuildingSnapshots(database, self.count_building)
 
     def ensure_indexes(self):
         super().ensure_indexes()
+        self.figures.ensure_indexes()
+        self.figures.start_counting(self.flats.collection)
         self.nodes.collection.create_index([("tenant", ASCENDING), ("parent_id", ASCENDING)], name="children")
         self.flats.collection.create_index(
             [("tenant", ASCENDING), ("building_id", ASCENDING)], name="flats_of_building")
@@ -49,8 +54,19 @@ class GridsRepository(Repository):
     def count_nodes_by_kind(self, below, exclude_id):
         return self._count_by(self.nodes.collection, {**below, "_id": {"$ne": exclude_id}}, "kind")
 
-    def count_flats_by_occupancy(self, below):
-        return self._count_by(self.flats.collection, below, "occupancy")
+    def count_building(self, tenant, building_id):
+        """A building's flats by occupancy (`occupancy:<kind>`), for its figures snapshot."""
+        by_occupancy = self._count_by(self.flats.collection, {"tenant": tenant, "path": building_id}, "occupancy")
+        return {f"{OCCUPANCY_COUNT}{kind}": n for kind, n in by_occupancy.items()}
+
+    def flats_by_occupancy(self, scope_filter):
+        totals = self.figures.totals_below(scope_filter)
+        return {name.removeprefix(OCCUPANCY_COUNT): n for name, n in totals.items()}
+
+    def rewrite_paths_below(self, tenant, node_id, node_path):
+        changed = super().rewrite_paths_below(tenant, node_id, node_path)
+        self.figures.rewrite_paths_below(tenant, node_id, node_path)
+        return changed
 
     @staticmethod
     def _count_by(collection, query, field):

@@ -4,20 +4,21 @@ import re
 from datetime import date, timedelta
 
 from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
 from services.access import Caller
 from services import base
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
+from services.figures import FIGURES_REFRESH_SECONDS
 from services.residents import schemas
 from services.residents.events import (HouseholdDeleted, HouseholdRegistered, HouseholdUpdated,
                                        ResidentDeleted, ResidentDeparted, ResidentMoved, ResidentRegistered,
                                        ResidentTagged, ResidentUpdated, VisitLogged)
 from services.residents.pii import FULL_PII_GRANT, PII_FIELDS, PiiKeys, birth_date_of_id, mask
-from services.residents.store import ResidentsRepository
-from services.storage import (OUTBOX, MongoStore, content_id, import_new, in_parallel, new_id, now, public,
-                               timestamp)
+from services.residents.store import TAG_COUNT, ResidentsRepository
+from services.storage import OUTBOX, MongoStore, content_id, import_new, new_id, now, public, timestamp
 from services.validation import masked_changes, parse
 
 HOUSEHOLD_FIELDS = ("id", "flat_id", "display_name", "path")
@@ -41,6 +42,7 @@ class ResidentsService(base.CivicService):
         fields = {"id": new_id(), "flat_id": flat["id"], "display_name": command.display_name,
                   "path": flat["path"]}
         event = self._event(HouseholdRegistered, caller.tenant, "households", fields)
+        self.store.figures.mark(caller.tenant, flat["path"])
         document, _ = self.store.households.create(caller.tenant, command.request_id, dict(fields), [event])
         self.publish(self.store.households, document)
         return public(document)
@@ -86,6 +88,7 @@ class ResidentsService(base.CivicService):
         if self.store.household_has_members(caller.tenant, household["_id"]):
             raise FailedPrecondition("residents are registered in this household; move them first")
         event = self._event(HouseholdDeleted, caller.tenant, "households", public(household))
+        self.store.figures.mark(caller.tenant, household["path"])
         retired = self.store.households.retire({"tenant": caller.tenant, "_id": household["_id"]}, [event])
         self.publish(self.store.households, retired)
         return public(household)
@@ -157,6 +160,7 @@ class ResidentsService(base.CivicService):
                               changed=sorted(changes))]
         if set(changes.get("tags", resident["tags"])) != set(resident["tags"]):
             events.append(self._tagged_event(caller, resident, changes["tags"]))
+            self.store.figures.mark(caller.tenant, resident["path"])
         pii_changes = {field: changes.pop(field) for field in PII_FIELDS if field in changes}
         sealed = self._sealed(caller.tenant, pii_changes)
         cleared = {f"{field}_{part}": "" for field, value in pii_changes.items() if not value
@@ -175,6 +179,7 @@ class ResidentsService(base.CivicService):
         caller = Caller.of(caller)
         resident = self._resident(caller, parse(schemas.GetById, request).id)
         event = self._event(ResidentDeleted, caller.tenant, "residents", public(resident))
+        self.store.figures.mark(caller.tenant, resident["path"])
         retired = self.store.residents.retire({"tenant": caller.tenant, "_id": resident["_id"]}, [event])
         self.publish(self.store.residents, retired)
         return self._shown(caller, resident, "DeleteResident")
@@ -219,6 +224,7 @@ class ResidentsService(base.CivicService):
                 new_flats.add(flat["flat"]["id"])
             household = households.setdefault(*self._household_document(caller, row, flat["flat"]))
             residents.append(self._resident_document(caller, row, household))
+        self.store.figures.mark(caller.tenant, *{tuple(household["path"]) for household in households.values()})
         inserted = import_new(self.outbox, self.store, caller.tenant,
                               {"households": list(households.values()), "residents": residents})
         report["households_created"], report["residents_created"] = map(len, inserted.values())
@@ -242,6 +248,7 @@ class ResidentsService(base.CivicService):
             "id": resident["_id"], "from_household_id": resident["household_id"],
             "to_household_id": target["_id"], "from_path": resident["path"], "path": target["path"]})
         move = {"from_household_id": resident["household_id"], "to_household_id": target["_id"], "time": now()}
+        self.store.figures.mark(caller.tenant, resident["path"], target["path"])
         document = self.store.residents.update(
             {"tenant": caller.tenant, "_id": resident["_id"]},
             {"household_id": target["_id"], "path": target["path"]},
@@ -259,6 +266,7 @@ class ResidentsService(base.CivicService):
         event = envelope(self.name, ResidentDeparted.event_type, caller.tenant, f"residents/{resident['_id']}", {
             "id": resident["_id"], "household_id": resident["household_id"], "path": resident["path"],
             **changes})
+        self.store.figures.mark(caller.tenant, resident["path"])
         document = self.store.residents.update({"tenant": caller.tenant, "_id": resident["_id"]}, changes, [event])
         self.publish(self.store.residents, document)
         return self._shown(caller, document, "RecordDeparture")
@@ -267,18 +275,20 @@ class ResidentsService(base.CivicService):
 
     @rpc
     def count_people(self, caller, request):
-        """Households, active residents and residents per tag below a node, by indexed counts
-        on `path` (see GridsService.get_node_figures for why not counters)."""
+        """Households, active residents and residents per tag below a node: the sum of its
+        buildings' snapshots (services/figures.py)."""
         caller = Caller.of(caller)
         node_id = parse(schemas.CountPeople, request).node_id
-        active = caller.scoped({"path": node_id, "status": {"$nin": list(schemas.DEPARTED)}})
-        households, residents, by_tag = in_parallel(
-            lambda: self.store.households.collection.count_documents(caller.scoped({"path": node_id})),
-            lambda: self.store.residents.collection.count_documents(active),
-            lambda: self.store.count_tags(active))
+        totals = self.store.figures.totals_below(caller.scoped({"path": node_id}))
+        by_tag = {name.removeprefix(TAG_COUNT): n for name, n in totals.items() if name.startswith(TAG_COUNT)}
         if not caller.has_grant(schemas.SENSITIVE_GRANT):
             by_tag = {tag: n for tag, n in by_tag.items() if tag not in schemas.SENSITIVE_TAGS}
-        return {"households": households, "residents": residents, "residents_by_tag": by_tag}
+        return {"households": totals.get("households", 0), "residents": totals.get("residents", 0),
+                "residents_by_tag": by_tag}
+
+    @timer(interval=FIGURES_REFRESH_SECONDS)
+    def refresh_figures(self):
+        self.store.figures.refresh()
 
     # Visits
 
@@ -354,6 +364,7 @@ class ResidentsService(base.CivicService):
                            "status": "ACTIVE"}
         event = self._event(ResidentRegistered, caller.tenant, "residents", fields)
         self._claim_national_id(caller, resident_id, pii_values.national_id, "national_id")
+        self.store.figures.mark(caller.tenant, household["path"])
         stored = fields | self._sealed(caller.tenant, {f: getattr(pii_values, f) for f in PII_FIELDS})
         try:
             document, created = self.store.residents.create(caller.tenant, request_id, stored, [event])

@@ -1,7 +1,12 @@
 """Storage of the residents service: households, residents, visits and the PII read audit."""
 from pymongo import ASCENDING
 
+from services.figures import BuildingSnapshots
+from services.residents.schemas import DEPARTED
 from services.storage import Records, Repository, insert_all, live, now, read_each
+
+
+TAG_COUNT = "tag:"
 
 
 class ResidentsRepository(Repository):
@@ -17,9 +22,12 @@ class ResidentsRepository(Repository):
         self.national_ids = database.national_ids
         # key of an import batch imported whole -> when; see ResidentsService.import_residents
         self.imported_batches = database.imported_batches
+        self.figures = BuildingSnapshots(database, self.count_building)
 
     def ensure_indexes(self):
         super().ensure_indexes()
+        self.figures.ensure_indexes()
+        self.figures.start_counting(self.households.collection)
         self.residents.collection.create_index(
             [("tenant", ASCENDING), ("household_id", ASCENDING)], name="members")
         self.residents.collection.create_index([("tenant", ASCENDING), ("tags", ASCENDING)], name="tags")
@@ -37,6 +45,20 @@ class ResidentsRepository(Repository):
         self.visits.collection.create_index(
             [("tenant", ASCENDING), ("visit_date", ASCENDING)], name="visits_by_date")
         self.pii_reads.create_index([("tenant", ASCENDING), ("resident_id", ASCENDING)], name="reads_of_resident")
+
+    def rewrite_paths_below(self, tenant, node_id, node_path):
+        changed = super().rewrite_paths_below(tenant, node_id, node_path)
+        self.figures.rewrite_paths_below(tenant, node_id, node_path)
+        return changed
+
+    def count_building(self, tenant, building_id):
+        """A building's households, active residents and residents per tag (`tag:<name>`)."""
+        below = {"tenant": tenant, "path": building_id}
+        active = {**below, "status": {"$nin": list(DEPARTED)}}
+        households = self.households.collection.count_documents(live(below))
+        residents = self.residents.collection.count_documents(live(active))
+        by_tag = {f"{TAG_COUNT}{tag}": n for tag, n in self.count_tags(active).items()}
+        return {"households": households, "residents": residents, **by_tag}
 
     def household_has_members(self, tenant, household_id):
         return self.residents.collection.find_one(

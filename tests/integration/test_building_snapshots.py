@@ -1,0 +1,97 @@
+"""Per-building snapshots behind node figures (services/figures.py), against the real FerretDB."""
+import uuid
+from datetime import timedelta
+
+import pytest
+from pymongo import MongoClient
+
+from services import figures
+from services.figures import BuildingSnapshots
+from services.storage import now
+from tests.conftest import required_env
+
+pytestmark = pytest.mark.integration
+CITY, GRID, OTHER_GRID = "city", "grid-1", "grid-2"
+
+
+@pytest.fixture
+def people():
+    client = MongoClient(required_env("MONGO_URI"), tz_aware=True)
+    database = client[f"snapshots_{uuid.uuid4().hex[:8]}"]
+
+    def count_building(tenant, building_id):
+        return {"people": database.people.count_documents({"tenant": tenant, "path": building_id})}
+    snapshots = BuildingSnapshots(database, count_building)
+    snapshots.ensure_indexes()
+    yield database, snapshots
+    client.drop_database(database.name)
+
+
+def add_person(database, snapshots, building_path, mark=True):
+    path = [*building_path, f"flat-{uuid.uuid4().hex[:6]}"]
+    if mark:
+        snapshots.mark("t1", path)
+    database.people.insert_one({"tenant": "t1", "path": path})
+
+
+def totals(snapshots, node_id):
+    return snapshots.totals_below({"tenant": "t1", "path": node_id})
+
+
+def test_figures_are_exact_as_soon_as_a_change_is_written_and_sum_up_the_hierarchy(people):
+    database, snapshots = people
+    for building, count in (("b1", 2), ("b2", 3)):
+        for _ in range(count):
+            add_person(database, snapshots, [CITY, GRID, building])
+    add_person(database, snapshots, [CITY, OTHER_GRID, "b3"])
+    assert totals(snapshots, "b1") == {"people": 2}
+    assert totals(snapshots, GRID) == {"people": 5}
+    assert totals(snapshots, CITY) == {"people": 6}
+    add_person(database, snapshots, [CITY, GRID, "b1"])
+    assert totals(snapshots, CITY) == {"people": 7}
+    assert snapshots.totals_below({"tenant": "another", "path": CITY}) == {}
+
+
+def test_a_count_that_raced_a_write_is_redone_until_the_grace_has_passed(people, monkeypatch):
+    database, snapshots = people
+    snapshots.mark("t1", [CITY, GRID, "b1", "flat"])
+    snapshots.refresh()  # counts before the write lands, as a racing count would
+    database.people.insert_one({"tenant": "t1", "path": [CITY, GRID, "b1", "flat"]})
+    assert totals(snapshots, GRID) == {"people": 1}
+    snapshots.refresh()
+    assert database.dirty_buildings.count_documents({}) == 1, "the mark stays while the grace lasts"
+
+    monkeypatch.setattr(figures, "WRITE_GRACE", timedelta(0))
+    snapshots.refresh()  # with the grace over, the read's count (after the write) covers the mark
+    assert database.dirty_buildings.count_documents({}) == 0
+    assert totals(snapshots, CITY) == {"people": 1}
+
+
+def test_a_crash_between_mark_and_write_costs_a_recount_not_a_wrong_figure(people):
+    database, snapshots = people
+    snapshots.mark("t1", [CITY, GRID, "b1", "flat"])  # the write never happened
+    assert totals(snapshots, CITY) == {}
+    add_person(database, snapshots, [CITY, GRID, "b1"])
+    assert totals(snapshots, CITY) == {"people": 1}
+
+
+def test_snapshots_follow_a_moved_grid(people):
+    database, snapshots = people
+    add_person(database, snapshots, [CITY, "community-1", GRID, "b1"])
+    assert totals(snapshots, "community-1") == {"people": 1}
+    snapshots.rewrite_paths_below("t1", GRID, [CITY, "community-2", GRID])
+    database.people.update_many({}, {"$set": {"path": [CITY, "community-2", GRID, "b1", "flat"]}})
+    assert totals(snapshots, "community-1") == {}
+    assert totals(snapshots, "community-2") == {"people": 1}
+
+
+def test_records_from_before_snapshots_are_counted_once(people):
+    database, snapshots = people
+    for building in ("b1", "b2"):
+        add_person(database, snapshots, [CITY, GRID, building], mark=False)
+    snapshots.start_counting(database.people)
+    assert database.dirty_buildings.count_documents({}) == 2
+    snapshots.start_counting(database.people)  # marks or snapshots exist: nothing more to do
+    assert database.dirty_buildings.count_documents({}) == 2
+    assert totals(snapshots, CITY) == {"people": 2}
+    assert database.building_figures.find_one({"_id": "b1"})["time"] <= now()
