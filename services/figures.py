@@ -4,25 +4,39 @@ Counting the records below a city reads every one of them on FerretDB v1 (100,00
 over 30 s). Counters kept with `$inc` on the city's, street's and community's documents would
 drift, since FerretDB can lose concurrent updates of one document. So each service keeps, per
 building, a snapshot of its own counts there, and a node's figures are the sum of the snapshots
-below it: a few hundred small documents for a whole city.
+below it: some thousands of small documents for a whole city.
 
 A change first marks its building, then writes: a crash in between costs a recount, never a
-stale snapshot. A snapshot covers a mark once it was counted `WRITE_GRACE` after it (a count
-that started between a mark and its write missed that write). Reads recount the uncovered
-buildings below their node first, so figures are exact as soon as a change is written; the
-refresh timer recounts marked buildings in the background and clears covered marks.
+stale snapshot. A bulk import adds exactly what it inserted to its buildings' snapshots and
+clears its marks; any other change leaves its mark to a recount. A recount covers a mark when it
+started `WRITE_GRACE` after it (one that started between a mark and its write missed the write).
+Reads recount the uncovered buildings below their node first, so figures are exact as soon as
+a change is written; a timer recounts in the background and clears covered marks.
+
+Every snapshot write claims the version it read with a unique insert (FerretDB can lose one of
+two concurrent conditional updates), so a recount and an import's addition never overwrite one
+another: the loser keeps its mark for a later recount.
 """
-from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.storage import combined, now, read_each
+from services.storage import combined, insert_all, now, read_each
 
 WRITE_GRACE = timedelta(seconds=30)
+# The timer leaves a mark this long to the change that made it: an import clears its own marks
+# within a second or two, and a recount in between would be wasted.
+FIRST_RECOUNT_AFTER = timedelta(seconds=10)
 MARKS_PER_REFRESH = 200
 FIGURES_REFRESH_SECONDS = 5
+CLAIMS_KEPT = timedelta(hours=1)
+
+
+class Marks(NamedTuple):
+    time: datetime
+    fresh: set  # buildings not marked before
 
 
 class BuildingSnapshots:
@@ -31,6 +45,7 @@ class BuildingSnapshots:
     def __init__(self, database, count_building):
         self.snapshots = database.building_figures
         self.marks = database.dirty_buildings
+        self.claims = database.building_figure_claims
         self.count_building = count_building
 
     def ensure_indexes(self):
@@ -50,33 +65,58 @@ class BuildingSnapshots:
 
     def mark(self, tenant, *record_paths):
         """Marks the buildings of the records at these paths (a flat's path ends building, flat)."""
-        moment = now()
+        marks = Marks(now(), set())
         for building_path in {tuple(path[:-1]) for path in record_paths if len(path) >= 2}:
-            upsert(self.marks, building_path[-1], {"tenant": tenant, "path": list(building_path), "time": moment})
+            change = {"$set": {"tenant": tenant, "path": list(building_path), "time": marks.time}}
+            try:
+                if self.marks.update_one({"_id": building_path[-1]}, change, upsert=True).upserted_id:
+                    marks.fresh.add(building_path[-1])
+            except DuplicateKeyError:  # a concurrent first mark inserted it
+                self.marks.update_one({"_id": building_path[-1]}, change)
+        return marks
+
+    def add(self, tenant, counts_by_building, marks):
+        """Adds what an import inserted ({building path: {name: number}}) to the snapshots, and
+        clears the marks the import made. A snapshot recounted since the import's mark may hold
+        some of its records already: it is left, marked, to the recount after the grace; and a
+        building marked before the import keeps that mark for the change that made it."""
+        def add_to(building_path):
+            snapshot = self.snapshots.find_one({"_id": building_path[-1]})
+            if snapshot and snapshot["counted"] and snapshot["counted"] >= marks.time:
+                return
+            counts = dict(snapshot["counts"]) if snapshot else {}
+            for name, n in counts_by_building[building_path].items():
+                counts[name] = counts.get(name, 0) + n
+            written = self._write(tenant, building_path, snapshot, counts, counted=snapshot and snapshot["counted"])
+            if written and building_path[-1] in marks.fresh:
+                self.marks.delete_one({"_id": building_path[-1], "time": marks.time})
+        read_each(add_to, counts_by_building)
 
     def totals_below(self, scope_filter):
         """Summed counts of the buildings matching `scope_filter` (a node's path within the
-        caller's scope), after recounting those whose snapshot misses a change."""
-        snapshots = {s["_id"]: s for s in self.snapshots.find(scope_filter, {"counts": 1, "time": 1})}
+        caller's scope), after recounting those whose snapshot may miss a change."""
+        snapshots = {s["_id"]: s for s in self.snapshots.find(scope_filter, {"counts": 1, "counted": 1})}
         uncovered = [mark for mark in self.marks.find(scope_filter) if not covers(snapshots.get(mark["_id"]), mark)]
-        snapshots |= self._recount(uncovered)
-        totals = Counter()
+        snapshots |= {building_id: s for building_id, s in self._recount(uncovered).items() if s}
+        totals = {}
         for snapshot in snapshots.values():
-            totals.update(snapshot["counts"])
+            for name, n in snapshot["counts"].items():
+                totals[name] = totals.get(name, 0) + n
         return {name: n for name, n in totals.items() if n}
 
     def refresh(self):
         """Recounts marked buildings not counted since their mark, or whose grace has passed, and
         clears the marks their snapshot covers. The service's timer calls it."""
         marks = list(self.marks.find().limit(MARKS_PER_REFRESH))
-        snapshots = read_each(lambda building_id: self.snapshots.find_one({"_id": building_id}, {"time": 1}),
+        snapshots = read_each(lambda building_id: self.snapshots.find_one({"_id": building_id}),
                               [mark["_id"] for mark in marks])
-        due = [mark for mark in marks if not covers(snapshots[mark["_id"]], mark) and (
-            not counted_since(snapshots[mark["_id"]], mark) or now() - mark["time"] > WRITE_GRACE)]
-        snapshots |= self._recount(due)
+        due = [mark for mark in marks if not covers(snapshots[mark["_id"]], mark) and recount_due(
+            snapshots[mark["_id"]], mark, now() - mark["time"])]
+        snapshots |= {building_id: s for building_id, s in self._recount(due).items() if s}
         for mark in marks:
             if covers(snapshots[mark["_id"]], mark):
                 self.marks.delete_one({"_id": mark["_id"], "time": mark["time"]})
+        self.claims.delete_many({"time": {"$lt": now() - CLAIMS_KEPT}})
 
     def rewrite_paths_below(self, tenant, node_id, node_path):
         """Snapshots and marks follow a moved node, as records do."""
@@ -86,27 +126,37 @@ class BuildingSnapshots:
                 collection.update_one({"_id": document["_id"]}, {"$set": {"path": path}})
 
     def _recount(self, marks):
-        """{building id: its new snapshot} for the marked buildings."""
+        """{building id: its new snapshot, or None where another writer came first}."""
         by_building = {mark["_id"]: mark for mark in marks}
         return read_each(lambda building_id: self._recount_one(by_building[building_id]), by_building)
 
     def _recount_one(self, mark):
-        snapshot = {"tenant": mark["tenant"], "path": mark["path"], "time": now(),
-                    "counts": self.count_building(mark["tenant"], mark["_id"])}
-        upsert(self.snapshots, mark["_id"], snapshot)
-        return snapshot
+        snapshot = self.snapshots.find_one({"_id": mark["_id"]})
+        started = now()
+        counts = self.count_building(mark["tenant"], mark["_id"])
+        return self._write(mark["tenant"], mark["path"], snapshot, counts, counted=started)
+
+    def _write(self, tenant, building_path, snapshot, counts, counted):
+        """Writes the snapshot that follows `snapshot` (read before), if no other writer took its
+        version; returns what it wrote, or None."""
+        version = snapshot["version"] if snapshot else 0
+        if insert_all(self.claims, [{"_id": f"{building_path[-1]}:{version}", "time": now()}]):
+            return None
+        written = {"tenant": tenant, "path": list(building_path), "counts": counts, "version": version + 1,
+                   "counted": counted}
+        self.snapshots.update_one({"_id": building_path[-1]}, {"$set": written}, upsert=True)
+        return written
 
 
-def upsert(collection, document_id, fields):
-    try:
-        collection.update_one({"_id": document_id}, {"$set": fields}, upsert=True)
-    except DuplicateKeyError:  # a concurrent upsert inserted it first
-        collection.update_one({"_id": document_id}, {"$set": fields})
+def building_of(record):
+    """A flat's, household's or resident's building: the path up to the building."""
+    return tuple(record["path"][:-1])
 
 
-def counted_since(snapshot, mark):
-    return snapshot is not None and snapshot["time"] > mark["time"]
+def recount_due(snapshot, mark, age):
+    counted_since = bool(snapshot and snapshot["counted"] and snapshot["counted"] > mark["time"])
+    return age > WRITE_GRACE or (age > FIRST_RECOUNT_AFTER and not counted_since)
 
 
 def covers(snapshot, mark):
-    return snapshot is not None and snapshot["time"] > mark["time"] + WRITE_GRACE
+    return bool(snapshot and snapshot["counted"] and snapshot["counted"] > mark["time"] + WRITE_GRACE)

@@ -11,13 +11,13 @@ from services.access import Caller
 from services import base
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
-from services.figures import FIGURES_REFRESH_SECONDS
+from services.figures import FIGURES_REFRESH_SECONDS, building_of
 from services.grids import schemas
 from services.grids.events import (DutyAdded, DutyRemoved, FlatCreated, FlatDeleted, FlatOccupancyChanged,
                                    FlatUpdated, GridMerged, GridSplit, NodeCreated, NodeDeleted, NodeMoved,
                                    NodeUpdated, OrganisationCreated, OrganisationUpdated, PostAssigned, PostRemoved,
                                    PostUpdated, StationCreated, StationUpdated)
-from services.grids.store import GridsRepository
+from services.grids.store import OCCUPANCY_COUNT, GridsRepository
 from services.storage import (OUTBOX, MongoStore, content_id, import_new, new_id, now, public,
                                read_each, timestamp)
 from services.validation import masked_changes, parse
@@ -194,8 +194,9 @@ class GridsService(base.CivicService):
             address = (item.building_id, item.unit, item.number)
             planned.setdefault(address, self._new_flat_document(caller, item, building))
             results.append(address)
-        self.store.figures.mark(caller.tenant, *{tuple(document["path"]) for document in planned.values()})
+        marks = self.store.figures.mark(caller.tenant, *[document["path"] for document in planned.values()])
         inserted = import_new(self.outbox, self.store, caller.tenant, {"flats": list(planned.values())})["flats"]
+        self.store.figures.add(caller.tenant, imported_flat_counts(planned.values(), inserted), marks)
         found = self.store.flats_at(caller.tenant, {
             address: document["_id"] for address, document in planned.items() if document["_id"] not in inserted})
         return {"flats": [self._ensured(result, planned, inserted, found) for result in results]}
@@ -718,6 +719,17 @@ OCCUPANCY_KEYS = {"VACANT": "vacant", "OWNER_OCCUPIED": "owner_occupied", "RENTE
 
 def occupancy_change(occupancy, caller):
     return {"occupancy": occupancy, "time": now(), "changed_by": caller.subject}
+
+
+def imported_flat_counts(flats, inserted):
+    """{building path: the flats by occupancy an import inserted there}."""
+    counts = {}
+    for flat in flats:
+        if flat["_id"] in inserted:
+            building = counts.setdefault(building_of(flat), {})
+            name = f"{OCCUPANCY_COUNT}{flat['occupancy']}"
+            building[name] = building.get(name, 0) + 1
+    return counts
 
 
 def shown_flat(document, with_history=True):

@@ -11,7 +11,7 @@ from services.access import Caller
 from services import base
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
-from services.figures import FIGURES_REFRESH_SECONDS
+from services.figures import FIGURES_REFRESH_SECONDS, building_of
 from services.residents import schemas
 from services.residents.events import (HouseholdDeleted, HouseholdRegistered, HouseholdUpdated,
                                        ResidentDeleted, ResidentDeparted, ResidentMoved, ResidentRegistered,
@@ -224,9 +224,10 @@ class ResidentsService(base.CivicService):
                 new_flats.add(flat["flat"]["id"])
             household = households.setdefault(*self._household_document(caller, row, flat["flat"]))
             residents.append(self._resident_document(caller, row, household))
-        self.store.figures.mark(caller.tenant, *{tuple(household["path"]) for household in households.values()})
+        marks = self.store.figures.mark(caller.tenant, *[household["path"] for household in households.values()])
         inserted = import_new(self.outbox, self.store, caller.tenant,
                               {"households": list(households.values()), "residents": residents})
+        self.store.figures.add(caller.tenant, imported_counts(households.values(), residents, inserted), marks)
         report["households_created"], report["residents_created"] = map(len, inserted.values())
         report["flats_created"] = len(new_flats)
         report["rows_unchanged"] = len(residents) - report["residents_created"]
@@ -547,6 +548,21 @@ def consistent_birth_date(national_id, birth_date):
     if birth_date and birth_date != from_id:
         raise InvalidArgument.field("national_id", f"carries birth date {from_id}, but birth_date is {birth_date}")
     return from_id
+
+
+def imported_counts(households, residents, inserted):
+    """{building path: the households, residents and tags an import inserted there}."""
+    counts = {}
+    for household in households:
+        if household["_id"] in inserted["households"]:
+            building = counts.setdefault(building_of(household), {})
+            building["households"] = building.get("households", 0) + 1
+    for resident in residents:
+        if resident["_id"] in inserted["residents"]:
+            building = counts.setdefault(building_of(resident), {})
+            for name in ("residents", *(f"{TAG_COUNT}{tag}" for tag in resident["tags"])):
+                building[name] = building.get(name, 0) + 1
+    return counts
 
 
 def national_id_taken(row):

@@ -54,6 +54,7 @@ def test_figures_are_exact_as_soon_as_a_change_is_written_and_sum_up_the_hierarc
 
 def test_a_count_that_raced_a_write_is_redone_until_the_grace_has_passed(people, monkeypatch):
     database, snapshots = people
+    monkeypatch.setattr(figures, "FIRST_RECOUNT_AFTER", timedelta(0))
     snapshots.mark("t1", [CITY, GRID, "b1", "flat"])
     snapshots.refresh()  # counts before the write lands, as a racing count would
     database.people.insert_one({"tenant": "t1", "path": [CITY, GRID, "b1", "flat"]})
@@ -94,4 +95,48 @@ def test_records_from_before_snapshots_are_counted_once(people):
     snapshots.start_counting(database.people)  # marks or snapshots exist: nothing more to do
     assert database.dirty_buildings.count_documents({}) == 2
     assert totals(snapshots, CITY) == {"people": 2}
-    assert database.building_figures.find_one({"_id": "b1"})["time"] <= now()
+    assert database.building_figures.find_one({"_id": "b1"})["counted"] <= now()
+
+
+def test_an_import_adds_what_it_inserted_without_a_recount_and_clears_its_own_marks(people):
+    database, snapshots = people
+    add_person(database, snapshots, [CITY, GRID, "b1"])  # a single change, its mark still in grace
+    assert totals(snapshots, CITY) == {"people": 1}
+    recounts = []
+    count_building = snapshots.count_building
+    snapshots.count_building = lambda tenant, building_id: recounts.append(building_id) or count_building(
+        tenant, building_id)
+
+    paths = [[CITY, GRID, building, f"flat-{n}"] for building in ("b1", "b2", "b3") for n in range(3)]
+    marks = snapshots.mark("t1", *paths)
+    database.people.insert_many([{"tenant": "t1", "path": path} for path in paths])
+    snapshots.add("t1", {(CITY, GRID, building): {"people": 3} for building in ("b1", "b2", "b3")}, marks)
+
+    assert {mark["_id"] for mark in database.dirty_buildings.find()} == {"b1"}, "b1 keeps the single change's mark"
+    assert totals(snapshots, CITY) == {"people": 10}
+    assert recounts == ["b1"]
+
+
+def test_an_import_leaves_a_building_recounted_since_its_mark_to_the_recount(people, monkeypatch):
+    database, snapshots = people
+    monkeypatch.setattr(figures, "FIRST_RECOUNT_AFTER", timedelta(0))
+    path = [CITY, GRID, "b1", "flat"]
+    marks = snapshots.mark("t1", path)
+    database.people.insert_one({"tenant": "t1", "path": path})
+    snapshots.refresh()  # a recount after the import's write already counts its record
+    snapshots.add("t1", {(CITY, GRID, "b1"): {"people": 1}}, marks)
+    assert database.building_figures.find_one({"_id": "b1"})["counts"] == {"people": 1}
+    assert database.dirty_buildings.count_documents({}) == 1
+
+    monkeypatch.setattr(figures, "WRITE_GRACE", timedelta(0))
+    snapshots.refresh()
+    assert database.dirty_buildings.count_documents({}) == 0
+    assert totals(snapshots, CITY) == {"people": 1}
+
+
+def test_two_writers_of_one_snapshot_version_cannot_both_win(people):
+    database, snapshots = people
+    read_before = database.building_figures.find_one({"_id": "b1"})
+    assert snapshots._write("t1", (CITY, GRID, "b1"), read_before, {"people": 1}, counted=None)
+    assert snapshots._write("t1", (CITY, GRID, "b1"), read_before, {"people": 99}, counted=None) is None
+    assert database.building_figures.find_one({"_id": "b1"})["counts"] == {"people": 1}
