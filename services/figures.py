@@ -6,12 +6,12 @@ drift, since FerretDB can lose concurrent updates of one document. So each servi
 building, a snapshot of its own counts there, and a node's figures are the sum of the snapshots
 below it: some thousands of small documents for a whole city.
 
-A change first marks its building, then writes: a crash in between costs a recount, never a
-stale snapshot. A bulk import adds exactly what it inserted to its buildings' snapshots and
-clears its marks; any other change leaves its mark to a recount. A recount covers a mark when it
-started `WRITE_GRACE` after it (one that started between a mark and its write missed the write).
-Reads recount the uncovered buildings below their node first, so figures are exact as soon as
-a change is written; a timer recounts in the background and clears covered marks.
+A change first marks its building, then writes, then adds itself to the building's snapshot
+and clears the mark it made: a crash in between costs a recount, never a stale snapshot. A
+recount covers a mark when it started `WRITE_GRACE` after it (one that started between a mark
+and its write missed the write). Reads recount the uncovered buildings below their node first,
+so figures are exact as soon as a change is written; a timer recounts in the background and
+clears covered marks.
 
 Every snapshot write claims the version it read with a unique insert (FerretDB can lose one of
 two concurrent conditional updates), so a recount and an import's addition never overwrite one
@@ -76,10 +76,10 @@ class BuildingSnapshots:
         return marks
 
     def add(self, tenant, counts_by_building, marks):
-        """Adds what an import inserted ({building path: {name: number}}) to the snapshots, and
-        clears the marks the import made. A snapshot recounted since the import's mark may hold
-        some of its records already: it is left, marked, to the recount after the grace; and a
-        building marked before the import keeps that mark for the change that made it."""
+        """Adds a written change ({building path: {name: +/- number}}) to the snapshots, and
+        clears the marks it made. A snapshot recounted since the change's mark may hold the
+        change already: it is left, marked, to the recount after the grace; and a building
+        marked before keeps that mark for the change that made it."""
         def add_to(building_path):
             snapshot = self.snapshots.find_one({"_id": building_path[-1]})
             if snapshot and snapshot["counted"] and snapshot["counted"] >= marks.time:

