@@ -27,6 +27,10 @@ def demo_token(role="city_operator", tenant=DEMO_TENANT, scope=("*",), subject="
     return mint(jwt_secret(), subject, tenant, role, scope, grants)
 
 
+class RequestError(Exception):
+    """A request the contracts do not take; nothing was sent."""
+
+
 class Gateway:
     def __init__(self, address, token):
         self.channel = grpc.insecure_channel(address)
@@ -36,16 +40,23 @@ class Gateway:
         self.pool = self.symbols.pool
 
     def call(self, full_method, request, timeout=30, metadata=()):
-        """Calls `package.Service/Method` with a dict; returns the response as a dict."""
+        """Calls `package.Service/Method` with a dict; returns the response as a dict. A method
+        or field the contracts do not have is a RequestError, raised before anything is sent."""
         service_name, _, method_name = full_method.strip("/").partition("/")
-        method = self.pool.FindServiceByName(service_name).FindMethodByName(method_name)
+        try:
+            method = self.pool.FindServiceByName(service_name).FindMethodByName(method_name)
+        except KeyError:
+            raise RequestError(f"no method {full_method!r} in the contracts (package.Service/Method)") from None
         request_class = self.symbols.GetSymbol(method.input_type.full_name)
         response_class = self.symbols.GetSymbol(method.output_type.full_name)
         stub = self.channel.unary_unary(f"/{service_name}/{method_name}",
                                         request_serializer=request_class.SerializeToString,
                                         response_deserializer=response_class.FromString)
-        response = stub(json_format.ParseDict(request, request_class()), metadata=self.metadata + tuple(metadata),
-                        timeout=timeout)
+        try:
+            message = json_format.ParseDict(request, request_class())
+        except json_format.ParseError as error:
+            raise RequestError(f"{full_method}: {error}") from None
+        response = stub(message, metadata=self.metadata + tuple(metadata), timeout=timeout)
         return json_format.MessageToDict(response, preserving_proto_field_name=True)
 
 

@@ -14,7 +14,7 @@ import sys
 import grpc
 import jwt
 
-from cli.api import DEMO_TENANT, Gateway, demo_token, printable
+from cli.api import DEMO_TENANT, Gateway, RequestError, demo_token, printable
 from cli.importer import ImportFileError, import_csv, load_building_map
 from cli.seed import SCALES, seed_demo
 from services.residents.schemas import SENSITIVE_GRANT
@@ -62,7 +62,7 @@ def main(argv=None):
     gateway = Gateway(args.gateway, token)
     try:
         if args.command == "call":
-            print(printable(gateway.call(args.method, json.loads(args.request))))
+            print(printable(gateway.call(args.method, json_request(args.request))))
         elif args.command == "import":
             report = import_csv(gateway, args.file, load_building_map(args.building_map), progress=sys.stderr)
             print(printable(report))
@@ -78,10 +78,23 @@ def main(argv=None):
     except ImportFileError as error:
         print(f"nothing imported: {error}", file=sys.stderr)
         return 2
+    except RequestError as error:
+        print(f"nothing sent: {error}", file=sys.stderr)
+        return 2
     except grpc.RpcError as error:
         print(f"{error.code().name}: {error.details()}", file=sys.stderr)
         return 1
     return 0
+
+
+def json_request(text):
+    try:
+        request = json.loads(text)
+    except ValueError as error:
+        raise RequestError(f"the request is not JSON: {error}") from None
+    if not isinstance(request, dict):
+        raise RequestError("the request must be a JSON object")
+    return request
 
 
 def token_grants(token):
