@@ -23,7 +23,7 @@ from typing import NamedTuple
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.storage import combined, insert_all, now, read_each
+from services.storage import combined, insert_all, now, read_each, rewrite_paths
 
 WRITE_GRACE = timedelta(seconds=30)
 # The timer leaves a mark this long to the change that made it: an import clears its own marks
@@ -121,9 +121,8 @@ class BuildingSnapshots:
     def rewrite_paths_below(self, tenant, node_id, node_path):
         """Snapshots and marks follow a moved node, as records do."""
         for collection in (self.snapshots, self.marks):
-            for document in collection.find(combined({"path": node_id}, {"tenant": tenant}), {"path": 1}):
-                path = [*node_path, *document["path"][document["path"].index(node_id) + 1:]]
-                collection.update_one({"_id": document["_id"]}, {"$set": {"path": path}})
+            # A moved building's own snapshot moves too: it is at the node, not only below it.
+            rewrite_paths(collection, combined({"path": node_id}, {"tenant": tenant}), node_id, node_path)
 
     def _recount(self, marks):
         """{building id: its new snapshot, or None where another writer came first}."""

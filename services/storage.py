@@ -275,6 +275,17 @@ def import_new(outbox, repository, tenant, documents_by_records):
     return inserted
 
 
+def rewrite_paths(collection, query, node_id, node_path):
+    """Gives the documents matching `query`, all at or below `node_id`, `node_path` as the prefix
+    of their path; returns how many changed."""
+    writes = []
+    for document in collection.find(query, {"path": 1}):
+        path = [*node_path, *document["path"][document["path"].index(node_id) + 1:]]
+        if path != document["path"]:
+            writes.append(UpdateOne({"_id": document["_id"]}, {"$set": {"path": path}}))
+    return collection.bulk_write(writes, ordered=False).modified_count if writes else 0
+
+
 class Repository:
     """Base for a service's domain repository: names its record collections, whose records
     carry a `path` in the hierarchy and an outbox."""
@@ -295,18 +306,9 @@ class Repository:
         """Makes every record below `node_id` (the node itself excluded) carry `node_path` as its
         prefix. Idempotent, so a move interrupted halfway is finished by running it again.
         Returns how many records changed."""
-        changed = 0
-        for name in self.record_collections:
-            collection = getattr(self, name).collection
-            writes = []
-            for record in collection.find({"tenant": tenant, "path": node_id, "_id": {"$ne": node_id}},
-                                          {"path": 1}):
-                path = [*node_path, *record["path"][record["path"].index(node_id) + 1:]]
-                if path != record["path"]:
-                    writes.append(UpdateOne({"_id": record["_id"]}, {"$set": {"path": path}}))
-            if writes:
-                changed += collection.bulk_write(writes, ordered=False).modified_count
-        return changed
+        below = {"tenant": tenant, "path": node_id, "_id": {"$ne": node_id}}
+        return sum(rewrite_paths(getattr(self, name).collection, below, node_id, node_path)
+                   for name in self.record_collections)
 
     def hold_events(self, batch_id, held):
         self.database.held_events.insert_one({"_id": batch_id, "time": now(), "held": held})
