@@ -6,14 +6,17 @@
   civicgrid import FILE.csv [--building-map MAP.json]     import a community's households and residents
   civicgrid stats NODE_ID                                 figures below a node
   civicgrid worklist NODE_ID --tag elderly --tag living_alone [--name 王]   residents to serve
+  civicgrid dead-letters [replay [--limit N]]            events that failed every attempt (ops, over AMQP_URI)
 """
 import argparse
 import json
+import os
 import sys
 
 import grpc
 import jwt
 
+from cli import dead_letters
 from cli.api import DEMO_TENANT, Gateway, RequestError, demo_token, printable
 from cli.importer import ImportFileError, import_csv, load_building_map
 from cli.seed import SCALES, seed_demo
@@ -50,6 +53,10 @@ def parse_args(argv):
     worklist.add_argument("node_id")
     worklist.add_argument("--tag", action="append", default=[])
     worklist.add_argument("--name", default="", help="name prefix")
+    dead = sub.add_parser("dead-letters", help="list the dead-letter queue, or replay it once the cause is fixed")
+    dead.add_argument("action", nargs="?", choices=("list", "replay"), default="list")
+    dead.add_argument("--limit", type=int, help="replay at most this many")
+    dead.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
     return parser.parse_args(argv)
 
 
@@ -59,6 +66,8 @@ def main(argv=None):
     if args.command == "token":
         print(token)
         return 0
+    if args.command == "dead-letters":
+        return handle_dead_letters(args)
     gateway = Gateway(args.gateway, token)
     try:
         if args.command == "call":
@@ -84,6 +93,17 @@ def main(argv=None):
     except grpc.RpcError as error:
         print(f"{error.code().name}: {error.details()}", file=sys.stderr)
         return 1
+    return 0
+
+
+def handle_dead_letters(args):
+    if args.action == "replay":
+        print(f"replayed {dead_letters.replay(args.amqp_uri, args.limit)} events to the queues they came from")
+        return 0
+    waiting = dead_letters.summary(args.amqp_uri)
+    for (queue, event_type, reason), count in sorted(waiting.items()):
+        print(f"{count}\t{event_type}\t{queue}\t{reason}")
+    print(f"{sum(waiting.values())} dead letters")
     return 0
 
 

@@ -7,16 +7,21 @@ its own from the pool: concurrent calls never queue behind one client.
 import logging
 import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from amqp.exceptions import ChannelError
 from kombu import Connection
 from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from gateway import metrics
+from services.errors import DomainError
+from services.messaging import BROKER_UNREACHABLE, DEAD_LETTER_QUEUE
 from services.tracing import REQUEST_ID, new_request_id
 
 log = logging.getLogger(__name__)
 BACKENDS = ("residents", "grids", "tickets", "notifications", "volunteers")
+PING_TIMEOUT_SECONDS = 3.0
 
 
 class BackendUnavailable(Exception):
@@ -36,7 +41,11 @@ class RpcPool:
     def call(self, service, method, timeout, *args, request_id=None):
         if not self.slots.acquire(timeout=timeout):
             raise BackendTimeout("no RPC client free before the deadline")
-        client = self._borrow()
+        try:
+            client = self._borrow()
+        except BROKER_UNREACHABLE as exc:
+            self.slots.release()
+            raise BackendUnavailable(f"message broker unreachable: {exc}") from None
         healthy = True
         try:
             # The standalone client applies its timeout per socket read; set per call so
@@ -49,7 +58,9 @@ class RpcPool:
             raise BackendUnavailable(f"{service} is not running") from None
         except RpcTimeout:
             raise BackendTimeout(f"{service} did not answer in {timeout:.1f}s") from None
-        except (OSError, ConnectionError) as exc:
+        except BROKER_UNREACHABLE as exc:
+            # The request may have been taken before the broker went: clients retry UNAVAILABLE
+            # with the same request_id, and a repeat writes nothing.
             healthy = False
             raise BackendUnavailable(f"message broker unreachable: {exc}") from None
         finally:
@@ -87,14 +98,17 @@ class PooledClient:
 
 
 class BackendMonitor:
-    """Knows, every `interval` seconds, which services have consumers on their RPC queue."""
+    """Knows, every `interval` seconds, which services are up: they consume their RPC queue and
+    answer a ping, which also asks their store. Also reports the dead-letter queue's depth."""
 
-    def __init__(self, amqp_uri, on_change, interval=2.0):
+    def __init__(self, amqp_uri, pool, on_change, interval=2.0):
         self.amqp_uri = amqp_uri
+        self.pool = pool
         self.on_change = on_change
         self.interval = interval
         self.up = {name: False for name in BACKENDS}
         self.stopped = threading.Event()
+        self.pings = ThreadPoolExecutor(len(BACKENDS), thread_name_prefix="backend-ping")
 
     def is_up(self, service):
         return self.up.get(service, False)
@@ -102,20 +116,40 @@ class BackendMonitor:
     def check(self):
         try:
             with Connection(self.amqp_uri, connect_timeout=2) as connection:
-                for service in BACKENDS:
-                    self.up[service] = self._consumers(connection, service) > 0
-        except (OSError, ConnectionError) as exc:
+                consuming = [self._consumers(connection, service) > 0 for service in BACKENDS]
+                metrics.DEAD_LETTERS.set(self._depth(connection, DEAD_LETTER_QUEUE.name))
+            self.up = dict(zip(BACKENDS, self.pings.map(self._answers, BACKENDS, consuming)))
+        except BROKER_UNREACHABLE as exc:
             log.warning("broker unreachable: %s", exc)
             self.up = {name: False for name in BACKENDS}
         self.on_change(dict(self.up))
 
+    def _answers(self, service, consuming):
+        if not consuming:
+            return False
+        try:
+            return self.pool.call(service, "ping", PING_TIMEOUT_SECONDS)["ok"]
+        except (BackendUnavailable, BackendTimeout, DomainError):
+            return False
+
     @staticmethod
     def _consumers(connection, service):
+        queue_state = BackendMonitor._declared(connection, f"rpc-{service}")
+        return queue_state.consumer_count if queue_state else 0
+
+    @staticmethod
+    def _depth(connection, queue_name):
+        queue_state = BackendMonitor._declared(connection, queue_name)
+        return queue_state.message_count if queue_state else 0
+
+    @staticmethod
+    def _declared(connection, queue_name):
+        """The queue's counts, or None when no service has declared it on this broker yet."""
         channel = connection.channel()
         try:
-            return channel.queue_declare(queue=f"rpc-{service}", passive=True).consumer_count
-        except ChannelError:  # no such queue: the service never started on this broker
-            return 0
+            return channel.queue_declare(queue=queue_name, passive=True)
+        except ChannelError:
+            return None
         finally:
             if channel.is_open:
                 channel.close()
@@ -130,3 +164,4 @@ class BackendMonitor:
 
     def stop(self):
         self.stopped.set()
+        self.pings.shutdown(wait=False)

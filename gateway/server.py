@@ -51,8 +51,8 @@ def health_reporter(health_servicer, routes):
 def build_server(config):
     routes = discover_routes()
     health_servicer = health.HealthServicer()
-    monitor = BackendMonitor(config["amqp_uri"], health_reporter(health_servicer, routes))
     pool = RpcPool(config["amqp_uri"], size=config["workers"])
+    monitor = BackendMonitor(config["amqp_uri"], pool, health_reporter(health_servicer, routes))
     authenticator = Authenticator(secret=config["jwt_secret"], public_key=config["jwt_public_key"])
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=config["workers"]),
                          handlers=[*generic_handlers(Dispatcher(authenticator, pool, monitor), routes),

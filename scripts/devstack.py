@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Starts and stops the five services and the gateway on this machine.
+"""Starts and stops the five services and the gateway on this machine, under supervisord.
 
 Used by `make up` / `make down` and by the integration tests, so that what the
-tests run is what a developer runs. Servers (RabbitMQ, MongoDB/FerretDB) come
-from MONGO_URI / AMQP_URI; see scripts/servers.sh.
+tests run is what a developer runs. supervisord restarts a process that exits, with a
+growing pause while it keeps failing to start (as k8s does for a pod). Servers (RabbitMQ,
+MongoDB/FerretDB) come from MONGO_URI / AMQP_URI; see scripts/servers.sh.
+
+`devstack.py pid NAME` prints the pid a process runs under now, for fault tests and benches.
 """
 import argparse
 import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -37,6 +41,9 @@ def parse_args():
     up.add_argument("--timeout", type=float, default=90)
     down = sub.add_parser("down", help="stop what `up` started, by its recorded pids")
     down.add_argument("--state-dir", type=Path, default=ROOT / ".run/stack")
+    pid = sub.add_parser("pid", help="the pid a supervised process runs under now")
+    pid.add_argument("name", choices=(*SERVICES, "gateway"))
+    pid.add_argument("--state-dir", type=Path, default=ROOT / ".run/stack")
     return parser.parse_args()
 
 
@@ -52,19 +59,45 @@ def dev_secret(state_dir, variable, file_name):
 
 
 def process_table(args, secret):
-    base_env = {**os.environ, "CIVICGRID_DB_PREFIX": args.db_prefix, "PYTHONUNBUFFERED": "1",
-                "CIVICGRID_PII_KEY": dev_secret(args.state_dir, "CIVICGRID_PII_KEY", "pii-key")}
+    """{name: (command, environment of its own)}, and the environment they all share."""
+    shared_env = {**os.environ, "CIVICGRID_DB_PREFIX": args.db_prefix, "PYTHONUNBUFFERED": "1",
+                  "CIVICGRID_PII_KEY": dev_secret(args.state_dir, "CIVICGRID_PII_KEY", "pii-key")}
     table = {}
     for offset, service in enumerate(SERVICES):
         table[service] = (
             [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "services/nameko.yaml"),
              f"services.{service}.service"],
-            {**base_env, "METRICS_PORT": str(args.metrics_base_port + offset)})
+            {"METRICS_PORT": str(args.metrics_base_port + offset)})
     table["gateway"] = (
         [sys.executable, "-m", "gateway"],
-        {**base_env, "GATEWAY_PORT": str(args.gateway_port),
-         "GATEWAY_METRICS_PORT": str(args.gateway_metrics_port), "CIVICGRID_JWT_SECRET": secret})
-    return table
+        {"GATEWAY_PORT": str(args.gateway_port), "GATEWAY_METRICS_PORT": str(args.gateway_metrics_port),
+         "CIVICGRID_JWT_SECRET": secret})
+    return table, shared_env
+
+
+def supervisor_config(state_dir, table):
+    """supervisord's configuration: every process restarted whenever it exits; one that dies
+    within `startsecs` of starting waits 1 s, then 2 s, 3 s… before the next try."""
+    sections = [
+        f"[unix_http_server]\nfile={literal(state_dir / 'supervisor.sock')}\nchmod=0700",
+        f"[supervisord]\nlogfile={literal(state_dir / 'supervisord.log')}\n"
+        f"pidfile={literal(state_dir / 'supervisord.pid')}\nchilddir={literal(ROOT)}",
+        "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        f"[supervisorctl]\nserverurl=unix://{literal(state_dir / 'supervisor.sock')}",
+    ]
+    for name, (command, own_env) in table.items():
+        environment = ",".join(f'{key}="{literal(value)}"' for key, value in own_env.items())
+        sections.append(
+            f"[program:{name}]\ncommand={literal(shlex.join(command))}\ndirectory={literal(ROOT)}\n"
+            f"environment={environment}\nautorestart=true\nstartsecs=3\nstartretries=1000\n"
+            f"stopasgroup=true\nkillasgroup=true\nstopwaitsecs=15\nredirect_stderr=true\n"
+            f"stdout_logfile={literal(state_dir / f'{name}.log')}\nstdout_logfile_maxbytes=0")
+    return "\n\n".join(sections) + "\n"
+
+
+def literal(value):
+    """A value as supervisord reads it back: it expands %(name)s and ends a quoted value at a quote."""
+    return str(value).replace("%", "%%").replace('"', '\\"')
 
 
 def wait_until_serving(port, timeout):
@@ -89,13 +122,14 @@ def up(args):
     if pids_file.exists() and any(alive(pid) for pid in json.loads(pids_file.read_text()).values()):
         sys.exit(f"already running (see {pids_file}); run `make down` first")
     secret = dev_secret(state_dir, "CIVICGRID_JWT_SECRET", "jwt-secret")
-    pids = {}
-    for name, (command, env) in process_table(args, secret).items():
-        log = open(state_dir / f"{name}.log", "ab")
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        pids[name] = process.pid
-    pids_file.write_text(json.dumps(pids, indent=2))
+    table, shared_env = process_table(args, secret)
+    config = state_dir / "supervisord.conf"
+    config.write_text(supervisor_config(state_dir, table))
+    log = open(state_dir / "supervisord.out", "ab")
+    supervisor = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "--nodaemon", "-c", str(config)],
+                                  env=shared_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    pids_file.write_text(json.dumps({"supervisord": supervisor.pid}, indent=2))
     if not wait_until_serving(args.gateway_port, args.timeout):
         down(args)
         sys.exit(f"the platform did not become healthy in {args.timeout:.0f}s; logs in {state_dir}")
@@ -138,24 +172,35 @@ def alive(pid):
 
 
 def down(args):
+    """Stops supervisord, which stops its processes; any it left behind go by the pid it ran them under."""
     pids_file = args.state_dir / "pids.json"
     if not pids_file.exists():
         print("nothing to stop")
         return
-    pids = json.loads(pids_file.read_text())
-    for name, pid in pids.items():
-        if alive(pid):
-            os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(alive(pid) for pid in pids.values()):
+    supervisor = json.loads(pids_file.read_text())["supervisord"]
+    children = [pid for pid in (supervised_pid(args.state_dir, name) for name in (*SERVICES, "gateway")) if pid]
+    if alive(supervisor):
+        os.kill(supervisor, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(alive(pid) for pid in (supervisor, *children)):
         time.sleep(0.2)
-    for pid in pids.values():
+    for pid in (supervisor, *children):
         if alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
     pids_file.unlink()
-    print(f"stopped {', '.join(pids)}")
+    print("stopped supervisord and " + ", ".join((*SERVICES, "gateway")))
+
+
+def supervised_pid(state_dir, name):
+    """The pid supervisord runs `name` under now, or None."""
+    answer = subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(state_dir / "supervisord.conf"),
+                             "pid", name], capture_output=True, text=True)
+    return int(answer.stdout) if answer.stdout.strip().isdigit() and int(answer.stdout) > 0 else None
 
 
 if __name__ == "__main__":
     arguments = parse_args()
-    up(arguments) if arguments.command == "up" else down(arguments)
+    if arguments.command == "pid":
+        print(supervised_pid(arguments.state_dir, arguments.name) or sys.exit(f"{arguments.name} is not running"))
+    else:
+        up(arguments) if arguments.command == "up" else down(arguments)

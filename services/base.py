@@ -1,14 +1,15 @@
 """What every civicgrid service has: its metrics, its event outbox and the relay that empties it."""
+import logging
 import os
 
-from nameko.events import event_handler
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.events import EventOutbox, consume_once
+from services.messaging import UNREACHABLE, event_handler, rpc
 from services.metrics import RpcMetrics
 from services.tracing import RequestTracing
 
+log = logging.getLogger(__name__)
 # The relay only recovers what a crash left behind, and each run scans every record
 # collection (FerretDB's SQLite backend uses no secondary index), so it runs rarely.
 OUTBOX_RELAY_SECONDS = int(os.environ.get("OUTBOX_RELAY_SECONDS", "10"))
@@ -26,11 +27,15 @@ class CivicService:
 
     @rpc
     def ping(self):
-        return {"service": self.name, "ok": True}
+        """Health as the gateway sees it: the service consumes and its store answers."""
+        return {"service": self.name, "ok": self.store.answers()}
 
     @timer(interval=OUTBOX_RELAY_SECONDS)
     def relay_outbox(self):
-        self.outbox.relay(self.store)
+        try:
+            self.outbox.relay(self.store)
+        except UNREACHABLE as error:
+            log.warning("the relay waits for the broker and the store: %s", error)
 
     @event_handler("grids", "civicgrid.grids.node.moved.v1")
     def follow_node_move(self, event):
@@ -45,6 +50,5 @@ class CivicService:
     def publish(self, records, document):
         """Publishes a freshly written record's events (the relay retries if this fails); a
         deleted record is removed once its events are out."""
-        self.outbox.flush(self.store, [document])
-        if "retire_time" in document:
+        if self.outbox.flush_or_leave_to_relay(self.store, [document]) and "retire_time" in document:
             records.remove_retired(document)

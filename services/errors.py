@@ -58,3 +58,9 @@ class FailedPrecondition(DomainError):
 @deserialize_to_instance
 class AlreadyExists(DomainError):
     code = "ALREADY_EXISTS"
+
+
+@deserialize_to_instance
+class Unavailable(DomainError):
+    """A backing server (store, broker, another service) did not answer; the call may be retried."""
+    code = "UNAVAILABLE"

@@ -5,7 +5,7 @@ A record's events are written into the record itself (`outbox`) in the same writ
 prunes them from the record. Bulk imports hold a batch's events in one document instead
 (`storage.import_new`). A crash in between loses nothing: the relay publishes whatever is still
 pending. Consumers therefore see an event at least once and must be idempotent
-(`Repository.first_delivery`).
+(`consume_once`).
 """
 import logging
 import time
@@ -19,6 +19,7 @@ from nameko.events import EventDispatcher
 from pydantic import BaseModel, ConfigDict
 
 from services import metrics
+from services.messaging import BROKER_UNREACHABLE
 from services.storage import new_id, now, timestamp
 
 log = logging.getLogger(__name__)
@@ -97,15 +98,20 @@ class EventOutbox(EventDispatcher):
         awaiting each confirm in turn costs a round trip per event, thousands in a bulk import."""
         pooled = Connection(self.amqp_uri, transport_options={"confirm_publish": False})
         with connections[pooled].acquire(block=True) as connection:
-            channel = connection.channel()
             try:
+                connection.ensure_connection(max_retries=3)
+                channel = connection.channel()
                 confirms = BrokerConfirms(channel)
                 producer = Producer(channel, exchange=self.exchange, serializer=self.serializer)
                 for event in events:
                     producer.publish(event, routing_key=event["type"], headers=headers, delivery_mode=PERSISTENT)
                 confirms.wait_for(len(events), connection)
-            finally:
                 channel.close()
+            except BROKER_UNREACHABLE:
+                # A pooled connection the broker dropped would fail every later call: the next
+                # one connects afresh.
+                connection.collect()
+                raise
 
 
 class BrokerConfirms:
@@ -154,6 +160,16 @@ class OutboxPublisher:
         self.publish(events)
         repository.mark_published([event["id"] for event in events])
 
+    def flush_or_leave_to_relay(self, repository, documents):
+        """For a call's own path: the record is written, so a broker that does not take its
+        events must not fail the call; they stay pending and the relay publishes them.
+        Returns whether they went out."""
+        return left_to_relay_on_failure(self.flush, repository, documents)
+
+    def publish_or_leave_to_relay(self, events):
+        """`publish` for events whose holder stays pending until this returns True."""
+        return left_to_relay_on_failure(self.publish, events)
+
     def publish(self, events):
         """Publishes without marking: for events whose holder is cleared right after, so that
         only a crash makes the relay publish them again (consumers drop the repeat by id)."""
@@ -189,21 +205,32 @@ class OutboxPublisher:
         return len(missing), age_seconds(missing[0]["time"])
 
 
+def left_to_relay_on_failure(publish, *args):
+    try:
+        publish(*args)
+        return True
+    except BROKER_UNREACHABLE as error:
+        log.warning("events left to the relay, the broker did not take them: %s", error)
+        return False
+
+
 def age_seconds(rfc3339):
     moment = datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
     return max(0.0, (now() - moment).total_seconds())
 
 
 def consume_once(repository, service, event, handle):
-    """Runs `handle(event)` at most once per event id, however often it is redelivered."""
-    if not repository.first_delivery(event["id"]):
+    """Runs `handle(event)` until it has succeeded once for this event id. The mark is written
+    after the handler, so a consumer killed mid-handler leaves none and the redelivery runs the
+    handler again: handlers are idempotent by event id, and the mark only spares them the work."""
+    if repository.was_handled(event["id"]):
         metrics.EVENTS_CONSUMED.labels(service, event["type"], "duplicate").inc()
         metrics.REDELIVERIES.labels(service, event["type"]).inc()
         return
     try:
         handle(event)
     except Exception:
-        repository.forget_delivery(event["id"])
         metrics.EVENTS_CONSUMED.labels(service, event["type"], "error").inc()
         raise
+    repository.mark_handled(event["id"])
     metrics.EVENTS_CONSUMED.labels(service, event["type"], "ok").inc()

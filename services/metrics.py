@@ -31,7 +31,9 @@ OUTBOX_OLDEST_AGE = Gauge(
 def outcome_of(exc_info):
     if exc_info is None:
         return "ok"
-    return "client_error" if isinstance(exc_info[1], DomainError) else "server_error"
+    if isinstance(exc_info[1], DomainError):
+        return "unavailable" if exc_info[1].code == "UNAVAILABLE" else "client_error"
+    return "server_error"
 
 
 class RpcMetrics(DependencyProvider):

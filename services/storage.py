@@ -9,13 +9,15 @@ outbox, since FerretDB has no multi-document transactions), and keyset pages.
 import base64
 import binascii
 import hashlib
+import os
 import uuid
 from datetime import datetime, timedelta, timezone
 
 from eventlet import GreenPool, spawn_n
 from nameko.extensions import DependencyProvider
-from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+import pymongo
+from pymongo import ASCENDING, MongoClient, ReturnDocument
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, ExecutionTimeout
 
 from services.errors import InvalidArgument, NotFound
 
@@ -32,6 +34,18 @@ INTERNAL_FIELDS = ("_id", "tenant", "request_id", OUTBOX, OUTBOX_PENDING, IMPORT
 # Deletion first marks a record retired, with its events, in one write; the record
 # is removed once the events are out, so a crash in between loses no event.
 LIVE = {"retire_time": {"$exists": False}}
+# What a store that does not answer raises: no server found in time, a socket timed out or broke,
+# no connection free in time, or the server gave up on the operation.
+STORE_UNREACHABLE = (ConnectionFailure, ExecutionTimeout)
+# No call waits on the store longer than this: a stalled store becomes UNAVAILABLE within the
+# gateway's default 10 s deadline rather than a hang. One operation (an import batch of 500
+# rows, a city's figures) takes well under it here.
+STORE_OPERATION_TIMEOUT_MS = int(os.environ.get("MONGO_OPERATION_TIMEOUT_MS", "8000"))
+STORE_CONNECT_TIMEOUT_MS = int(os.environ.get("MONGO_CONNECT_TIMEOUT_MS", "3000"))
+STORE_PING_TIMEOUT_SECONDS = 1.5
+# Operations one service process has in flight at most; more wait for a connection. FerretDB v1
+# hangs once more arrive at once than its PostgreSQL pool holds (scripts/lib/postgres.sh).
+STORE_CONNECTIONS = int(os.environ.get("MONGO_MAX_POOL_SIZE", "32"))
 
 
 def now():
@@ -193,12 +207,13 @@ class Records:
         token = encode_page_token(documents[-1]["_id"]) if more else ""
         return documents, token
 
-    def pending_outbox(self, older_than_seconds, limit=100):
-        """Records whose events were not published by the call that wrote them. The grace
-        period keeps the relay from racing that call's own publish."""
+    def pending_outbox(self, older_than_seconds):
+        """Records whose events were not published by the call that wrote them, all of them: after
+        a broker outage every record written meanwhile waits here. The grace period keeps the
+        relay from racing that call's own publish."""
         cutoff = timestamp(now() - timedelta(seconds=older_than_seconds))
         pending = self.collection.find({OUTBOX_PENDING: True}, {OUTBOX: 1, "retire_time": 1})
-        return [document for document in pending if document[OUTBOX] and document[OUTBOX][0]["time"] < cutoff][:limit]
+        return [document for document in pending if document[OUTBOX] and document[OUTBOX][0]["time"] < cutoff]
 
     def remove_retired(self, document):
         self.collection.delete_one({"_id": document["_id"], "retire_time": {"$exists": True}})
@@ -248,8 +263,8 @@ def insert_new(collection, tenant, documents):
 
 
 def read_each(read, keys):
-    """{key: read(key)}, several reads in flight at once. For many records by `_id`: FerretDB
-    answers an `_id` match from its index but an `$in` by scanning the whole collection."""
+    """{key: read(key)}, several in flight at once. For many records by `_id`: FerretDB answers
+    an `_id` match from its index but an `$in` by scanning the whole collection."""
     keys = list(keys)
     return dict(zip(keys, GreenPool(READS_IN_FLIGHT).imap(read, keys)))
 
@@ -260,7 +275,8 @@ def import_new(outbox, repository, tenant, documents_by_records):
     events wait in one held batch rather than in each record, so no record is written twice to
     clear its outbox. Each inserted record names its batch: after a crash the relay publishes
     exactly the events of the records this batch inserted. The batch is released off the call's
-    path, since the relay also covers a release that never happens (consumers drop repeats)."""
+    path, since the relay also covers a release that never happens (consumers drop repeats), and
+    is left to the relay when the broker does not take the events."""
     batch_id, held = new_id(), []
     for records_name, documents in documents_by_records.items():
         for document in documents:
@@ -270,20 +286,26 @@ def import_new(outbox, repository, tenant, documents_by_records):
     repository.hold_events(batch_id, held)
     inserted = {records_name: insert_new(getattr(repository, records_name).collection, tenant, documents)
                 for records_name, documents in documents_by_records.items()}
-    outbox.publish([item["event"] for item in held if item["record_id"] in inserted[item["records"]]])
-    spawn_n(repository.release_events, batch_id)
+    if outbox.publish_or_leave_to_relay(
+            [item["event"] for item in held if item["record_id"] in inserted[item["records"]]]):
+        spawn_n(repository.release_events, batch_id)
     return inserted
 
 
 def rewrite_paths(collection, query, node_id, node_path):
     """Gives the documents matching `query`, all at or below `node_id`, `node_path` as the prefix
-    of their path; returns how many changed."""
-    writes = []
+    of their path; returns how many changed. One document per write: FerretDB v1 deadlocks for
+    good, every later command included, when two multi-document updates of the same documents
+    run at once, as a move and the handlers of its node.moved event do."""
+    changed = {}
     for document in collection.find(query, {"path": 1}):
         path = [*node_path, *document["path"][document["path"].index(node_id) + 1:]]
         if path != document["path"]:
-            writes.append(UpdateOne({"_id": document["_id"]}, {"$set": {"path": path}}))
-    return collection.bulk_write(writes, ordered=False).modified_count if writes else 0
+            changed[document["_id"]] = path
+
+    def rewrite(record_id):
+        return collection.update_one({"_id": record_id}, {"$set": {"path": changed[record_id]}}).modified_count
+    return sum(read_each(rewrite, changed).values())
 
 
 class Repository:
@@ -339,17 +361,25 @@ class Repository:
     def published_among(self, event_ids):
         return {marker["_id"] for marker in self.database.published_events.find({"_id": {"$in": event_ids}})}
 
-    def first_delivery(self, event_id):
-        """Consumers call this before acting on an event: False means it was seen already."""
+    def was_handled(self, event_id):
+        return self.database.processed_events.find_one({"_id": event_id}, {"_id": 1}) is not None
+
+    def mark_handled(self, event_id):
+        """Written once the handler has succeeded, never before: a crash in between makes the
+        redelivery run the handler again, which idempotent handlers allow."""
         try:
             self.database.processed_events.insert_one({"_id": event_id, "time": now()})
-            return True
         except DuplicateKeyError:
-            return False
+            pass
 
-    def forget_delivery(self, event_id):
-        """Undo `first_delivery` when handling failed, so a redelivery is processed."""
-        self.database.processed_events.delete_one({"_id": event_id})
+    def answers(self):
+        """Whether the store answers a ping in time; for health checks, so it never waits long."""
+        try:
+            with pymongo.timeout(STORE_PING_TIMEOUT_SECONDS):
+                self.database.command("ping")
+            return True
+        except STORE_UNREACHABLE:
+            return False
 
 
 class MongoStore(DependencyProvider):
@@ -362,7 +392,10 @@ class MongoStore(DependencyProvider):
 
     def setup(self):
         config = self.container.config
-        self.client = MongoClient(config["MONGO_URI"], tz_aware=True, serverSelectionTimeoutMS=10000)
+        self.client = MongoClient(
+            config["MONGO_URI"], tz_aware=True, serverSelectionTimeoutMS=STORE_CONNECT_TIMEOUT_MS,
+            connectTimeoutMS=STORE_CONNECT_TIMEOUT_MS, socketTimeoutMS=STORE_OPERATION_TIMEOUT_MS,
+            waitQueueTimeoutMS=STORE_OPERATION_TIMEOUT_MS, maxPoolSize=STORE_CONNECTIONS)
         database = self.client[f"{config.get('DB_PREFIX') or 'civicgrid_'}{self.container.service_name}"]
         self.repository = self.repository_class(database)
         self.repository.ensure_indexes()

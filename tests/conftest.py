@@ -6,11 +6,13 @@ RabbitMQ vhost and its own database prefix, and starts the real services and
 gateway with scripts/devstack.py, so runs never see each other's data or queues.
 """
 import os
-from contextlib import contextmanager
+import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -89,6 +91,16 @@ class Platform:
     def stop(self):
         self.devstack("down")
 
+    def kill(self, process):
+        """SIGKILL to `process`, by the pid supervisord runs it under; supervisord starts it again."""
+        os.kill(self.pid(process), signal.SIGKILL)
+
+    def pid(self, process):
+        """The pid supervisord runs `process` under now."""
+        answer = subprocess.run([sys.executable, str(ROOT / "scripts/devstack.py"), "pid", process, "--state-dir",
+                                 str(self.state_dir)], env=self.env, cwd=ROOT, capture_output=True, text=True)
+        return int(answer.stdout) if answer.returncode == 0 else None
+
     def token(self, role="city_operator", tenant="t1", scope=("*",), subject="tester", grants=()):
         return mint(self.secret, subject, tenant, role, scope, grants)
 
@@ -96,12 +108,17 @@ class Platform:
         return Gateway(self.address, self.token(**claims))
 
     def database(self, service):
-        return MongoClient(self.mongo_uri)[f"{self.db_prefix}{service}"]
+        return store_client(self.mongo_uri)[f"{self.db_prefix}{service}"]
 
     def metrics_url(self, service):
         if service == "gateway":
             return f"http://127.0.0.1:{self.gateway_metrics_port}/metrics"
         return f"http://127.0.0.1:{self.metrics_base_port + SERVICES.index(service)}/metrics"
+
+
+def store_client(mongo_uri):
+    """A client that gives up rather than hang, should a test leave the store stalled."""
+    return MongoClient(mongo_uri, serverSelectionTimeoutMS=10000, socketTimeoutMS=30000)
 
 
 def port_free(port):
@@ -120,7 +137,7 @@ def private_platform(state_dir):
         yield running
     finally:
         running.stop()
-        client = MongoClient(running.mongo_uri)
+        client = store_client(running.mongo_uri)
         for name in client.list_database_names():
             if name.startswith(running.db_prefix):
                 client.drop_database(name)
@@ -137,6 +154,16 @@ def platform(tmp_path_factory):
 def unique():
     """A short unique suffix for names and request ids within a shared platform."""
     return uuid.uuid4().hex[:10]
+
+
+def wait_for(condition, timeout=15, interval=0.2):
+    """Whether `condition()` became true within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return bool(condition())
 
 
 def rpc_error(call):

@@ -170,6 +170,24 @@ mongo_up() {
   mongo_default_uri
 }
 
+# True while a FerretDB started by servers.sh on another port still lives: the PostgreSQL
+# cluster is shared and must outlive it.
+ferret_others_alive() {
+  local f
+  for f in "$RUN_DIR"/ferretdb*.pid; do
+    [[ "$f" != "$FERRET_PIDFILE" ]] && pid_alive "$f" && return 0
+  done
+  return 1
+}
+
+pg_down_unless_shared() {
+  if ferret_others_alive; then
+    log "PostgreSQL: still used by another FerretDB; leaving it running"
+  else
+    pg_down
+  fi
+}
+
 mongo_down() {
   local pid
   if ! pid=$(ferret_our_pid); then
@@ -179,7 +197,7 @@ mongo_down() {
     else
       log "MongoDB: not started by us; leaving it alone"
     fi
-    pg_down
+    pg_down_unless_shared
     return 0
   fi
   log "MongoDB: stopping FerretDB (pid $pid)"
@@ -189,7 +207,7 @@ mongo_down() {
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$FERRET_PIDFILE"
-  pg_down
+  pg_down_unless_shared
 }
 
 mongo_status() {

@@ -12,9 +12,18 @@ PG_PORT=${CIVICGRID_PG_PORT:-54329}
 PG_DATA="$ROOT/.run/postgres"
 PG_LOG="$RUN_DIR/postgres.log"
 PG_MARKER="$RUN_DIR/postgres.started"
-PG_DATABASE=ferretdb
+# A FerretDB process assumes it alone writes its database's metadata, so each has a database of
+# its own: the shared one, and one per store that fault tests and benches start on another port.
+if [[ "${CIVICGRID_MONGO_PORT:-27017}" == 27017 ]]; then PG_DATABASE=ferretdb; else PG_DATABASE="ferretdb_$CIVICGRID_MONGO_PORT"; fi
+# FerretDB v1 hangs for good, every command and ping included, once more requests are in flight
+# than its PostgreSQL pool holds (50 by default): requests holding pool connections wait on ones
+# that wait for a connection. Its pool is therefore far larger than what the services can have in
+# flight (each caps its MongoDB pool, services/storage.py), and PostgreSQL takes a pool for the
+# shared store and one for the store of a fault test or bench beside it.
+FERRET_PG_POOL=200
+PG_MAX_CONNECTIONS=500
 
-pg_url() { printf 'postgres://postgres@127.0.0.1:%s/%s' "$PG_PORT" "$PG_DATABASE"; }
+pg_url() { printf 'postgres://postgres@127.0.0.1:%s/%s?pool_max_conns=%s' "$PG_PORT" "$PG_DATABASE" "$FERRET_PG_POOL"; }
 
 pg_bin_dir() {
   local dir
@@ -44,9 +53,17 @@ pg_up() {
   pg_ensure_installed
   local bin
   bin=$(pg_bin_dir)
-  if pg_ready; then
-    return 0
+  if ! pg_ready; then
+    pg_start "$bin"
   fi
+  if ! pg_as_owner "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'" | grep -q 1; then
+    pg_as_owner "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $PG_DATABASE" >&2
+  fi
+}
+
+pg_start() {
+  local bin=$1
   mkdir -p "$PG_DATA" "$RUN_DIR"
   if is_root; then chown postgres:postgres "$PG_DATA"; fi
   if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
@@ -57,13 +74,9 @@ pg_up() {
   touch "$PG_LOG" && if is_root; then chown postgres:postgres "$PG_LOG"; fi
   log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
   pg_as_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
-    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null ||
+    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=$PG_MAX_CONNECTIONS" start >/dev/null ||
     die "PostgreSQL did not start; see $PG_LOG"
   touch "$PG_MARKER"
-  if ! pg_as_owner "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc \
-      "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'" | grep -q 1; then
-    pg_as_owner "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $PG_DATABASE" >&2
-  fi
 }
 
 pg_down() {

@@ -3,7 +3,6 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
@@ -18,6 +17,7 @@ from services.grids.events import (DutyAdded, DutyRemoved, FlatCreated, FlatDele
                                    NodeUpdated, OrganisationCreated, OrganisationUpdated, PostAssigned, PostRemoved,
                                    PostUpdated, StationCreated, StationUpdated)
 from services.grids.store import OCCUPANCY_COUNT, GridsRepository
+from services.messaging import RpcProxy, rpc
 from services.storage import (OUTBOX, MongoStore, content_id, import_new, new_id, now, public,
                                read_each, timestamp)
 from services.validation import masked_changes, parse

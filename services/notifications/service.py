@@ -6,13 +6,13 @@ import os
 
 from kombu import Exchange, Queue, binding
 from nameko.dependency_providers import Config
-from nameko.messaging import Publisher, consume
-from nameko.rpc import RpcProxy, rpc
+from nameko.messaging import Publisher
 from nameko.timer import timer
 
 from services import base
 from services.access import Caller
 from services.errors import InvalidArgument, NotFound, PermissionDenied
+from services.messaging import RpcProxy, consume, rpc
 from services.notifications import broker, catalog, metrics, rules, schemas, sms, webhooks
 from services.notifications.store import NotificationsRepository, message_id
 from services.storage import MongoStore, now, page_size_of, public, timestamp
@@ -48,7 +48,7 @@ class NotificationsService(base.CivicService):
 
     # Events in
 
-    @consume(EVENT_LOG_QUEUE, requeue_on_error=True)
+    @consume(EVENT_LOG_QUEUE)
     def take_event(self, event):
         """Every step is idempotent by event id, so a redelivery repeats nothing that was done."""
         if not isinstance(event, dict) or not all(isinstance(event.get(key), str) and event.get(key)
@@ -324,12 +324,11 @@ class NotificationsService(base.CivicService):
                 by_queue.setdefault(subscription["queue"], []).append(subscription)
         for queue, subscriptions in by_queue.items():
             shown = rules.redact_event(event, subscriptions[0]["partner_kind"])
-            if self.store.claim_partner_delivery(event["id"], queue):
-                try:
-                    self.partner_feed(shown, routing_key=queue)
-                except Exception:
-                    self.store.release_partner_delivery(event["id"], queue)
-                    raise
+            # Marked after the publish: a crash in between sends it again (partners drop the repeat
+            # by its CloudEvents id) rather than never.
+            if not self.store.partner_delivered(event["id"], queue):
+                self.partner_feed(shown, routing_key=queue)
+                self.store.mark_partner_delivered(event["id"], queue)
             for subscription in subscriptions:
                 if subscription["webhook_url"]:
                     self.store.queue_webhook(subscription, shown)

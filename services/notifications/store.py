@@ -130,16 +130,14 @@ class NotificationsRepository(Repository):
         return list(self.subscriptions.collection.find(
             {"tenant": tenant, "partner": partner, "retire_time": {"$exists": False}}))
 
-    def claim_partner_delivery(self, event_id, queue):
-        """True the first time an event is headed for a partner's queue."""
+    def partner_delivered(self, event_id, queue):
+        return self.partner_deliveries.find_one({"_id": f"{event_id}:{queue}"}, {"_id": 1}) is not None
+
+    def mark_partner_delivered(self, event_id, queue):
         try:
             self.partner_deliveries.insert_one({"_id": f"{event_id}:{queue}", "time": now()})
-            return True
         except DuplicateKeyError:
-            return False
-
-    def release_partner_delivery(self, event_id, queue):
-        self.partner_deliveries.delete_one({"_id": f"{event_id}:{queue}"})
+            pass
 
     def queue_webhook(self, subscription, event):
         try:

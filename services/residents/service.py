@@ -3,7 +3,6 @@ import json
 import re
 from datetime import date, timedelta
 
-from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
@@ -12,6 +11,7 @@ from services import base
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
 from services.figures import FIGURES_REFRESH_SECONDS, building_of
+from services.messaging import RpcProxy, rpc
 from services.residents import schemas
 from services.residents.events import (HouseholdDeleted, HouseholdRegistered, HouseholdUpdated,
                                        ResidentDeleted, ResidentDeparted, ResidentMoved, ResidentRegistered,

@@ -4,8 +4,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from nameko.events import event_handler
-from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
@@ -13,6 +11,7 @@ from services import base
 from services.access import Caller
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import consume_once, envelope
+from services.messaging import RpcProxy, event_handler, rpc
 from services.storage import INTERNAL_FIELDS, MongoStore, combined, new_id, now, public, timestamp
 from services.tickets import events as contracts
 from services.tickets import lifecycle, metrics, schemas
@@ -22,7 +21,7 @@ from services.tickets.store import TicketsRepository
 # Promised times are minutes long; a scan every few seconds is prompt and keeps the database load low.
 DEADLINE_SCAN_SECONDS = 5
 SYSTEM = "system"
-TICKET_INTERNAL_FIELDS = (*INTERNAL_FIELDS, "version", "involved", "queue_due", "promise")
+TICKET_INTERNAL_FIELDS = (*INTERNAL_FIELDS, "version", "involved", "queue_due", "promise", "task_events_applied")
 # Concurrent writers to one ticket (an RPC and the volunteer task events about the same task)
 # lose the version claim to each other; an append waits for the winner's write, re-reads and
 # tries again, up to this many times (about ten seconds in all).
@@ -382,22 +381,28 @@ class TicketsService(base.CivicService):
             if not self.store.tickets.collection.count_documents(ticket_query):
                 return
             self._record_task_step(event["tenant"], data["ticket_id"], data["id"],
-                                   VOLUNTEER_TASK_STEPS[event["type"]], volunteer_task_note(data), SYSTEM, SYSTEM)
+                                   VOLUNTEER_TASK_STEPS[event["type"]], volunteer_task_note(data), SYSTEM, SYSTEM,
+                                   event_id=event["id"])
         consume_once(self.store, self.name, event, handle)
 
-    def _record_task_step(self, tenant, ticket_id, task_id, action, note, actor, actor_role):
+    def _record_task_step(self, tenant, ticket_id, task_id, action, note, actor, actor_role, event_id=None):
         """Appends a volunteer task's step to the ticket's timeline through the version claim every
         transition takes, retrying when another write to the ticket won the claim. The task's
-        creation is recorded once, whether the RPC or the task's created event gets there first."""
+        creation is recorded once, whether the RPC or the task's created event gets there first;
+        a step from an event is recorded once per event id, in the same write as the step, so a
+        handler run again after a crash adds nothing."""
         for attempt in range(APPEND_ATTEMPTS):
             time.sleep(APPEND_BACKOFF_SECONDS * attempt)
             ticket = self.store.tickets.collection.find_one({"tenant": tenant, "_id": ticket_id})
             if ticket is None:
                 raise NotFound("ticket not found", [{"field": "ticket_id", "description": "no such ticket"}])
             task_ids = ticket.get("volunteer_task_ids", [])
-            if action == "volunteers_requested" and task_id in task_ids:
+            applied = ticket.get("task_events_applied", [])
+            if (action == "volunteers_requested" and task_id in task_ids) or event_id in applied:
                 return ticket
             changes = {} if task_id in task_ids else {"volunteer_task_ids": [*task_ids, task_id]}
+            if event_id:
+                changes["task_events_applied"] = [*applied, event_id]
             step = Step(action, contracts.TicketVolunteerTaskUpdated, ticket["state"], note,
                         {"task_id": task_id, "task_step": action})
             document = self._write(ticket, changes, [step], now(), actor, actor_role)

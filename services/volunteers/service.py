@@ -2,7 +2,6 @@
 orders (询单 · 接单 · 派单), through check-in, check-out, logged hours and feedback."""
 from datetime import date, datetime, time, timezone
 
-from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -11,6 +10,7 @@ from services import base
 from services.access import Caller
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
+from services.messaging import RpcProxy, rpc
 from services.storage import LIVE, OUTBOX, MongoStore, live, new_id, now, public, queue_events, timestamp
 from services.validation import masked_changes, parse
 from services.volunteers import matching, rotation, schemas

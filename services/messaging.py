@@ -1,0 +1,162 @@
+"""Nameko entrypoints and proxies that outlive a broker or store outage.
+
+Nameko's own stop the whole service when an RPC reply cannot be published (the broker restarted
+under it), wait forever for the reply of a call to another service, and ack an event whose
+handler failed, so the event is lost. These:
+
+- `rpc`: a reply the broker does not take is logged and dropped, the process lives on (the caller
+  times out and retries by request_id); a store or broker that does not answer becomes
+  `Unavailable`, which the gateway answers as UNAVAILABLE, never INTERNAL.
+- `RpcProxy`: a call to another service gives up after `RPC_CALL_TIMEOUT_SECONDS`.
+- `event_handler` / `consume`: handlers wait out an outage of the store or broker in place, the
+  message unacked; any other failure puts the message back, and after `DELIVERY_LIMIT` attempts
+  RabbitMQ moves it to the dead-letter queue (`civicgrid dead-letters` lists and replays it).
+  Their queues are durable quorum queues: RabbitMQ counts deliveries and dead-letters them there.
+"""
+import itertools
+import logging
+import os
+import time
+from functools import wraps
+
+import eventlet
+from amqp.exceptions import AMQPError
+from kombu import Exchange, Queue
+from kombu.exceptions import OperationalError
+from nameko import events, messaging, rpc as nameko_rpc
+from nameko.amqp.publish import UndeliverableMessage
+
+from services.errors import Unavailable
+from services.storage import STORE_UNREACHABLE
+
+log = logging.getLogger(__name__)
+
+BROKER_UNREACHABLE = (OSError, AMQPError, OperationalError, UndeliverableMessage)
+UNREACHABLE = BROKER_UNREACHABLE + STORE_UNREACHABLE
+RPC_CALL_TIMEOUT_SECONDS = float(os.environ.get("RPC_CALL_TIMEOUT_SECONDS", "20"))
+# Attempts at an event whose handler fails for a reason other than an outage.
+DELIVERY_LIMIT = int(os.environ.get("EVENT_DELIVERY_LIMIT", "5"))
+# How long a handler waits out an outage before it gives the message back (counted as an attempt).
+OUTAGE_PATIENCE_SECONDS = float(os.environ.get("EVENT_OUTAGE_PATIENCE_SECONDS", "600"))
+OUTAGE_BACKOFF_SECONDS = (0.5, 1, 2, 4, 8, 15)
+
+DEAD_LETTER_EXCHANGE = Exchange("civicgrid.dead-letter", type="topic", durable=True)
+DEAD_LETTER_QUEUE = Queue("civicgrid.dead-letters", DEAD_LETTER_EXCHANGE, routing_key="#", durable=True,
+                          queue_arguments={"x-queue-type": "quorum"})
+WORK_QUEUE_ARGUMENTS = {"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT,
+                        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name}
+
+
+# RPC
+
+class RpcConsumer(nameko_rpc.RpcConsumer):
+    def handle_result(self, message, result, exc_info):
+        try:
+            return super().handle_result(message, result, exc_info)
+        except BROKER_UNREACHABLE as error:
+            log.warning("reply to %s not sent, the broker did not take it: %s",
+                        message.delivery_info.get("routing_key"), error)
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+
+
+class Rpc(nameko_rpc.Rpc):
+    rpc_consumer = RpcConsumer()
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        return super().handle_result(message, worker_ctx, result, as_unavailable(exc_info))
+
+
+rpc = Rpc.decorator
+
+
+def as_unavailable(exc_info):
+    """A store or broker that did not answer, as the domain error the gateway answers UNAVAILABLE."""
+    if exc_info is None or not isinstance(exc_info[1], UNREACHABLE):
+        return exc_info
+    error = Unavailable(f"a backing server did not answer ({type(exc_info[1]).__name__}); try again")
+    return type(error), error, exc_info[2]
+
+
+class RpcProxy(nameko_rpc.RpcProxy):
+    def get_dependency(self, worker_ctx):
+        return TimedServiceProxy(super().get_dependency(worker_ctx), self.target_service)
+
+
+class TimedServiceProxy:
+    def __init__(self, proxy, service):
+        self.proxy = proxy
+        self.service = service
+
+    def __getattr__(self, method):
+        call = getattr(self.proxy, method)
+
+        @wraps(call)
+        def timed(*args, **kwargs):
+            unanswered = Unavailable(f"{self.service} did not answer in {RPC_CALL_TIMEOUT_SECONDS:.0f}s")
+            with eventlet.Timeout(RPC_CALL_TIMEOUT_SECONDS, unanswered):
+                return call(*args, **kwargs)
+        return timed
+
+
+# Events
+
+class DeadLetteringQueue(Queue):
+    """Declares the dead-letter exchange and queue before itself, at every (re)connection."""
+
+    def declare(self, nowait=False, channel=None):
+        DEAD_LETTER_QUEUE.bind(channel or self.channel).declare()
+        return super().declare(nowait=nowait, channel=channel)
+
+
+def work_queue(queue):
+    return DeadLetteringQueue(queue.name, queue.exchange, queue.routing_key, durable=True,
+                              bindings=queue.bindings, queue_arguments=WORK_QUEUE_ARGUMENTS)
+
+
+class EventHandler(events.EventHandler):
+    def setup(self):
+        super().setup()
+        self.queue = work_queue(self.queue)
+
+
+class Consumer(messaging.Consumer):
+    def setup(self):
+        self.queue = work_queue(self.queue)
+        super().setup()
+
+
+def event_handler(source_service, event_type):
+    def register(method):
+        return EventHandler.decorator(source_service, event_type, requeue_on_error=True)(
+            waiting_out_outages(method))
+    return register
+
+
+def consume(queue):
+    def register(method):
+        return Consumer.decorator(queue, requeue_on_error=True)(waiting_out_outages(method))
+    return register
+
+
+def waiting_out_outages(handler):
+    """Runs `handler` again while the store or broker does not answer, for at most
+    `OUTAGE_PATIENCE_SECONDS`: an outage is no fault of the message and must not use up its
+    attempts. Handlers are idempotent, so running one again after a partial run is safe."""
+    if getattr(handler, "waits_out_outages", False):
+        return handler
+
+    @wraps(handler)
+    def patient(*args, **kwargs):
+        give_up = time.monotonic() + OUTAGE_PATIENCE_SECONDS
+        for attempt in itertools.count():
+            try:
+                return handler(*args, **kwargs)
+            except UNREACHABLE as error:
+                if time.monotonic() > give_up:
+                    raise
+                pause = OUTAGE_BACKOFF_SECONDS[min(attempt, len(OUTAGE_BACKOFF_SECONDS) - 1)]
+                log.warning("%s waits %.1fs for an outage to pass: %s", handler.__name__, pause, error)
+                eventlet.sleep(pause)
+    patient.waits_out_outages = True
+    return patient
