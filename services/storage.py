@@ -5,6 +5,7 @@ a `MongoStore` dependency that hands the service its domain repository, never a
 raw client. `Records` gives a collection the three things every service needs:
 idempotent creates, updates that carry their events in the same document (the
 outbox, since FerretDB has no multi-document transactions), and keyset pages.
+`VersionClaims` lets only one of several concurrent writes change a record.
 """
 import base64
 import binascii
@@ -46,6 +47,8 @@ STORE_PING_TIMEOUT_SECONDS = 1.5
 # Operations one service process has in flight at most; more wait for a connection. FerretDB v1
 # hangs once more arrive at once than its PostgreSQL pool holds (scripts/lib/postgres.sh).
 STORE_CONNECTIONS = int(os.environ.get("MONGO_MAX_POOL_SIZE", "32"))
+# A claim older than this whose record never moved was left by a crash: the version is skipped.
+CLAIM_LEASE = timedelta(seconds=60)
 
 
 def now():
@@ -226,6 +229,60 @@ class Records:
             return
         self.collection.update_one({"_id": document["_id"]}, {"$pullAll": {OUTBOX: list(published)}})
         self.collection.update_one({"_id": document["_id"], OUTBOX: []}, {"$set": {OUTBOX_PENDING: False}})
+
+
+def version_of(record):
+    """The version a record was read at; one written before records carried a version is at 0."""
+    return record.get("version", 0)
+
+
+def at_version(version):
+    """A filter for records at `version`, counting those without a version as at 0."""
+    return {"version": version} if version else {"version": {"$in": [0, None]}}
+
+
+class VersionClaims:
+    """Lets only one write leave each version of a record. FerretDB's find-and-modify is not
+    atomic (read, then write) and may lose one of two concurrent updates of a document, so a
+    write first claims (record, version) by inserting a document with that `_id` — the unique key
+    makes that the atomic step — and then writes conditionally on the version it read, moving the
+    version on by one. Every write that must not race goes through `write`."""
+
+    def __init__(self, database, records, claims, record_field):
+        """`records` and `claims` name the collections; a claim names its record in `record_field`."""
+        self.records = database[records]
+        self.claims = database[claims]
+        self.record_field = record_field
+
+    def ensure_indexes(self):
+        self.claims.create_index([("time", ASCENDING)], name="claim_age")
+
+    def write(self, record, operation, events=(), query=None):
+        """Applies `operation` to the live `record` and queues its events, as `Records.update` does,
+        if no other write took the version it was read at and it still matches `query`; returns it
+        as written, or None if it moved on."""
+        version = version_of(record)
+        try:
+            self.claims.insert_one({"_id": f"{record['_id']}:{version}", self.record_field: record["_id"],
+                                    "version": version, "time": now()})
+        except DuplicateKeyError:
+            return None
+        operation.setdefault("$set", {})["update_time"] = now()
+        operation.setdefault("$inc", {})["version"] = 1
+        if events:
+            queue_events(operation, events)
+        return self.records.find_one_and_update(
+            combined({"_id": record["_id"]}, query or {}, at_version(version), LIVE), operation,
+            return_document=ReturnDocument.AFTER)
+
+    def release_stale(self, limit=200):
+        """Drops claims past their lease; a record still at a claimed version skips it, since the
+        claim's write may or may not have been made."""
+        stale = self.claims.find({"time": {"$lt": now() - CLAIM_LEASE}}).limit(limit)
+        for claim in list(stale):
+            self.records.update_one({"_id": claim[self.record_field], **at_version(claim["version"])},
+                                    {"$inc": {"version": 1}})
+            self.claims.delete_one({"_id": claim["_id"]})
 
 
 # Bulk imports. A row-by-row import (look up, then create) slows down as data grows, since

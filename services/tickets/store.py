@@ -2,26 +2,21 @@
 
 A ticket is one document holding its clock, parties and timeline, so a transition, its
 timeline entry and its events are a single write. Only one transition may leave a given
-version: FerretDB's find-and-modify is not atomic (read, then write), so a transition first
-claims (ticket, version) by inserting a document with that `_id` — the unique key makes that
-the atomic step — and then writes conditionally on the state and version it read.
+version (`VersionClaims`): it writes conditionally on the state and version it read.
 """
 import base64
 import binascii
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from pymongo import ASCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING
 
 from services.errors import InvalidArgument
-from services.storage import LIVE, OUTBOX, Records, Repository, combined, now, page_size_of, queue_events
+from services.storage import LIVE, OUTBOX, Records, Repository, VersionClaims, combined, page_size_of
 from services.tickets.lifecycle import OPEN_STATES
 
 # Fields a queue page does not need; GetTicket and ListTicketTimeline return them.
 QUEUE_PROJECTION = {"timeline": 0, OUTBOX: 0}
-# A claim older than this whose ticket never moved was left by a crash: the version is skipped.
-CLAIM_LEASE = timedelta(seconds=60)
 FIGURE_FIELDS = {"category_id": 1, "state": 1, "create_time": 1, "first_response_time": 1,
                  "resolve_time": 1, "feedback": 1, "queue_due": 1}
 
@@ -33,6 +28,7 @@ class TicketsRepository(Repository):
         super().__init__(database)
         self.categories = Records(database.categories, "category")
         self.tickets = Records(database.tickets, "ticket")
+        self.transitions = VersionClaims(database, "tickets", "transition_claims", "ticket_id")
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -49,34 +45,15 @@ class TicketsRepository(Repository):
                              name="figures")
         tickets.create_index([("clock.warn_at", ASCENDING)], name="deadline_warnings")
         tickets.create_index([("queue_due", ASCENDING)], name="deadlines")
-        self.database.transition_claims.create_index([("time", ASCENDING)], name="claim_age")
+        self.transitions.ensure_indexes()
 
     def transition(self, ticket, changes, timeline_entries, events):
         """Applies a change only if the ticket is still as it was read; None if it moved on."""
-        try:
-            self.database.transition_claims.insert_one(
-                {"_id": f"{ticket['_id']}:{ticket['version']}", "ticket_id": ticket["_id"],
-                 "version": ticket["version"], "time": now()})
-        except DuplicateKeyError:
-            return None
-        operation = queue_events({
-            "$set": {**changes, "update_time": now()},
-            "$inc": {"version": 1},
-            "$push": {"timeline": {"$each": list(timeline_entries)}},
-        }, events)
-        return self.tickets.collection.find_one_and_update(
-            {"$and": [{"tenant": ticket["tenant"], "_id": ticket["_id"], "state": ticket["state"],
-                       "version": ticket["version"]}, LIVE]},
-            operation, return_document=ReturnDocument.AFTER)
+        operation = {"$set": dict(changes), "$push": {"timeline": {"$each": list(timeline_entries)}}}
+        return self.transitions.write(ticket, operation, events, {"tenant": ticket["tenant"], "state": ticket["state"]})
 
-    def release_stale_claims(self, limit=200):
-        """Drops claims past their lease; a ticket still at a claimed version skips it, since the
-        claim's transition may or may not have been written."""
-        stale = self.database.transition_claims.find({"time": {"$lt": now() - CLAIM_LEASE}}).limit(limit)
-        for claim in list(stale):
-            self.tickets.collection.update_one({"_id": claim["ticket_id"], "version": claim["version"]},
-                                               {"$inc": {"version": 1}})
-            self.database.transition_claims.delete_one({"_id": claim["_id"]})
+    def release_stale_claims(self):
+        self.transitions.release_stale()
 
     def queue_page(self, query, page_size, page_token):
         """Keyset pages ordered by (queue_due, _id): overdue first, then soonest due."""

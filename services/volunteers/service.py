@@ -2,8 +2,8 @@
 orders (询单 · 接单 · 派单), through check-in, check-out, logged hours and feedback."""
 from datetime import date, datetime, time, timezone
 
+from eventlet import sleep
 from nameko.timer import timer
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services import base
@@ -11,9 +11,9 @@ from services.access import Caller
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
 from services.messaging import RpcProxy, rpc
-from services.storage import LIVE, OUTBOX, MongoStore, live, new_id, now, public, queue_events, timestamp
+from services.storage import LIVE, OUTBOX, MongoStore, new_id, now, public, timestamp
 from services.validation import masked_changes, parse
-from services.volunteers import matching, rotation, schemas
+from services.volunteers import matching, rotation, schemas, staffing
 from services.volunteers.events import (ActivityRecorded, RotationCreated, TaskCheckedIn, TaskCheckedOut,
                                         TaskCompleted, TaskCreated, TaskDispatched, TaskFeedbackGiven, TaskOffered,
                                         TaskPublished, TaskUnfilled, TeamCreated, TeamUpdated, VolunteerRegistered,
@@ -21,6 +21,12 @@ from services.volunteers.events import (ActivityRecorded, RotationCreated, TaskC
 from services.volunteers.store import VolunteersRepository
 
 UNFILLED_CHECK_SECONDS = 2
+CLAIM_RELEASE_SECONDS = 10
+# Concurrent writers to one task (dispatches, offers, feedback, completion) lose its version to
+# each other; the loser waits for the winner's write, reads the task again, checks it again and
+# retries, up to this many times (about ten seconds in all).
+WRITE_ATTEMPTS = 20
+WRITE_BACKOFF_SECONDS = 0.05
 DEFAULT_RANKING_LIMIT = 50
 DEFAULT_ACTIVE_HOURS_PER_MONTH = 8.0
 OPEN_TASKS_SCANNED = 500
@@ -149,7 +155,7 @@ class VolunteersService(base.CivicService):
             "id": new_id(), "path": node["path"], "state": "DRAFT",
             "offer_deadline": command.offer_deadline or command.start_time,
             "required_skills": [r.model_dump() for r in command.required_skills],
-            "offers": [], "assignments": [], "feedback": [], "people_dispatched": 0}
+            "offers": [], "assignments": [], "feedback": [], "people_dispatched": 0, "version": 0}
         event = self._task_event(TaskCreated, caller.tenant, fields, start_time=timestamp(command.start_time),
                                  end_time=timestamp(command.end_time))
         document, _ = self.store.tasks.create(caller.tenant, command.request_id, dict(fields), [event])
@@ -176,14 +182,12 @@ class VolunteersService(base.CivicService):
     def publish_task(self, caller, request):
         caller = Caller.of(caller)
         task = self._task(caller, parse(schemas.GetById, request).id)
-        if task["state"] != "DRAFT":
-            raise FailedPrecondition(f"task is already {task['state']}")
-        event = self._task_event(TaskPublished, caller.tenant, public(task))
-        document = self._conditional_update(
-            {"tenant": caller.tenant, "_id": task["_id"], "state": "DRAFT"},
-            {"$set": {"state": "PUBLISHED"}}, [event], "task was published meanwhile")
-        self.publish(self.store.tasks, document)
-        return self._shown_task(caller.tenant, document)
+
+        def change(task):
+            if task["state"] != "DRAFT":
+                raise FailedPrecondition(f"task is already {task['state']}")
+            return {"$set": {"state": "PUBLISHED"}}, [self._task_event(TaskPublished, caller.tenant, public(task))]
+        return self._shown_task(caller.tenant, self._change_task(task, change))
 
     @rpc
     def list_open_tasks(self, caller, request):
@@ -195,7 +199,7 @@ class VolunteersService(base.CivicService):
         for task in self.store.tasks.collection.find(
                 {"tenant": caller.tenant, "state": "PUBLISHED", "end_time": {"$gt": now()}},
                 {OUTBOX: 0}).sort("start_time", 1).limit(OPEN_TASKS_SCANNED):
-            if task["people_dispatched"] < task["people_needed"] and not self._unfit(me, task):
+            if staffing.room(task) and not self._unfit(me, task):
                 fitting.append(self._shown_task(caller.tenant, task))
             if len(fitting) == limit:
                 break
@@ -206,51 +210,43 @@ class VolunteersService(base.CivicService):
         caller = Caller.of(caller)
         me = self._me(caller)
         task = self.store.tasks.get({"tenant": caller.tenant, "_id": parse(schemas.GetById, request).id})
-        if task["state"] != "PUBLISHED":
-            raise NotFound("task not found")
-        unfit = self._unfit(me, task)
-        if unfit:
-            raise FailedPrecondition(f"you do not qualify for this task: {unfit}")
-        if me["_id"] in task["offers"]:
-            return self._shown_task(caller.tenant, task)
-        events = [self._task_event(TaskOffered, caller.tenant, public(task), volunteer_id=me["_id"])]
-        operation = {"$addToSet": {"offers": me["_id"]}}
-        query = {"tenant": caller.tenant, "_id": task["_id"]}
-        if task["auto_dispatch"] and task["people_dispatched"] < task["people_needed"]:
-            query["people_dispatched"] = task["people_dispatched"]
-            self._add_assignments(operation, [me["_id"]])
-            events.append(self._task_event(TaskDispatched, caller.tenant, public(task), volunteer_ids=[me["_id"]],
-                                           volunteer_subjects=[me["subject"]],
-                                           automatic=True, people_dispatched=task["people_dispatched"] + 1))
-        document = self._conditional_update(query, operation, events, "task changed meanwhile; offer again")
-        self.publish(self.store.tasks, document)
-        return self._shown_task(caller.tenant, document)
+
+        def change(task):
+            if task["state"] != "PUBLISHED":
+                raise NotFound("task not found")
+            unfit = self._unfit(me, task)
+            if unfit:
+                raise FailedPrecondition(f"you do not qualify for this task: {unfit}")
+            if me["_id"] in task["offers"]:
+                return None
+            events = [self._task_event(TaskOffered, caller.tenant, public(task), volunteer_id=me["_id"])]
+            operation = {"$addToSet": {"offers": me["_id"]}}
+            if staffing.dispatched_on_offer(task, me["_id"]):
+                self._add_assignments(operation, [me["_id"]])
+                events.append(self._task_event(
+                    TaskDispatched, caller.tenant, public(task), volunteer_ids=[me["_id"]],
+                    volunteer_subjects=[me["subject"]], automatic=True,
+                    people_dispatched=task["people_dispatched"] + 1))
+            return operation, events
+        return self._shown_task(caller.tenant, self._change_task(task, change))
 
     @rpc
     def dispatch_task(self, caller, request):
         caller = Caller.of(caller)
         command = parse(schemas.DispatchTask, request)
         task = self._coordinated_task(caller, command.id)
-        if task["state"] != "PUBLISHED":
-            raise FailedPrecondition("publish the task before dispatching volunteers to it")
         chosen = list(dict.fromkeys(command.volunteer_ids))
         found = self._check_dispatchable(caller, task, chosen)
-        room = task["people_needed"] - task["people_dispatched"]
-        if len(chosen) > room:
-            raise FailedPrecondition(
-                f"task needs {task['people_needed']} people and has {task['people_dispatched']}; "
-                f"cannot dispatch {len(chosen)} more", [{"field": "volunteer_ids",
-                                                         "description": f"at most {room} more"}])
-        operation = {}
-        self._add_assignments(operation, chosen)
-        event = self._task_event(TaskDispatched, caller.tenant, public(task), volunteer_ids=chosen,
-                                 volunteer_subjects=[found[v]["subject"] for v in chosen], automatic=False,
-                                 people_dispatched=task["people_dispatched"] + len(chosen))
-        document = self._conditional_update(
-            {"tenant": caller.tenant, "_id": task["_id"], "people_dispatched": task["people_dispatched"]},
-            operation, [event], "task changed meanwhile; dispatch again")
-        self.publish(self.store.tasks, document)
-        return self._shown_task(caller.tenant, document)
+
+        def change(task):
+            staffing.refuse_dispatch(task, chosen)
+            operation = {}
+            self._add_assignments(operation, chosen)
+            event = self._task_event(TaskDispatched, caller.tenant, public(task), volunteer_ids=chosen,
+                                     volunteer_subjects=[found[v]["subject"] for v in chosen], automatic=False,
+                                     people_dispatched=task["people_dispatched"] + len(chosen))
+            return operation, [event]
+        return self._shown_task(caller.tenant, self._change_task(task, change))
 
     @rpc
     def check_in(self, caller, request):
@@ -265,7 +261,8 @@ class VolunteersService(base.CivicService):
         teams = self.store.teams.collection.find({"tenant": caller.tenant, "member_ids": volunteer["_id"]},
                                                  {"_id": 1})
         fields = {"id": shift_id, "task_id": task["_id"], "volunteer_id": volunteer["_id"], "start_time": moment,
-                  "end_time": None, "hours": 0.0, "path": task["path"], "team_ids": [t["_id"] for t in teams]}
+                  "end_time": None, "hours": 0.0, "path": task["path"], "team_ids": [t["_id"] for t in teams],
+                  "version": 0}
         event = self._task_event(TaskCheckedIn, caller.tenant, public(task), volunteer_id=volunteer["_id"],
                                  time=timestamp(moment))
         document, _ = self.store.shifts.create(caller.tenant, shift_id, dict(fields), [event])
@@ -290,8 +287,9 @@ class VolunteersService(base.CivicService):
         hours = round((moment - shift["start_time"]).total_seconds() / 3600, 2)
         event = self._task_event(TaskCheckedOut, caller.tenant, public(task), volunteer_id=volunteer["_id"],
                                  time=timestamp(moment), hours=hours)
-        document = self.store.shifts.update({"tenant": caller.tenant, "_id": shift["_id"], "end_time": None},
-                                            {"end_time": moment, "hours": hours}, [event])
+        document = self.store.write_shift(shift, {"$set": {"end_time": moment, "hours": hours}}, [event])
+        if document is None:
+            raise FailedPrecondition("already checked out of this task")
         self.publish(self.store.shifts, document)
         self._complete_if_served(caller.tenant, task["_id"])
         return public(document)
@@ -311,12 +309,12 @@ class VolunteersService(base.CivicService):
         if served is None:
             raise FailedPrecondition("nobody has checked out of this task yet; give feedback after the service")
         feedback = {"subject": caller.subject, "rating": command.rating, "comment": command.comment, "time": now()}
-        event = self._task_event(TaskFeedbackGiven, caller.tenant, public(task), subject=caller.subject,
-                                 rating=command.rating)
-        document = self._conditional_update({"tenant": caller.tenant, "_id": task["_id"]},
-                                            {"$push": {"feedback": feedback}}, [event], "task changed meanwhile")
-        self.publish(self.store.tasks, document)
-        return self._shown_task(caller.tenant, document)
+
+        def change(task):
+            event = self._task_event(TaskFeedbackGiven, caller.tenant, public(task), subject=caller.subject,
+                                     rating=command.rating)
+            return {"$push": {"feedback": feedback}}, [event]
+        return self._shown_task(caller.tenant, self._change_task(task, change))
 
     # Matching
 
@@ -444,24 +442,26 @@ class VolunteersService(base.CivicService):
 
     @timer(interval=UNFILLED_CHECK_SECONDS)
     def raise_unfilled_tasks(self):
-        """Raises, once, each published task still short of people when its offer deadline passes."""
+        """Raises, once, each published task still short of people when its offer deadline passes. A
+        task another write moved on meanwhile is left to the next scan, which reads it again."""
         for task in self.store.unfilled_past_deadline(now()):
-            query = {"_id": task["_id"], "unfilled_raised": {"$ne": True}}
-            if task["people_dispatched"] >= task["people_needed"]:
-                self.store.tasks.collection.update_one(query, {"$set": {"unfilled_raised": True}})
-                continue
-            coordinators = []
-            if task.get("team_id"):
-                team = self.store.teams.collection.find_one({"_id": task["team_id"]}, {"coordinators": 1})
-                coordinators = team["coordinators"] if team else []
-            event = self._task_event(TaskUnfilled, task["tenant"], public(task),
-                                     people_dispatched=task["people_dispatched"],
-                                     offer_deadline=timestamp(task["offer_deadline"]), coordinators=coordinators)
-            document = self.store.tasks.collection.find_one_and_update(
-                query, queue_events({"$set": {"unfilled_raised": True}}, [event]),
-                return_document=ReturnDocument.AFTER)
+            events = []
+            if staffing.room(task):
+                coordinators = []
+                if task.get("team_id"):
+                    team = self.store.teams.collection.find_one({"_id": task["team_id"]}, {"coordinators": 1})
+                    coordinators = team["coordinators"] if team else []
+                events.append(self._task_event(
+                    TaskUnfilled, task["tenant"], public(task), people_dispatched=task["people_dispatched"],
+                    offer_deadline=timestamp(task["offer_deadline"]), coordinators=coordinators))
+            document = self.store.write_task(task, {"$set": {"unfilled_raised": True}}, events)
             if document is not None:
                 self.publish(self.store.tasks, document)
+
+    @timer(interval=CLAIM_RELEASE_SECONDS)
+    def release_stale_claims(self):
+        """Frees the versions of tasks and shifts whose claiming write never came (a crash in between)."""
+        self.store.release_stale_claims()
 
     # Helpers
 
@@ -529,21 +529,17 @@ class VolunteersService(base.CivicService):
 
     def _complete_if_served(self, tenant, task_id):
         """Marks a fully staffed task COMPLETED once every dispatched volunteer has checked out."""
-        task = self.store.tasks.collection.find_one({"tenant": tenant, "_id": task_id, "state": "PUBLISHED"})
-        if task is None or task["people_dispatched"] < task["people_needed"]:
-            return
-        shifts = self.store.shifts_of_task(tenant, task_id)
-        closed = [shifts.get(a["volunteer_id"]) for a in task["assignments"]]
-        if any(shift is None or shift["end_time"] is None for shift in closed):
-            return
-        event = self._task_event(TaskCompleted, tenant, public(task),
-                                 hours=round(sum(shift["hours"] for shift in closed), 2))
-        try:
-            document = self._conditional_update({"tenant": tenant, "_id": task_id, "state": "PUBLISHED"},
-                                                {"$set": {"state": "COMPLETED"}}, [event], "")
-        except FailedPrecondition:
-            return
-        self.publish(self.store.tasks, document)
+        def change(task):
+            if task["state"] != "PUBLISHED" or staffing.room(task):
+                return None
+            shifts = self.store.shifts_of_task(tenant, task_id)
+            closed = [shifts.get(a["volunteer_id"]) for a in task["assignments"]]
+            if any(shift is None or shift["end_time"] is None for shift in closed):
+                return None
+            event = self._task_event(TaskCompleted, tenant, public(task),
+                                     hours=round(sum(shift["hours"] for shift in closed), 2))
+            return {"$set": {"state": "COMPLETED"}}, [event]
+        self._change_task(self.store.tasks.get({"tenant": tenant, "_id": task_id}), change)
 
     def _rotation(self, caller, rotation_id):
         try:
@@ -652,14 +648,13 @@ class VolunteersService(base.CivicService):
         return "; ".join(problems + ([problem] if problem else []))
 
     def _check_dispatchable(self, caller, task, volunteer_ids):
+        """The volunteers, if they all exist and hold the task's certification; what changes with the
+        task itself is `staffing.refuse_dispatch`'s to judge."""
         found = self.store.volunteers_by_id(caller.tenant, volunteer_ids)
         missing = [v for v in volunteer_ids if v not in found]
         if missing:
             raise NotFound(f"volunteers not found: {', '.join(missing)}",
                            [{"field": "volunteer_ids", "description": f"no such volunteers: {', '.join(missing)}"}])
-        already = {a["volunteer_id"] for a in task["assignments"]} & set(volunteer_ids)
-        if already:
-            raise FailedPrecondition(f"already dispatched to this task: {', '.join(sorted(already))}")
         for volunteer_id in volunteer_ids:
             problem = matching.certification_problem(
                 found[volunteer_id].get("certifications", []), task["required_certification"], task["end_time"])
@@ -676,15 +671,23 @@ class VolunteersService(base.CivicService):
             "$each": [{"volunteer_id": v, "dispatch_time": moment} for v in volunteer_ids]}
         operation["$inc"] = {"people_dispatched": len(volunteer_ids)}
 
-    def _conditional_update(self, query, operation, events, conflict):
-        """One write that changes a task only if it is still as read, carrying its events (the outbox)."""
-        operation.setdefault("$set", {})["update_time"] = now()
-        queue_events(operation, events)
-        document = self.store.tasks.collection.find_one_and_update(
-            live(query), operation, return_document=ReturnDocument.AFTER)
-        if document is None:
-            raise FailedPrecondition(conflict)
-        return document
+    def _change_task(self, task, change):
+        """Writes what `change(task)` returns — (operation, events), or None for nothing to write —
+        if no other write moved the task on since it was read, and publishes the events. Else it
+        waits, reads the task again and asks `change` again, which checks its rules on the task as
+        it now is and raises when they no longer hold. Returns the task as it stands."""
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt:
+                sleep(WRITE_BACKOFF_SECONDS * attempt)
+                task = self.store.tasks.get({"tenant": task["tenant"], "_id": task["_id"]})
+            wanted = change(task)
+            if wanted is None:
+                return task
+            document = self.store.write_task(task, *wanted)
+            if document is not None:
+                self.publish(self.store.tasks, document)
+                return document
+        raise FailedPrecondition("the task kept changing while this request ran; read it again and retry")
 
     def _shown_task(self, tenant, task):
         shown = public(task)

@@ -1,7 +1,11 @@
-"""Storage of the volunteers service: volunteers, teams, tasks and the shifts that log hours."""
+"""Storage of the volunteers service: volunteers, teams, tasks and the shifts that log hours.
+
+Only one write may leave a given version of a task or shift (`VersionClaims`), so two dispatches
+or offers read at the same version cannot both add people, nor two check-outs both close a shift.
+"""
 from pymongo import ASCENDING
 
-from services.storage import LIVE, Records, Repository, live
+from services.storage import LIVE, Records, Repository, VersionClaims, live
 
 # What ranking reads of a volunteer: enough to score, nothing more.
 RANKING_FIELDS = {"display_name": 1, "skills": 1, "certifications": 1, "availability": 1, "path": 1}
@@ -18,6 +22,8 @@ class VolunteersRepository(Repository):
         self.shifts = Records(database.shifts, "shift")
         self.rotations = Records(database.rotations, "rotation")
         self.activities = Records(database.activities, "activity")
+        self.task_writes = VersionClaims(database, "tasks", "task_claims", "task_id")
+        self.shift_writes = VersionClaims(database, "shifts", "shift_claims", "shift_id")
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -41,6 +47,20 @@ class VolunteersRepository(Repository):
             [("tenant", ASCENDING), ("volunteer_id", ASCENDING), ("start_time", ASCENDING)], name="volunteer_shifts")
         self.shifts.collection.create_index(
             [("tenant", ASCENDING), ("end_time", ASCENDING)], name="shifts_by_end")
+        self.task_writes.ensure_indexes()
+        self.shift_writes.ensure_indexes()
+
+    def write_task(self, task, operation, events):
+        """Applies `operation` with its events if the task is still at the version it was read at;
+        returns it as written, or None when another write moved it on first."""
+        return self.task_writes.write(task, operation, events)
+
+    def write_shift(self, shift, operation, events):
+        return self.shift_writes.write(shift, operation, events)
+
+    def release_stale_claims(self):
+        self.task_writes.release_stale()
+        self.shift_writes.release_stale()
 
     def volunteer_of_subject(self, tenant, subject):
         return self.volunteers.collection.find_one(live({"tenant": tenant, "subject": subject}))
@@ -105,5 +125,5 @@ class VolunteersRepository(Repository):
 
     def unfilled_past_deadline(self, moment, limit=100):
         return list(self.tasks.collection.find(
-            {"state": "PUBLISHED", "offer_deadline": {"$lte": moment}, "unfilled_raised": {"$ne": True}}
+            {"state": "PUBLISHED", "offer_deadline": {"$lte": moment}, "unfilled_raised": {"$ne": True}, **LIVE}
         ).limit(limit))
