@@ -1,9 +1,16 @@
 """Turns request dicts into schema objects, or InvalidArgument naming every field at fault."""
 import re
+from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.errors import InvalidArgument
+
+# The times a request may name: nothing a city records lies outside them, and date arithmetic
+# within them stays clear of datetime's limits (years 1 and 9999). The gateway holds every
+# google.protobuf.Timestamp to them.
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
 class Schema(BaseModel):
