@@ -11,7 +11,7 @@ from civicgrid.tickets.v1 import tickets_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from gateway.auth import Authenticator, Unauthenticated, mint
-from gateway.errors import STATUS_BY_CODE, Refusal, rich_status
+from gateway.errors import STATUS_BY_CODE, Refusal, clipped, rich_status
 from gateway.messages import EARLIEST, LATEST, as_dict, decoded, problems
 from gateway.routes import discover_routes, snake_case
 from services import errors
@@ -130,3 +130,10 @@ def test_masks_reach_the_services_as_sent_even_when_not_snake_case():
     assert as_dict(request, ["update_mask"]) == {"node": {"id": "n1", "display_name": "Grid 3"},
                                                  "update_mask": ["displayName", "Abc"]}
 
+
+def test_statuses_stay_small_enough_for_grpc_trailers():
+    many = [{"field": f"visitors.{n}.{'x' * 1000}", "description": "must not contain NUL characters" * 50}
+            for n in range(5000)]
+    status = rich_status("INVALID_ARGUMENT", "界" * 100_000, many)
+    assert sum(len(key) + len(value) for key, value in status.trailing_metadata) < 8192
+    assert clipped("界界界", 7) == "界…" and clipped("short", 10) == "short"
