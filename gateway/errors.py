@@ -22,18 +22,36 @@ STATUS_BY_CODE = {
 }
 
 
+# A status travels in trailers, which grpc clients refuse beyond 8 to 16 KB; an error about a
+# huge or much-repeated value is cut down to what fits (the message, twice, and the violations).
+MAX_MESSAGE_BYTES = 512
+MAX_VIOLATIONS = 10
+MAX_FIELD_BYTES = 100
+MAX_DESCRIPTION_BYTES = 200
+
+
 def rich_status(code_name, message, violations=(), reason=None, metadata=None):
     """A grpc.Status carrying BadRequest field violations (if any) and an ErrorInfo."""
     details = []
+    message = clipped(message, MAX_MESSAGE_BYTES)
     if violations:
         bad_request = error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v["field"], description=v["description"])
-            for v in violations])
+            error_details_pb2.BadRequest.FieldViolation(field=clipped(v["field"], MAX_FIELD_BYTES),
+                                                        description=clipped(v["description"], MAX_DESCRIPTION_BYTES))
+            for v in list(violations)[:MAX_VIOLATIONS]])
         details.append(_packed(bad_request))
     details.append(_packed(error_details_pb2.ErrorInfo(
         reason=reason or code_name, domain=DOMAIN, metadata=metadata or {})))
     status = status_pb2.Status(code=getattr(code_pb2, code_name), message=message, details=details)
     return rpc_status.to_status(status)
+
+
+def clipped(text, limit):
+    """`text` cut to at most `limit` UTF-8 bytes, ending in "…" where it was cut."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit - len("…".encode())].decode(errors="ignore") + "…"
 
 
 def _packed(message):

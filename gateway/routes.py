@@ -14,7 +14,7 @@ import time
 import grpc
 from google.protobuf import json_format
 
-from gateway import metrics
+from gateway import messages, metrics
 from gateway.auth import authorised_caller
 from gateway.backends import BackendTimeout, BackendUnavailable
 from gateway.errors import Refusal, refusal_for
@@ -63,11 +63,9 @@ class Route:
                       if field.message_type is not None
                       and field.message_type.full_name == "google.protobuf.FieldMask"]
 
-    def request_dict(self, request):
-        data = json_format.MessageToDict(request, preserving_proto_field_name=True)
-        for mask in self.masks:
-            data[mask] = list(getattr(request, mask).paths)
-        return data
+    def request_dict(self, body):
+        """The request in `body` as the service takes it, or INVALID_ARGUMENT naming what is wrong."""
+        return messages.as_dict(messages.decoded(self.request_class, body), self.masks)
 
     def response(self, result):
         return json_format.ParseDict(result, self.response_class(), ignore_unknown_fields=True)
@@ -106,41 +104,43 @@ class Dispatcher:
         self.monitor = monitor
 
     def handler(self, route):
-        def handle(request, context):
+        def handle(body, context):
             started = time.perf_counter()
             code = "OK"
             request_id = request_id_of(context)
             use_request_id(request_id)
             context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
             try:
-                return self._handle(route, request, context, request_id)
+                return self._handle(route, body, context, request_id)
             except Refusal as refusal:
                 code = refusal.code_name
                 context.abort_with_status(refusal.status)
+            except Exception:
+                log.exception("unexpected failure in %s", route.full_name)
+                code = "INTERNAL"
+                context.abort_with_status(Refusal(code, "internal error; it has been logged").status)
             finally:
                 seconds = time.perf_counter() - started
                 metrics.observe(route.full_name, code, seconds)
                 access_log.info("answered", extra={"method": route.full_name, "code": code,
                                                    "duration_ms": round(seconds * 1000, 2)})
+        # The body is decoded in the handler, where a malformed one is refused as such: grpc would
+        # answer a failing request_deserializer with INTERNAL.
         return grpc.unary_unary_rpc_method_handler(
-            handle, request_deserializer=route.request_class.FromString,
-            response_serializer=route.response_class.SerializeToString)
+            handle, response_serializer=route.response_class.SerializeToString)
 
-    def _handle(self, route, request, context, request_id):
+    def _handle(self, route, body, context, request_id):
         caller = authorised_caller(self.authenticator, context, route.roles, route.full_name)
+        request = route.request_dict(body)
         if not self.monitor.is_up(route.backend):
             raise Refusal("UNAVAILABLE", f"{route.backend} service is unavailable")
         timeout = self._timeout(context)
         try:
             result = self.pool.call(route.backend, route.rpc_method, timeout,
-                                    caller.model_dump(mode="json"), route.request_dict(request),
-                                    request_id=request_id)
-            return route.response(result)
+                                    caller.model_dump(mode="json"), request, request_id=request_id)
         except (DomainError, BackendUnavailable, BackendTimeout) as failure:
             raise refusal_for(failure) from None
-        except Exception:
-            log.exception("unexpected failure in %s", route.full_name)
-            raise Refusal("INTERNAL", "internal error; it has been logged") from None
+        return route.response(result)
 
     @staticmethod
     def _timeout(context):

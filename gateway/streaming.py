@@ -13,6 +13,7 @@ from google.protobuf import json_format
 from gateway.auth import authorised_caller
 from gateway.backends import BackendTimeout, BackendUnavailable
 from gateway.errors import Refusal, refusal_for
+from gateway.messages import decoded
 from gateway.routes import allowed_roles
 from services.errors import DomainError
 
@@ -34,14 +35,14 @@ class EventWatch:
         self.poll_seconds = poll_seconds
 
     def handler(self):
+        # Decoded in `watch`, as routed calls are, so that a malformed body is INVALID_ARGUMENT.
         handler = grpc.unary_stream_rpc_method_handler(
-            self.watch, request_deserializer=self.messages.WatchEventsRequest.FromString,
-            response_serializer=self.messages.PartnerEvent.SerializeToString)
+            self.watch, response_serializer=self.messages.PartnerEvent.SerializeToString)
         return grpc.method_handlers_generic_handler(SERVICE, {"WatchEvents": handler})
 
-    def watch(self, request, context):
+    def watch(self, body, context):
         caller = self._authorised(context)
-        position = request.from_position
+        position = self._request(body, context).from_position
         while context.is_active():
             page = self._page(context, caller, position)
             for event in page.get("events", []):
@@ -55,6 +56,12 @@ class EventWatch:
         try:
             return authorised_caller(self.authenticator, context, self.roles, f"{SERVICE}/WatchEvents").model_dump(
                 mode="json")
+        except Refusal as refusal:
+            context.abort_with_status(refusal.status)
+
+    def _request(self, body, context):
+        try:
+            return decoded(self.messages.WatchEventsRequest, body)
         except Refusal as refusal:
             context.abort_with_status(refusal.status)
 

@@ -21,6 +21,7 @@ from pymongo import ASCENDING, MongoClient, ReturnDocument
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, ExecutionTimeout
 
 from services.errors import InvalidArgument, NotFound
+from services.ferretdb import duplicate_keys_reported
 
 OUTBOX = "outbox"
 DEFAULT_PAGE_SIZE = 50
@@ -186,8 +187,9 @@ class Records:
             operation.setdefault(operator, {}).update(fields)
         if events:
             queue_events(operation, events)
-        document = self.collection.find_one_and_update(
-            live(query), operation, return_document=ReturnDocument.AFTER)
+        with duplicate_keys_reported():
+            document = self.collection.find_one_and_update(
+                live(query), operation, return_document=ReturnDocument.AFTER)
         if document is None:
             raise NotFound(f"{self.what} not found")
         return document

@@ -1,9 +1,16 @@
 """Turns request dicts into schema objects, or InvalidArgument naming every field at fault."""
 import re
+from datetime import date, datetime, timezone
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.errors import InvalidArgument
+
+# The times a request may name: nothing a city records lies outside them, and date arithmetic
+# within them stays clear of datetime's limits (years 1 and 9999). The gateway holds every
+# google.protobuf.Timestamp to them; schemas hold dates to them with `calendar_day`.
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
 class Schema(BaseModel):
@@ -11,6 +18,17 @@ class Schema(BaseModel):
     so `{"$gt": ""}` where a string belongs is an error, not a query operator."""
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+def calendar_day(value):
+    """The date in `value` (YYYY-MM-DD), if from EARLIEST to before LATEST; for validators."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a date as YYYY-MM-DD") from None
+    if not EARLIEST.date() <= day < LATEST.date():
+        raise ValueError(f"must be a date from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d}")
+    return day
 
 
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -126,12 +126,17 @@ class NotificationsService(base.CivicService):
         caller = Caller.of(caller)
         command = parse(schemas.CreateNotice, request)
         node = self._node(caller, command.audience.node_id, "audience.node_id")
-        fields = {"audience": command.audience.model_dump(), "title": command.title, "body": command.body,
+        audience = command.audience.model_dump()
+        # Found before the notice is stored, so that an audience the residents service refuses
+        # (unknown tags, sensitive ones without the grant) leaves no notice behind.
+        recipients = self._audience(caller, audience)
+        fields = {"audience": audience, "title": command.title, "body": command.body,
                   "urgent": command.urgent, "path": node["path"], "author": caller.subject}
         notice, _ = self.store.notices.create(caller.tenant, command.request_id, fields)
-        # A repeated request delivers again: messages are unique per notice and recipient, so
-        # this only fills in what a failure the first time left out.
-        recipients = self._audience(caller, notice["audience"])
+        # A repeated request delivers again, to the first request's audience: messages are unique
+        # per notice and recipient, so this only fills in what a failure the first time left out.
+        if notice["audience"] != audience:
+            recipients = self._audience(caller, notice["audience"])
         self._deliver([self._notice_message(caller.tenant, notice, r) for r in recipients])
         notice = self.store.notices.update({"tenant": caller.tenant, "_id": notice["_id"]},
                                            {"recipient_count": len(recipients)})
@@ -371,6 +376,15 @@ class NotificationsService(base.CivicService):
             raise NotFound("node not found", [{"field": field, "description": "no such node in scope"}]) from None
 
     def _audience(self, caller, audience):
+        """The ids of the residents in `audience`; a refusal of it names the audience's field."""
+        try:
+            return self._residents_in(caller, audience)
+        except (InvalidArgument, PermissionDenied) as refusal:
+            # The residents service names its own request's fields, `tags` first in its message.
+            violations = [{**violation, "field": f"audience.{violation['field']}"} for violation in refusal.violations]
+            raise type(refusal)(f"audience.{refusal.message}", violations) from None
+
+    def _residents_in(self, caller, audience):
         recipients, token = [], ""
         while True:
             page = self.residents.list_residents(caller.model_dump(), {

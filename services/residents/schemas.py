@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from services.residents.pii import check_national_id, check_phone
-from services.validation import Schema
+from services.validation import Schema, calendar_day
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -44,13 +44,10 @@ def past_date(value):
 
 
 def past_day(value):
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise ValueError("must be a date as YYYY-MM-DD") from None
+    day = calendar_day(value)
     if day > date.today():
         raise ValueError("must not be in the future")
-    return value
+    return day.isoformat()
 
 
 Tags = Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20), AfterValidator(known_tags)]

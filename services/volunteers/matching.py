@@ -14,6 +14,7 @@ NEARNESS_WEIGHT = 15
 FAIRNESS_WEIGHT = 5
 # Dispatches this recent count against a volunteer's fairness score.
 FAIRNESS_WINDOW = timedelta(days=30)
+WEEK = timedelta(days=7)
 
 
 def skill_fit(skills, requirements):
@@ -50,20 +51,31 @@ def certification_problem(certifications, name, task_end):
 
 
 def availability_overlap(slots, start, end):
-    """Fraction of [start, end) covered by weekly slots (UTC "HH:MM" times)."""
+    """Fraction of [start, end) covered by weekly slots (UTC "HH:MM" times). Any seven days hold
+    each slot once, so only the days after the window's whole weeks are walked: a task lasting
+    years ranks as fast as one lasting hours."""
     by_weekday = {}
     for slot in slots:
         by_weekday.setdefault(slot["weekday"], []).append((_clock(slot["start"]), _clock(slot["end"])))
+    by_weekday = {weekday: _merged(intervals) for weekday, intervals in by_weekday.items()}
+    weekly = sum((slot_end - slot_start for intervals in by_weekday.values() for slot_start, slot_end in intervals),
+                 timedelta())
+    weeks = (end - start) // WEEK
+    return (weeks * weekly + _covered(by_weekday, start + weeks * WEEK, end)) / (end - start)
+
+
+def _covered(by_weekday, start, end):
+    """How much of [start, end) the merged slots of each weekday cover, walked day by day."""
     covered = timedelta()
     day = start.date()
     while datetime.combine(day, time(), start.tzinfo) < end:
         midnight = datetime.combine(day, time(), start.tzinfo)
-        for slot_start, slot_end in _merged(by_weekday.get(WEEKDAYS[day.weekday()], [])):
+        for slot_start, slot_end in by_weekday.get(WEEKDAYS[day.weekday()], []):
             overlap = min(end, midnight + slot_end) - max(start, midnight + slot_start)
             if overlap > timedelta():
                 covered += overlap
         day += timedelta(days=1)
-    return covered / (end - start)
+    return covered
 
 
 def shared_levels(home_path, task_path):

@@ -1,10 +1,10 @@
 """Request schemas of the volunteers service."""
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from services.validation import Schema
+from services.validation import Schema, calendar_day
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 OptionalId = Id | Literal[""]
@@ -27,11 +27,7 @@ def clock_time(value):
 
 
 def calendar_date(value):
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        raise ValueError("must be a date as YYYY-MM-DD") from None
-    return value
+    return calendar_day(value).isoformat()
 
 
 def moment(value):

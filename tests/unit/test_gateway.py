@@ -6,10 +6,13 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from google.rpc import error_details_pb2
+from civicgrid.grids.v1 import grids_pb2
+from civicgrid.tickets.v1 import tickets_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from gateway.auth import Authenticator, Unauthenticated, mint
-from gateway.errors import STATUS_BY_CODE, rich_status
+from gateway.errors import STATUS_BY_CODE, Refusal, clipped, rich_status
+from gateway.messages import EARLIEST, LATEST, as_dict, decoded, problems
 from gateway.routes import discover_routes, snake_case
 from services import errors
 
@@ -72,8 +75,65 @@ def test_every_domain_error_code_has_a_grpc_status():
 def test_rich_status_carries_field_violations():
     status = rich_status("INVALID_ARGUMENT", "bad", [{"field": "display_name", "description": "too long"}])
     assert status.code == grpc.StatusCode.INVALID_ARGUMENT
-    from google.rpc import status_pb2
     details = status_pb2.Status.FromString(status.trailing_metadata[0][1]).details
     bad_request = error_details_pb2.BadRequest()
     assert details[0].Unpack(bad_request)
     assert bad_request.field_violations[0].field == "display_name"
+
+
+def test_nul_characters_are_refused_wherever_they_are_with_their_path():
+    request = grids_pb2.CreateOrganisationRequest(display_name="Clinic\x00", contacts=[
+        grids_pb2.Contact(display_name="Dr Wu"), grids_pb2.Contact(display_name="Nurse", phone="\x00")])
+    assert [field for field, _ in problems(request)] == ["display_name", "contacts.1.phone"]
+    mask = grids_pb2.UpdateNodeRequest(update_mask={"paths": ["display\x00name"]})
+    assert [field for field, _ in problems(mask)] == ["update_mask.paths.0"]
+
+
+def test_times_outside_the_accepted_range_are_refused():
+    def at(seconds, nanos=0):
+        return tickets_pb2.GetTicketFiguresRequest(start_time={"seconds": seconds, "nanos": nanos})
+    assert list(problems(at(int(EARLIEST.timestamp())))) == []
+    assert list(problems(at(int(LATEST.timestamp()) - 1, 999_999_999))) == []
+    for seconds, nanos in [(-62135596800, 0), (253402300799, 0), (int(LATEST.timestamp()), 0), (0, -1),
+                           (0, 1_000_000_000)]:
+        assert [field for field, _ in problems(at(seconds, nanos))] == ["start_time"], (seconds, nanos)
+
+
+def test_struct_values_must_be_finite_and_free_of_nul():
+    request = tickets_pb2.CreateTicketRequest()
+    request.extra.update({"room": "kitchen", "temperature": float("nan"),
+                          "notes": ["ok", {"deep": "a\x00b"}], "bad\x00key": 1})
+    assert sorted(field for field, _ in problems(request)) == ["extra", "extra.notes.1.deep", "extra.temperature"]
+
+
+def test_a_body_that_is_not_protobuf_is_invalid_argument():
+    for body in (b"\xff", b"\x0a\x05ab", b"\x1a\x02\xc3\x28"):
+        with pytest.raises(Refusal) as refused:
+            decoded(grids_pb2.CreateNodeRequest, body)
+        assert refused.value.code_name == "INVALID_ARGUMENT"
+        assert "civicgrid.grids.v1.CreateNodeRequest" in str(refused.value)
+
+
+def test_a_refused_request_names_its_fields_in_bad_request_details():
+    request = grids_pb2.CreateNodeRequest(display_name="\x00", parent_id="\x00")
+    with pytest.raises(Refusal) as refused:
+        decoded(grids_pb2.CreateNodeRequest, request.SerializeToString())
+    details = status_pb2.Status.FromString(refused.value.status.trailing_metadata[0][1]).details
+    bad_request = error_details_pb2.BadRequest()
+    assert details[0].Unpack(bad_request)
+    assert [v.field for v in bad_request.field_violations] == ["display_name", "parent_id"]
+
+
+def test_masks_reach_the_services_as_sent_even_when_not_snake_case():
+    request = grids_pb2.UpdateNodeRequest(node={"id": "n1", "display_name": "Grid 3"},
+                                          update_mask={"paths": ["displayName", "Abc"]})
+    assert as_dict(request, ["update_mask"]) == {"node": {"id": "n1", "display_name": "Grid 3"},
+                                                 "update_mask": ["displayName", "Abc"]}
+
+
+def test_statuses_stay_small_enough_for_grpc_trailers():
+    many = [{"field": f"visitors.{n}.{'x' * 1000}", "description": "must not contain NUL characters" * 50}
+            for n in range(5000)]
+    status = rich_status("INVALID_ARGUMENT", "界" * 100_000, many)
+    assert sum(len(key) + len(value) for key, value in status.trailing_metadata) < 8192
+    assert clipped("界界界", 7) == "界…" and clipped("short", 10) == "short"

@@ -4,7 +4,7 @@ import pytest
 from services.access import Caller
 from services.errors import InvalidArgument, NotFound
 from services.grids import schemas
-from services.validation import masked_changes, parse
+from services.validation import calendar_day, masked_changes, parse
 
 
 def test_operator_objects_where_a_string_belongs_are_refused():
@@ -50,3 +50,13 @@ def test_scope_filters_by_tenant_and_path():
         worker.require(["c1", "g2"])
     operator = Caller(subject="o", tenant="t1", role="city_operator", scope=("*",))
     assert operator.scoped() == {"tenant": "t1"}
+
+
+def test_calendar_days_keep_within_the_accepted_range():
+    assert calendar_day("1900-01-01").isoformat() == "1900-01-01"
+    assert calendar_day("2199-12-31").isoformat() == "2199-12-31"
+    for outside in ("1899-12-31", "2200-01-01", "9999-12-31", "0001-01-01"):
+        with pytest.raises(ValueError, match="from 1900-01-01 to before 2200-01-01"):
+            calendar_day(outside)
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        calendar_day("2024-02-30")

@@ -1,4 +1,5 @@
 """The scoring rules of volunteer ranking, on known data."""
+import time
 from datetime import date, datetime, timedelta, timezone
 
 from services.volunteers import matching
@@ -56,3 +57,15 @@ def test_rank_orders_by_eligibility_score_then_fairness():
     assert ranked[1]["score"] == 96.25 and "dispatched 3 times in the last 30 days" in ranked[1]["reasons"]
     assert "shares 2 of 5 hierarchy levels with the task's place" in ranked[2]["reasons"]
     assert [r["eligible"] for r in ranked] == [True, True, True, False, False]
+
+
+def test_long_windows_count_whole_weeks_without_walking_them():
+    slots = [{"weekday": "MONDAY", "start": "08:00", "end": "20:00"},
+             {"weekday": "SATURDAY", "start": "09:00", "end": "11:00"}]
+    start = MONDAY_NINE - timedelta(hours=3)
+    three_weeks_and_a_day = matching.availability_overlap(slots, start, start + timedelta(days=22))
+    assert three_weeks_and_a_day == (3 * 14 + 12) / (22 * 24)
+    centuries = datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(2199, 12, 31, tzinfo=timezone.utc)
+    started = time.perf_counter()
+    assert round(matching.availability_overlap(slots, *centuries), 4) == round(14 / (7 * 24), 4)
+    assert time.perf_counter() - started < 0.01
