@@ -62,12 +62,12 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "dead-letters":
+        return handle_dead_letters(args)
     token = args.token or demo_token(args.role, args.tenant, args.scope or ["*"], args.subject, args.grant)
     if args.command == "token":
         print(token)
         return 0
-    if args.command == "dead-letters":
-        return handle_dead_letters(args)
     gateway = Gateway(args.gateway, token)
     try:
         if args.command == "call":

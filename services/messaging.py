@@ -9,8 +9,8 @@ handler failed, so the event is lost. These:
   `Unavailable`, which the gateway answers as UNAVAILABLE, never INTERNAL.
 - `RpcProxy`: a call to another service gives up after `RPC_CALL_TIMEOUT_SECONDS`.
 - `event_handler` / `consume`: handlers wait out an outage of the store or broker in place, the
-  message unacked; any other failure puts the message back, and after `DELIVERY_LIMIT` attempts
-  RabbitMQ moves it to the dead-letter queue (`civicgrid dead-letters` lists and replays it).
+  message unacked; any other failure puts the message back, and after `DELIVERY_LIMIT` more
+  attempts RabbitMQ moves it to the dead-letter queue (`civicgrid dead-letters` lists and replays it).
   Their queues are durable quorum queues: RabbitMQ counts deliveries and dead-letters them there.
 """
 import itertools
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 BROKER_UNREACHABLE = (OSError, AMQPError, OperationalError, UndeliverableMessage)
 UNREACHABLE = BROKER_UNREACHABLE + STORE_UNREACHABLE
 RPC_CALL_TIMEOUT_SECONDS = float(os.environ.get("RPC_CALL_TIMEOUT_SECONDS", "20"))
-# Attempts at an event whose handler fails for a reason other than an outage.
+# Attempts, after the first, at an event whose handler fails for a reason other than an outage.
 DELIVERY_LIMIT = int(os.environ.get("EVENT_DELIVERY_LIMIT", "5"))
 # How long a handler waits out an outage before it gives the message back (counted as an attempt).
 OUTAGE_PATIENCE_SECONDS = float(os.environ.get("EVENT_OUTAGE_PATIENCE_SECONDS", "600"))

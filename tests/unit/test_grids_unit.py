@@ -35,4 +35,4 @@ def test_create_writes_the_record_with_its_event_then_publishes():
     assert node["path"][:3] == ["c1", "s1", "co1"] and node["path"][3] == node["id"]
     _, _, _, events = service.store.nodes.create.call_args.args
     assert [event["type"] for event in events] == ["civicgrid.grids.node.created.v1"]
-    service.outbox.flush.assert_called_once()
+    service.outbox.flush_or_leave_to_relay.assert_called_once()
