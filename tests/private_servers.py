@@ -1,15 +1,22 @@
-"""A RabbitMQ node and a FerretDB process of their own, on ports of their own, for fault tests and
-the chaos bench to break. scripts/servers.sh starts them as it starts the shared ones; they are
-stopped, killed and restarted by the pids recorded when they started, never by name, and the
-shared servers are never touched."""
+"""A platform on a RabbitMQ node and a FerretDB process of its own, on ports of its own, for fault
+tests and the chaos bench to break, and the write load they break it under. scripts/servers.sh
+starts the servers as it starts the shared ones; they are stopped, killed and restarted by the pids
+recorded when they started, never by name, and the shared servers are never touched."""
 import os
 import re
-from abc import ABC, abstractmethod
 import signal
 import socket
 import subprocess
+import threading
 import time
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.conftest import Platform, store_client
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ROOT / "scripts/servers.sh"
@@ -111,3 +118,81 @@ class PrivateStore(PrivateServer):
 
     def pid(self):
         return int((RUN_DIR / f"ferretdb-{self.port}.pid").read_text().strip())
+
+
+@contextmanager
+def breakable_platform(state_dir):
+    """(platform, broker, store): the whole platform on a broker and a store of its own."""
+    broker, store = PrivateBroker(), PrivateStore()
+    try:
+        running = Platform(Path(state_dir), broker.start(), store.start())
+        running.env["RABBITMQ_API"] = broker.api
+        running.start()
+        try:
+            yield running, broker, store
+        finally:
+            running.stop()
+            client = store_client(running.mongo_uri)
+            for name in client.list_database_names():
+                if name.startswith(running.db_prefix):
+                    client.drop_database(name)
+    finally:
+        broker.stop()
+        store.stop()
+
+
+def serving(platform):
+    with grpc.insecure_channel(platform.address) as channel:
+        try:
+            answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+            return answer.status == health_pb2.HealthCheckResponse.SERVING
+        except grpc.RpcError:
+            return False
+
+
+class CreateLoad:
+    """Creates buildings below a grid from `writers` threads, each retried by its request_id until
+    it is acknowledged or `patience` runs out, and keeps the code and duration of every attempt."""
+
+    def __init__(self, client, grid_id, prefix, writers=1, deadline=5, patience=120):
+        self.client, self.grid_id, self.prefix = client, grid_id, prefix
+        self.deadline, self.patience = deadline, patience
+        self.sent, self.attempts, self.acknowledged = [], [], []
+        self.stopped = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(writer,), daemon=True) for writer in range(writers)]
+
+    def run(self, writer):
+        count = 0
+        while not self.stopped.is_set():
+            self.create(f"{self.prefix}-{writer}-{count}")
+            count += 1
+
+    def create(self, request_id):
+        self.sent.append(request_id)
+        give_up = time.monotonic() + self.patience
+        while time.monotonic() < give_up:
+            started = time.monotonic()
+            try:
+                node = self.client.call("civicgrid.grids.v1.Grids/CreateNode", {
+                    "request_id": request_id, "kind": "BUILDING", "display_name": request_id,
+                    "parent_id": self.grid_id}, timeout=self.deadline)
+                self.attempts.append(("OK", time.monotonic() - started))
+                self.acknowledged.append((request_id, node["id"]))
+                return
+            except grpc.RpcError as error:
+                self.attempts.append((error.code().name, time.monotonic() - started))
+                time.sleep(0.2)
+
+    def hung(self):
+        """Attempts that took longer than their deadline allows."""
+        return sum(1 for _, seconds in self.attempts if seconds > self.deadline + 1)
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.stopped.set()
+        for thread in self.threads:
+            thread.join(self.patience + self.deadline)
