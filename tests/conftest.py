@@ -91,6 +91,14 @@ class Platform:
     def stop(self):
         self.devstack("down")
 
+    def remove(self):
+        """Stops the platform and drops its databases."""
+        self.stop()
+        client = store_client(self.mongo_uri)
+        for name in client.list_database_names():
+            if name.startswith(self.db_prefix):
+                client.drop_database(name)
+
     def kill(self, process):
         """SIGKILL to `process`, by the pid supervisord runs it under; supervisord starts it again."""
         os.kill(self.pid(process), signal.SIGKILL)
@@ -136,11 +144,7 @@ def private_platform(state_dir):
         running.start()
         yield running
     finally:
-        running.stop()
-        client = store_client(running.mongo_uri)
-        for name in client.list_database_names():
-            if name.startswith(running.db_prefix):
-                client.drop_database(name)
+        running.remove()
         broker.delete()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.conftest import Platform, store_client
+from tests.conftest import Platform
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ROOT / "scripts/servers.sh"
@@ -131,11 +131,7 @@ def breakable_platform(state_dir):
         try:
             yield running, broker, store
         finally:
-            running.stop()
-            client = store_client(running.mongo_uri)
-            for name in client.list_database_names():
-                if name.startswith(running.db_prefix):
-                    client.drop_database(name)
+            running.remove()
     finally:
         broker.stop()
         store.stop()
