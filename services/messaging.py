@@ -89,14 +89,30 @@ class TimedServiceProxy:
         self.service = service
 
     def __getattr__(self, method):
-        call = getattr(self.proxy, method)
+        return TimedMethodProxy(getattr(self.proxy, method), self.service)
 
-        @wraps(call)
-        def timed(*args, **kwargs):
-            unanswered = Unavailable(f"{self.service} did not answer in {RPC_CALL_TIMEOUT_SECONDS:.0f}s")
-            with eventlet.Timeout(RPC_CALL_TIMEOUT_SECONDS, unanswered):
-                return call(*args, **kwargs)
-        return timed
+
+class TimedMethodProxy:
+    def __init__(self, method_proxy, service):
+        self.method_proxy = method_proxy
+        self.service = service
+
+    def __call__(self, *args, **kwargs):
+        return self.call_async(*args, **kwargs).result()
+
+    def call_async(self, *args, **kwargs):
+        return TimedReply(self.method_proxy.call_async(*args, **kwargs), self.service)
+
+
+class TimedReply:
+    def __init__(self, reply, service):
+        self.reply = reply
+        self.service = service
+
+    def result(self):
+        unanswered = Unavailable(f"{self.service} did not answer in {RPC_CALL_TIMEOUT_SECONDS:.0f}s")
+        with eventlet.Timeout(RPC_CALL_TIMEOUT_SECONDS, unanswered):
+            return self.reply.result()
 
 
 # Events

@@ -60,9 +60,10 @@ class PrivateServer(ABC):
 
     def start(self):
         """Starts it (again) and waits until it answers; returns its URI."""
-        exports = subprocess.run(["bash", str(SERVERS), "up", self.kind], env=self.env, check=True,
-                                 capture_output=True, text=True).stdout
-        self.uri = re.search(r"export \w+_URI=(\S+)", exports).group(1).strip("'")
+        started = subprocess.run(["bash", str(SERVERS), "up", self.kind], env=self.env, capture_output=True, text=True)
+        if started.returncode:
+            raise RuntimeError(f"servers.sh up {self.kind} failed:\n{started.stderr}")
+        self.uri = re.search(r"export \w+_URI=(\S+)", started.stdout).group(1).strip("'")
         return self.uri
 
     def stop(self):

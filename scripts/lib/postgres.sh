@@ -18,10 +18,11 @@ if [[ "${CIVICGRID_MONGO_PORT:-27017}" == 27017 ]]; then PG_DATABASE=ferretdb; e
 # FerretDB v1 hangs for good, every command and ping included, once more requests are in flight
 # than its PostgreSQL pool holds (50 by default): requests holding pool connections wait on ones
 # that wait for a connection. Its pool is therefore far larger than what the services can have in
-# flight (each caps its MongoDB pool, services/storage.py), and PostgreSQL takes a pool for the
-# shared store and one for the store of a fault test or bench beside it.
+# flight (each caps its MongoDB pool, services/storage.py), and PostgreSQL takes full pools for the
+# shared store and for the store of a fault test or bench beside it, with room to spare for the
+# connections of a store just killed, until PostgreSQL notices they are gone.
 FERRET_PG_POOL=200
-PG_MAX_CONNECTIONS=500
+PG_MAX_CONNECTIONS=1000
 
 pg_url() { printf 'postgres://postgres@127.0.0.1:%s/%s?pool_max_conns=%s' "$PG_PORT" "$PG_DATABASE" "$FERRET_PG_POOL"; }
 

@@ -96,3 +96,23 @@ def test_work_queues_are_quorum_queues_that_dead_letter():
     assert queue.queue_arguments == {"x-queue-type": "quorum", "x-delivery-limit": messaging.DELIVERY_LIMIT,
                                      "x-dead-letter-exchange": "civicgrid.dead-letter"}
     assert queue.durable and not queue.auto_delete and not queue.exclusive
+
+
+def test_a_call_to_another_service_gives_up_as_unavailable(monkeypatch):
+    class SilentReply:
+        def result(self):
+            messaging.eventlet.sleep(5)
+
+    class MethodProxy:
+        def call_async(self, *args, **kwargs):
+            return SilentReply()
+
+    class ServiceProxy:
+        count_people = MethodProxy()
+
+    monkeypatch.setattr(messaging, "RPC_CALL_TIMEOUT_SECONDS", 0.05)
+    residents = messaging.TimedServiceProxy(ServiceProxy(), "residents")
+    with pytest.raises(Unavailable):
+        residents.count_people({}, {})
+    with pytest.raises(Unavailable):
+        residents.count_people.call_async({}, {}).result()
