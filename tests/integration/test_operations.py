@@ -10,7 +10,7 @@ import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import SERVICES, free_port
-from tests.integration.test_foundation_slice import GRIDS, RESIDENTS, build_hierarchy
+from tests.support.hierarchy import GRIDS, RESIDENTS, build_hierarchy
 
 pytestmark = pytest.mark.integration
 PROCESSES = (*SERVICES, "gateway")

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import grpc
 import pytest
 
-from tests.conftest import rpc_error
-from tests.integration.test_tickets import TICKETS, Town, field_violations
+from tests.support.errors import field_violations, rpc_error
+from tests.support.town import TICKETS, Town
 
 pytestmark = pytest.mark.integration
 VOLUNTEERS = "civicgrid.volunteers.v1.Volunteers"
