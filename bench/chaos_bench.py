@@ -22,8 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import SERVICES, wait_for  # noqa: E402
-from tests.integration.test_foundation_slice import build_hierarchy  # noqa: E402
+from tests.conftest import SERVICES  # noqa: E402
+from tests.support.hierarchy import build_hierarchy  # noqa: E402
+from tests.support.polling import eventually  # noqa: E402
 from tests.private_servers import CreateLoad, breakable_platform, serving  # noqa: E402
 
 CREATED = "civicgrid.grids.node.created.v1"
@@ -55,7 +56,7 @@ def run_fault(platform, operator, grid_id, name, inflict, load_factor, args):
         struck = time.monotonic()
         inflict()
         time.sleep(args.seconds / 2)
-    recovered = wait_for(lambda: serving(platform) and not owed_unhandled(platform, load), RECOVERY_LIMIT_SECONDS)
+    recovered = eventually(lambda: serving(platform) and not owed_unhandled(platform, load), RECOVERY_LIMIT_SECONDS)
     return figures(platform, load, name, time.monotonic() - struck if recovered else None)
 
 

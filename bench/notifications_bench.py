@@ -27,8 +27,8 @@ from kombu import Connection, Exchange  # noqa: E402
 from services.events import envelope  # noqa: E402
 from services.notifications.catalog import load_contracts  # noqa: E402
 from tests.conftest import private_platform  # noqa: E402
-from tests.integration.test_foundation_slice import build_hierarchy  # noqa: E402
-from tests.integration.test_notifications import partner_connection, remove_partner_users  # noqa: E402
+from tests.support.hierarchy import build_hierarchy  # noqa: E402
+from tests.support.partners import partner_connection, remove_partner_users  # noqa: E402
 
 NOTIFICATIONS = "civicgrid.notifications.v1.Notifications"
 ASSIGNED = "civicgrid.tickets.ticket.assigned.v1"

@@ -10,19 +10,19 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import grpc
 import pytest
 import requests
 from pymongo import MongoClient
 
 from cli.api import Gateway
 from gateway.auth import mint
+from tests.support import volunteering
+from tests.support.events import EventTap
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("residents", "grids", "tickets", "notifications", "volunteers")
@@ -160,18 +160,25 @@ def unique():
     return uuid.uuid4().hex[:10]
 
 
-def wait_for(condition, timeout=15, interval=0.2):
-    """Whether `condition()` became true within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return bool(condition())
+@pytest.fixture
+def tap(platform):
+    """Every event the grids and residents services publish."""
+    events = EventTap(platform.amqp_uri, ["grids", "residents"])
+    yield events
+    events.close()
 
 
-def rpc_error(call):
-    """Runs `call` and returns the grpc.RpcError it must raise."""
-    with pytest.raises(grpc.RpcError) as raised:
-        call()
-    return raised.value
+@pytest.fixture
+def volunteers_tap(platform):
+    events = EventTap(platform.amqp_uri, ["volunteers"])
+    yield events
+    events.close()
+
+
+@pytest.fixture
+def world(platform, unique):
+    tenant = f"vol-{unique}"
+    staff = platform.client(tenant=tenant, subject=f"staff-{unique}")
+    return {"tenant": tenant, "staff": staff, "ids": volunteering.hierarchy(staff, unique), "unique": unique,
+            "as_volunteer": lambda name: platform.client(tenant=tenant, role="volunteer", scope=(),
+                                                         subject=f"{unique}-{name}")}

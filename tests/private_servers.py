@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import Platform
+from tests.support.polling import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ROOT / "scripts/servers.sh"
@@ -38,14 +39,16 @@ def free_port(*offsets, start=20000):
 
 
 def wait_gone(pid, seconds=GONE_WITHIN_SECONDS):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"pid {pid} still alive after {seconds}s")
+    if not eventually(lambda: not alive(pid), seconds):
+        raise TimeoutError(f"pid {pid} still alive after {seconds}s")
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class PrivateServer(ABC):

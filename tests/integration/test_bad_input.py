@@ -5,9 +5,8 @@ from datetime import datetime, timedelta, timezone
 import grpc
 import pytest
 
-from tests.conftest import rpc_error
-from tests.integration.test_foundation_slice import build_hierarchy, field_violations
-from tests.integration.test_notifications import add_residents
+from tests.support.errors import field_violations, rpc_error
+from tests.support.hierarchy import add_residents, build_hierarchy
 
 pytestmark = pytest.mark.integration
 GRIDS = "civicgrid.grids.v1.Grids"

@@ -10,7 +10,7 @@ from cli.main import main
 from services.events import envelope
 from services.grids.events import NodeMoved
 from services.messaging import DELIVERY_LIMIT
-from tests.conftest import wait_for
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
 MOVED = NodeMoved.event_type
@@ -49,7 +49,7 @@ def test_a_poison_event_is_dead_lettered_counted_and_replayed(platform, unique, 
     failed_before = {service: failed_attempts(platform, service) for service in FOLLOWERS}
     publish_poison(platform.amqp_uri, unique)
 
-    assert wait_for(lambda: dead_letter_gauge(platform) == waiting_before + len(FOLLOWERS), 30)
+    assert eventually(lambda: dead_letter_gauge(platform) == waiting_before + len(FOLLOWERS), 30)
     assert all(failed_attempts(platform, service) - failed_before[service] == ATTEMPTS
                for service in FOLLOWERS)
     assert main(["dead-letters", "--amqp-uri", platform.amqp_uri]) == 0
@@ -63,6 +63,6 @@ def test_a_poison_event_is_dead_lettered_counted_and_replayed(platform, unique, 
         int(waiting_before) + len(FOLLOWERS))
     # Each went back to its own queue only: each follower tries it ATTEMPTS times more,
     # then it is back in the dead-letter queue, once per follower.
-    assert wait_for(lambda: all(failed_attempts(platform, service) - failed_before[service] == 2 * ATTEMPTS
+    assert eventually(lambda: all(failed_attempts(platform, service) - failed_before[service] == 2 * ATTEMPTS
                                 for service in FOLLOWERS), 30)
-    assert wait_for(lambda: dead_letter_gauge(platform) >= waiting_before + len(FOLLOWERS), 30)
+    assert eventually(lambda: dead_letter_gauge(platform) >= waiting_before + len(FOLLOWERS), 30)

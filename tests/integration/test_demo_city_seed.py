@@ -7,7 +7,7 @@ import pytest
 from cli.demo_city import CommunitySize, generate
 from cli.seed import seed_demo
 from services.residents.schemas import PUBLIC_TAGS, SENSITIVE_GRANT, SENSITIVE_TAGS
-from tests.integration.test_foundation_slice import GRIDS
+from tests.support.hierarchy import GRIDS
 
 pytestmark = pytest.mark.integration
 SIZE = CommunitySize("测试社区", grids=1, buildings=2, households=20, people=45)

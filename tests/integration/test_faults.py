@@ -6,8 +6,9 @@ import time
 import pytest
 
 from cli.importer import import_csv
-from tests.conftest import SERVICES, wait_for
-from tests.integration.test_foundation_slice import GRIDS, build_hierarchy
+from tests.conftest import SERVICES
+from tests.support.hierarchy import GRIDS, build_hierarchy
+from tests.support.polling import eventually
 from tests.private_servers import CreateLoad, breakable_platform, serving
 
 pytestmark = pytest.mark.integration
@@ -64,7 +65,7 @@ def test_a_broker_restart_ends_no_process_and_every_call_is_answered_cleanly(bre
     with CreateLoad(operator, ids["GRID"], f"{unique}-load", deadline=CALL_DEADLINE_SECONDS) as load:
         time.sleep(1)
         broker.restart()
-        assert wait_for(lambda: serving(platform), RECOVERY_SECONDS)
+        assert eventually(lambda: serving(platform), RECOVERY_SECONDS)
         time.sleep(2)
 
     assert supervised_pids(platform) == before, "a process exited (supervisord restarted it)"
@@ -76,7 +77,7 @@ def test_a_broker_restart_ends_no_process_and_every_call_is_answered_cleanly(bre
     other = operator.call(f"{GRIDS}/CreateNode", {"request_id": f"{unique}-c2", "kind": "COMMUNITY",
                                                   "display_name": "对面社区", "parent_id": ids["STREET"]})
     operator.call(f"{GRIDS}/MoveNode", {"id": ids["GRID"], "parent_id": other["id"]})
-    assert wait_for(lambda: moved_count(platform, tenant, other["id"]) == 20, RECOVERY_SECONDS)
+    assert eventually(lambda: moved_count(platform, tenant, other["id"]) == 20, RECOVERY_SECONDS)
 
 
 def test_a_consumer_killed_mid_handler_still_handles_the_event_once(breakable, unique, tmp_path):
@@ -91,18 +92,18 @@ def test_a_consumer_killed_mid_handler_still_handles_the_event_once(breakable, u
     residents_pid = platform.pid("residents")
 
     operator.call(f"{GRIDS}/MoveNode", {"id": ids["GRID"], "parent_id": other["id"]})
-    assert wait_for(lambda: moved_count(platform, tenant, other["id"]) > 0, 30, interval=0.02)
+    assert eventually(lambda: moved_count(platform, tenant, other["id"]) > 0, 30, interval=0.02)
     halfway = moved_count(platform, tenant, other["id"])
     platform.kill("residents")
 
     assert halfway < people, "the handler finished before the kill; the test proves nothing"
-    assert wait_for(lambda: platform.pid("residents") not in (None, residents_pid), RECOVERY_SECONDS)
-    assert wait_for(lambda: moved_count(platform, tenant, other["id"]) == people, RECOVERY_SECONDS)
+    assert eventually(lambda: platform.pid("residents") not in (None, residents_pid), RECOVERY_SECONDS)
+    assert eventually(lambda: moved_count(platform, tenant, other["id"]) == people, RECOVERY_SECONDS)
     # The event's id, from the log notifications keeps of every event (it may still be catching up
     # with the import's): handled once, and marked so.
     moves = platform.database("notifications").event_log
     query = {"type": "civicgrid.grids.node.moved.v1", "event.data.id": ids["GRID"]}
-    assert wait_for(lambda: moves.count_documents(query) == 1, RECOVERY_SECONDS * 2)
+    assert eventually(lambda: moves.count_documents(query) == 1, RECOVERY_SECONDS * 2)
     assert platform.database("residents").processed_events.count_documents({"_id": moves.find_one(query)["_id"]}) == 1
 
 
@@ -116,15 +117,15 @@ def test_a_stalled_or_killed_store_gives_unavailable_in_time_and_heals(breakable
         time.sleep(1)
         store.stall()
         try:
-            assert wait_for(lambda: not serving(platform), RECOVERY_SECONDS)
+            assert eventually(lambda: not serving(platform), RECOVERY_SECONDS)
             time.sleep(CALL_DEADLINE_SECONDS)
         finally:
             store.resume()
-        assert wait_for(lambda: serving(platform), RECOVERY_SECONDS)
+        assert eventually(lambda: serving(platform), RECOVERY_SECONDS)
         store.kill()
-        assert wait_for(lambda: not serving(platform), RECOVERY_SECONDS)
+        assert eventually(lambda: not serving(platform), RECOVERY_SECONDS)
         store.start()
-        assert wait_for(lambda: serving(platform), RECOVERY_SECONDS)
+        assert eventually(lambda: serving(platform), RECOVERY_SECONDS)
         time.sleep(2)
 
     assert supervised_pids(platform) == before

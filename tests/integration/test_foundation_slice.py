@@ -1,91 +1,11 @@
 """The vertical slice through the real gateway, RabbitMQ and MongoDB/FerretDB."""
-import json
-import time
-
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-from kombu import Connection, Exchange, Queue
 
-from tests.conftest import rpc_error
+from tests.support.errors import field_violations, rpc_error
+from tests.support.hierarchy import GRIDS, RESIDENTS, build_hierarchy
 
 pytestmark = pytest.mark.integration
-GRIDS = "civicgrid.grids.v1.Grids"
-RESIDENTS = "civicgrid.residents.v1.Residents"
-
-
-def field_violations(error):
-    status = rpc_status.from_call(error)
-    fields = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad_request = error_details_pb2.BadRequest()
-            detail.Unpack(bad_request)
-            fields += [violation.field for violation in bad_request.field_violations]
-    return fields
-
-
-class EventTap:
-    """A private queue bound to every event the given services publish. Delivery is at least
-    once (a relayed event keeps its id), so the tap keeps each event id once."""
-
-    def __init__(self, amqp_uri, services):
-        self.connection = Connection(amqp_uri)
-        self.queue = Queue(exclusive=True, auto_delete=True, bindings=[], channel=self.connection.channel())
-        self.queue.declare()
-        for service in services:
-            exchange = Exchange(f"{service}.events", type="topic", durable=True, channel=self.connection)
-            exchange.declare()
-            self.queue.bind_to(exchange, routing_key="#")
-        self.distinct = {}
-
-    def wait_for(self, predicate, timeout=15):
-        """Every distinct event seen so far, once `predicate` holds for them or the timeout passed."""
-        deadline = time.monotonic() + timeout
-        while not predicate(list(self.distinct.values())) and time.monotonic() < deadline:
-            message = self.queue.get(no_ack=True)
-            if message is None:
-                time.sleep(0.1)
-                continue
-            event = json.loads(message.body)
-            self.distinct[event["id"]] = event
-        return list(self.distinct.values())
-
-    def drain(self, tenant, expected_counts, timeout=15):
-        """The distinct events of `tenant`, once each type reached its expected count."""
-        def of_tenant(events):
-            return [event for event in events if event["tenant"] == tenant]
-
-        def reached(events):
-            types = [event["type"] for event in of_tenant(events)]
-            return all(types.count(kind) >= count for kind, count in expected_counts.items())
-        return of_tenant(self.wait_for(reached, timeout))
-
-    def close(self):
-        self.connection.release()
-
-
-@pytest.fixture
-def tap(platform):
-    events = EventTap(platform.amqp_uri, ["grids", "residents"])
-    yield events
-    events.close()
-
-
-def build_hierarchy(client, unique):
-    ids = {}
-    parent = ""
-    for kind in ("CITY", "STREET", "COMMUNITY", "GRID", "BUILDING"):
-        node = client.call(f"{GRIDS}/CreateNode", {"request_id": f"{unique}-{kind}", "kind": kind,
-                                                    "display_name": f"{kind.title()} {unique}",
-                                                    "parent_id": parent})
-        ids[kind] = parent = node["id"]
-    flat = client.call(f"{GRIDS}/CreateFlat", {"request_id": f"{unique}-flat", "building_id": ids["BUILDING"],
-                                               "unit": "1", "floor": 3, "number": "301",
-                                               "occupancy": "OWNER_OCCUPIED"})
-    ids["FLAT"] = flat["id"]
-    return ids
 
 
 def test_slice_from_city_to_residents_emits_every_event(platform, tap, unique):

@@ -10,7 +10,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cli.api import Gateway
 from gateway.auth import mint
-from tests.conftest import ROOT, Broker, free_port, rpc_error
+from tests.conftest import ROOT, Broker, free_port, port_free
+from tests.support.errors import rpc_error
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -26,17 +28,12 @@ def lonely_gateway(platform, tmp_path_factory):
                                env={**os.environ, "AMQP_URI": amqp_uri, "GATEWAY_PORT": str(port),
                                     "GATEWAY_METRICS_PORT": "0", "CIVICGRID_JWT_SECRET": platform.secret})
     try:
-        wait_for_port(port)
+        assert eventually(lambda: not port_free(port), timeout=30)
         yield f"127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(10)
         broker.delete()
-
-
-def wait_for_port(port, timeout=30):
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=timeout)
 
 
 def test_down_service_is_unavailable_quickly_and_health_says_so(platform, lonely_gateway):

@@ -1,14 +1,11 @@
 """Splitting and merging grids, and updating posts, organisations and stations, through the real
 gateway, services, RabbitMQ and FerretDB."""
-import time
-
 import grpc
 import pytest
 
-from tests.conftest import rpc_error
-from tests.integration.test_foundation_slice import (GRIDS, RESIDENTS, build_hierarchy,  # noqa: F401
-                                                     field_violations, tap)
-from tests.integration.test_grids_staff import assign, person
+from tests.support.errors import field_violations, rpc_error
+from tests.support.hierarchy import GRIDS, RESIDENTS, assign, build_hierarchy, person
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
 SPLIT, MERGED, MOVED = ("civicgrid.grids.grid.split.v1", "civicgrid.grids.grid.merged.v1",
@@ -54,15 +51,6 @@ def figures(client, node_id):
     return tuple(int(found.get(key, 0)) for key in ("buildings", "flats", "households", "residents"))
 
 
-def eventually(read, expected, timeout=15):
-    """What `read()` returns once it is `expected`, or at the timeout. Residents follow moves
-    from events, so their figures catch up a moment later."""
-    deadline = time.monotonic() + timeout
-    while (value := read()) != expected and time.monotonic() < deadline:
-        time.sleep(0.3)
-    return value
-
-
 def nodes_and_flats(platform, tenant):
     """What a refused call must leave untouched: every node's and flat's place, and their count."""
     database = platform.database("grids")
@@ -76,7 +64,7 @@ def split(client, grid_id, child_ids, **target):
 
 
 def test_split_into_a_new_grid_carries_residents_and_figures_and_a_rerun_changes_nothing(
-        platform, community, tap):  # noqa: F811
+        platform, community, tap):
     operator, ids, tenant = community
     leader = assign(operator, ids["BUILDING_2"], "BUILDING_LEADER", person("u-qian", "Qian"))
     north = split(operator, ids["GRID"], [ids["BUILDING_2"]], request_id="split-1", new_grid_display_name="North")
@@ -88,8 +76,8 @@ def test_split_into_a_new_grid_carries_residents_and_figures_and_a_rerun_changes
     assert operator.call(f"{GRIDS}/GetFlat", {"id": ids["FLAT_2"]})["path"] == [*moved_path, ids["FLAT_2"]]
     assert operator.call(f"{GRIDS}/ListPosts", {"node_id": ids["BUILDING_2"]})["posts"][0]["path"] == moved_path
 
-    assert eventually(lambda: figures(operator, north["id"]), (1, 1, 1, 1)) == (1, 1, 1, 1)
-    assert eventually(lambda: figures(operator, ids["GRID"]), (1, 1, 1, 2)) == (1, 1, 1, 2)
+    assert eventually(lambda: figures(operator, north["id"]) == (1, 1, 1, 1), interval=0.3)
+    assert eventually(lambda: figures(operator, ids["GRID"]) == (1, 1, 1, 2), interval=0.3)
     worker = platform.client(tenant=tenant, role="grid_worker", scope=(north["id"],))
     listed = worker.call(f"{RESIDENTS}/ListResidents", {})["residents"]
     assert [(r["display_name"], r["path"][:5]) for r in listed] == [("Qian Hua", moved_path)]
@@ -109,7 +97,7 @@ def test_split_into_a_new_grid_carries_residents_and_figures_and_a_rerun_changes
     assert [e["type"] for e in events].count(SPLIT) == 1 and [e["type"] for e in events].count(MOVED) == 1
 
 
-def test_a_rerun_finishes_a_split_a_crash_interrupted(platform, community, tap):  # noqa: F811
+def test_a_rerun_finishes_a_split_a_crash_interrupted(platform, community, tap):
     operator, ids, tenant = community
     third = building(operator, ids["GRID"], "B3")
     # The first attempt moved the second building, then "crashed" before its flats followed
@@ -140,14 +128,14 @@ def test_split_into_a_sibling_grid_moves_a_micro_grid_with_its_buildings(platfor
     target = split(operator, ids["GRID"], [micro, ids["BUILDING_2"]], target_grid_id=south["id"])
     assert target["id"] == south["id"]
     assert operator.call(f"{GRIDS}/GetNode", {"id": inner})["path"] == [*south["path"], micro, inner]
-    assert eventually(lambda: figures(operator, south["id"]), (2, 1, 1, 1)) == (2, 1, 1, 1)
+    assert eventually(lambda: figures(operator, south["id"]) == (2, 1, 1, 1), interval=0.3)
     assert split(operator, ids["GRID"], [micro, ids["BUILDING_2"]], target_grid_id=south["id"]) == target
 
 
-def test_merge_moves_everything_retires_the_source_and_a_rerun_changes_nothing(platform, community, tap):  # noqa: F811
+def test_merge_moves_everything_retires_the_source_and_a_rerun_changes_nothing(platform, community, tap):
     operator, ids, tenant = community
     south = split(operator, ids["GRID"], [ids["BUILDING_2"]], request_id="split-3", new_grid_display_name="South")
-    assert eventually(lambda: figures(operator, south["id"]), (1, 1, 1, 1)) == (1, 1, 1, 1)
+    assert eventually(lambda: figures(operator, south["id"]) == (1, 1, 1, 1), interval=0.3)
     post = assign(operator, south["id"], "GRID_LEADER", person("u-wu", "Wu"))
     kept = assign(operator, ids["BUILDING_2"], "BUILDING_LEADER", person("u-qian", "Qian"))
     clinic = operator.call(f"{GRIDS}/CreateOrganisation", {"node_id": south["id"], "kind": "CLINIC",
@@ -175,7 +163,7 @@ def test_merge_moves_everything_retires_the_source_and_a_rerun_changes_nothing(p
     assert operator.call(f"{GRIDS}/GetOrganisation", {"id": clinic["id"]})["node_id"] == ids["GRID"]
     assert operator.call(f"{GRIDS}/GetStation", {"id": station["id"]})["path"] == home
     assert operator.call(f"{GRIDS}/ListDuties", {"station_id": station["id"]})["duties"][0]["path"] == home
-    assert eventually(lambda: figures(operator, ids["GRID"]), (2, 2, 2, 3)) == (2, 2, 2, 3)
+    assert eventually(lambda: figures(operator, ids["GRID"]) == (2, 2, 2, 3), interval=0.3)
     worker = platform.client(tenant=tenant, role="grid_worker", scope=(ids["GRID"],))
     assert len(worker.call(f"{RESIDENTS}/ListResidents", {})["residents"]) == 3
 
@@ -210,7 +198,7 @@ def test_a_rerun_finishes_a_merge_a_crash_interrupted(platform, community):
     assert merged["merged_from"] == [ids["GRID"]]
     assert operator.call(f"{GRIDS}/GetFlat", {"id": ids["FLAT"]})["path"] == [*south["path"], ids["BUILDING"],
                                                                               ids["FLAT"]]
-    assert eventually(lambda: figures(operator, south["id"]), (2, 2, 2, 3)) == (2, 2, 2, 3)
+    assert eventually(lambda: figures(operator, south["id"]) == (2, 2, 2, 3), interval=0.3)
     assert operator.call(f"{GRIDS}/ListNodes", {"parent_id": ids["COMMUNITY"]})["nodes"] == [
         operator.call(f"{GRIDS}/GetNode", {"id": south["id"]})]
 
@@ -280,7 +268,7 @@ def test_regrids_are_for_community_staff_in_scope(platform, community):
     assert split(staff, ids["GRID"], [ids["BUILDING_2"]], target_grid_id=other["id"])["id"] == other["id"]
 
 
-def test_posts_organisations_and_stations_update_by_mask(platform, community, tap):  # noqa: F811
+def test_posts_organisations_and_stations_update_by_mask(platform, community, tap):
     operator, ids, tenant = community
     post = assign(operator, ids["GRID"], "GRID_LEADER", person("u-zhang", "Zhang"))
     renamed = operator.call(f"{GRIDS}/UpdatePost", {

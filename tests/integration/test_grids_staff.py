@@ -1,25 +1,15 @@
 """Staff posts, organisations, service stations and moving grids, through the real gateway,
 services, RabbitMQ and FerretDB."""
-import time
-
 import grpc
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.errors import NotFound
-from tests.conftest import rpc_error
-from tests.integration.test_foundation_slice import (GRIDS, RESIDENTS, build_hierarchy,  # noqa: F401
-                                                     field_violations, tap)
+from tests.support.errors import field_violations, rpc_error
+from tests.support.hierarchy import GRIDS, RESIDENTS, assign, build_hierarchy, person
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
-
-
-def person(subject, name, phone=""):
-    return {"subject": subject, "display_name": name, "phone": phone}
-
-
-def assign(client, node_id, kind, holder, **fields):
-    return client.call(f"{GRIDS}/AssignPost", {"node_id": node_id, "kind": kind, "holder": holder, **fields})
 
 
 @pytest.fixture
@@ -29,7 +19,7 @@ def city(platform, unique):
     return operator, build_hierarchy(operator, unique), tenant
 
 
-def test_posts_fit_their_node_one_grid_leader_and_several_posts_per_person(platform, city, tap):  # noqa: F811
+def test_posts_fit_their_node_one_grid_leader_and_several_posts_per_person(platform, city, tap):
     operator, ids, tenant = city
     zhang = person("u-zhang", "Zhang Wei", "13800000001")
     leader = assign(operator, ids["GRID"], "GRID_LEADER", zhang, request_id="gl-1")
@@ -170,7 +160,7 @@ def test_station_opening_hours_and_who_is_on_duty(platform, city):
     assert platform.database("grids").duties.count_documents({"tenant": tenant}) == 1
 
 
-def test_moving_a_grid_carries_its_subtree_and_announces_the_new_prefix(platform, city, tap):  # noqa: F811
+def test_moving_a_grid_carries_its_subtree_and_announces_the_new_prefix(platform, city, tap):
     operator, ids, tenant = city
     grid = ids["GRID"]
     post = assign(operator, ids["BUILDING"], "BUILDING_LEADER", person("u-li", "Li"))
@@ -223,12 +213,8 @@ def test_residents_follow_their_grid_to_its_new_community(platform, unique):
                                                    "parent_id": ids["STREET"]})
     operator.call(f"{GRIDS}/MoveNode", {"id": ids["GRID"], "parent_id": target["id"]})
     new_staff = platform.client(tenant=tenant, role="community_staff", scope=(target["id"],))
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        listed = new_staff.call(f"{RESIDENTS}/ListResidents", {"tags": ["elderly"]}).get("residents", [])
-        if listed:
-            break
-        time.sleep(0.3)
+    listed = eventually(lambda: new_staff.call(f"{RESIDENTS}/ListResidents", {"tags": ["elderly"]}).get("residents"),
+                        interval=0.3) or []
     assert [r["id"] for r in listed] == [resident["id"]]
     assert listed[0]["path"][:4] == [ids["CITY"], ids["STREET"], target["id"], ids["GRID"]]
     old_staff = platform.client(tenant=tenant, role="community_staff", scope=(ids["COMMUNITY"],))

@@ -15,7 +15,7 @@ import pytest
 from google.protobuf.descriptor import FieldDescriptor
 
 from gateway.routes import discover_routes, snake_case
-from tests.integration.test_tickets import Town
+from tests.support.town import Town
 
 pytestmark = pytest.mark.integration
 SEED = 20240611

@@ -3,7 +3,6 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import grpc
 import pytest
@@ -12,12 +11,13 @@ from kombu import Connection, Exchange
 from standardwebhooks import Webhook
 
 from services.events import envelope
-from services.notifications.broker import BrokerAdmin
 from services.notifications.catalog import load_contracts
 from services.notifications.store import NotificationsRepository
 from services.storage import new_id
-from tests.conftest import rpc_error
-from tests.integration.test_foundation_slice import build_hierarchy, field_violations
+from tests.support.errors import field_violations, rpc_error
+from tests.support.hierarchy import add_residents, build_hierarchy
+from tests.support.partners import partner_connection, remove_partner_users
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
 load_contracts()
@@ -26,18 +26,6 @@ RESIDENTS = "civicgrid.residents.v1.Residents"
 NOTIFICATIONS = "civicgrid.notifications.v1.Notifications"
 ASSIGNED = "civicgrid.tickets.ticket.assigned.v1"
 RESIDENT_REGISTERED = "civicgrid.residents.resident.registered.v1"
-
-
-def eventually(check, timeout=20, interval=0.2):
-    """The value of `check()` once it is truthy; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met in {timeout}s")
-        time.sleep(interval)
 
 
 def publish(platform, service, event, times=1):
@@ -59,21 +47,6 @@ def assignment(tenant, assignee, path):
                      "assignee_subject": assignee, "path": path}}
 
 
-def add_residents(operator, flat_id, unique, specs):
-    household = operator.call(f"{RESIDENTS}/CreateHousehold", {
-        "request_id": f"{unique}-hh-{flat_id}", "flat_id": flat_id, "display_name": "Household"})
-    return [operator.call(f"{RESIDENTS}/CreateResident", {
-        "request_id": f"{unique}-{flat_id}-{n}", "household_id": household["id"], "display_name": f"R{n}",
-        "birth_date": "1940-01-01", "tags": tags}) for n, tags in enumerate(specs)]
-
-
-def remove_partner_users(platform):
-    """Broker users are global, not per vhost: remove those this run's subscriptions made."""
-    admin = BrokerAdmin(platform.amqp_uri)
-    for user in platform.database("notifications").subscriptions.distinct("broker_user"):
-        admin.delete_user(user)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def partner_users(platform):
     yield
@@ -89,7 +62,8 @@ def test_every_event_is_logged_once_with_increasing_positions(platform, unique):
     ids = build_hierarchy(platform.client(tenant=tenant), unique)
     log = platform.database("notifications").event_log
     entries = eventually(lambda: (found := list(log.find({"tenant": tenant}).sort("position", 1)))
-                         and len(found) == 6 and found)
+                         and len(found) == 6 and found, timeout=20)
+    assert entries
     assert [e["type"] for e in entries] == ["civicgrid.grids.node.created.v1"] * 5 + ["civicgrid.grids.flat.created.v1"]
     assert [e["event"]["data"]["id"] for e in entries[:5]] == [ids[k] for k in ("CITY", "STREET", "COMMUNITY",
                                                                                 "GRID", "BUILDING")]
@@ -100,7 +74,7 @@ def test_every_event_is_logged_once_with_increasing_positions(platform, unique):
     publish(platform, "grids", redelivered, times=2)
     marker = assignment(tenant, "nobody", [])
     publish(platform, "tickets", marker)
-    eventually(lambda: logged(platform, marker["id"]))
+    assert eventually(lambda: logged(platform, marker["id"]), timeout=20)
     assert log.count_documents({"_id": redelivered["id"]}) == 1
     assert logged(platform, redelivered["id"])["position"] == positions[0]
 
@@ -111,7 +85,9 @@ def test_an_event_delivered_twice_reaches_the_inbox_once(platform, unique):
     event = assignment(tenant, assignee, ["c1", "g1"])
     publish(platform, "tickets", event, times=2)
     worker = platform.client(tenant=tenant, role="grid_worker", scope=("g1",), subject=assignee)
-    inbox = eventually(lambda: (page := worker.call(f"{NOTIFICATIONS}/ListInbox", {})).get("messages") and page)
+    inbox = eventually(lambda: (page := worker.call(f"{NOTIFICATIONS}/ListInbox", {})).get("messages") and page,
+                       timeout=20)
+    assert inbox
     time.sleep(1)
     inbox = worker.call(f"{NOTIFICATIONS}/ListInbox", {})
     assert len(inbox["messages"]) == 1 and inbox["unread_count"] == 1
@@ -175,14 +151,6 @@ def test_notice_reaches_its_audience_with_delivery_and_read_counts(platform, uni
     assert platform.database("notifications").notices.count_documents({"tenant": tenant}) == 2
 
 
-def partner_connection(platform, subscription):
-    """AMQP as the partner's own broker user, on the platform's vhost."""
-    parts = urlsplit(platform.amqp_uri)
-    netloc = f"{quote(subscription['broker_user'], safe='')}:{quote(subscription['broker_password'], safe='')}" \
-             f"@{parts.hostname}:{parts.port or 5672}"
-    return Connection(urlunsplit(parts._replace(netloc=netloc)))
-
-
 def drain(connection, queue, timeout=3):
     channel = connection.channel()
     bodies, deadline = [], time.monotonic() + timeout
@@ -225,9 +193,9 @@ def test_partner_queue_gets_only_its_tenant_scope_and_types_redacted(platform, u
         "birth_date": "1950-01-01", "gender": "MALE", "tags": [], "path": list(inside["path"])})
     publish(platform, "residents", forged)
     for event_id in (forged["id"],):
-        eventually(lambda: logged(platform, event_id))
-    eventually(lambda: platform.database("notifications").event_log.find_one(
-        {"type": RESIDENT_REGISTERED, "event.data.id": outside["id"]}))
+        assert eventually(lambda: logged(platform, event_id), timeout=20)
+    assert eventually(lambda: platform.database("notifications").event_log.find_one(
+        {"type": RESIDENT_REGISTERED, "event.data.id": outside["id"]}), timeout=20)
 
     with partner_connection(platform, subscription) as connection:
         received = drain(connection, subscription["queue"])
@@ -326,7 +294,7 @@ def test_webhook_failing_three_times_then_ok_gets_the_event_exactly_once(platfor
     assert subscription["webhook_secret"].startswith("whsec_")
     resident = add_residents(operator, ids["FLAT"], unique, [["elderly"]])[0]
 
-    eventually(lambda: log.accepted, timeout=40)
+    assert eventually(lambda: log.accepted, timeout=40)
     time.sleep(3)
     assert len(log.attempts) == 4 and len(log.accepted) == 1
     body, headers = log.accepted[0]
@@ -456,20 +424,24 @@ def test_preferences_choose_language_and_sms_and_quiet_hours_hold_all_but_urgent
 
     urgent = assignment(tenant, day_worker, ["g1"])
     publish(platform, "tickets", urgent, times=2)
-    message = eventually(lambda: day.call(f"{NOTIFICATIONS}/ListInbox", {}).get("messages"))[0]
+    messages = eventually(lambda: day.call(f"{NOTIFICATIONS}/ListInbox", {}).get("messages"), timeout=20)
+    assert messages
+    message = messages[0]
     assert message["title"] == "A ticket was assigned to you"
-    eventually(lambda: database.sms_sink.find_one({"to": "13800000001"}))
+    assert eventually(lambda: database.sms_sink.find_one({"to": "13800000001"}), timeout=20)
 
     routine = assignment(tenant, night_worker, ["g1"])
     routine["data"]["priority"] = "NORMAL"
     publish(platform, "tickets", routine)
     held = eventually(lambda: database.sms_deliveries.find_one({"recipient": night_worker, "attempts": 0,
-                                                                "next_attempt_time": {"$gt": utc_now + timedelta(minutes=30)}}))
+                                                                "next_attempt_time": {"$gt": utc_now + timedelta(minutes=30)}}),
+                      timeout=20)
+    assert held
     assert held["state"] == "QUEUED" and night.call(f"{NOTIFICATIONS}/ListInbox", {})["messages"][0]["title"] == \
         "新工单指派给您"
     urgent_at_night = assignment(tenant, night_worker, ["g1"])
     publish(platform, "tickets", urgent_at_night)
-    eventually(lambda: database.sms_sink.find_one({"to": "13800000002"}))
+    assert eventually(lambda: database.sms_sink.find_one({"to": "13800000002"}), timeout=20)
     time.sleep(1.5)
     assert database.sms_sink.count_documents({"to": "13800000001"}) == 1
     assert database.sms_sink.count_documents({"to": "13800000002"}) == 1
@@ -508,7 +480,9 @@ def test_deadlines_reach_the_grid_leader_and_escalations_the_next_level(platform
         client = platform.client(tenant=tenant, role="community_staff", scope=(ids["COMMUNITY"],), subject=subject)
         return [m["event_type"] for m in client.call(f"{NOTIFICATIONS}/ListInbox", {}).get("messages", [])]
 
-    assert eventually(lambda: inbox_of(f"leader-{unique}")) == ["civicgrid.tickets.ticket.deadline_approaching.v1"]
-    assert eventually(lambda: inbox_of(f"community-{unique}")) == ["civicgrid.tickets.ticket.escalated.v1"]
-    assert sorted(eventually(lambda: len(inbox_of(f"worker-{unique}")) == 2 and inbox_of(f"worker-{unique}"))) == [
+    assert eventually(lambda: inbox_of(f"leader-{unique}"), timeout=20) == [
+        "civicgrid.tickets.ticket.deadline_approaching.v1"]
+    assert eventually(lambda: inbox_of(f"community-{unique}"), timeout=20) == ["civicgrid.tickets.ticket.escalated.v1"]
+    assert sorted(eventually(lambda: len(inbox_of(f"worker-{unique}")) == 2 and inbox_of(f"worker-{unique}"),
+                             timeout=20)) == [
         "civicgrid.tickets.ticket.deadline_approaching.v1", "civicgrid.tickets.ticket.escalated.v1"]

@@ -10,7 +10,8 @@ import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import SERVICES, free_port
-from tests.integration.test_foundation_slice import GRIDS, RESIDENTS, build_hierarchy
+from tests.support.hierarchy import GRIDS, RESIDENTS, build_hierarchy
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
 PROCESSES = (*SERVICES, "gateway")
@@ -38,16 +39,13 @@ def prometheus(platform, tmp_path_factory):
 
 def query_until(api, query, enough, timeout=30):
     """Series for `query` once Prometheus has `enough` of them (scrapes take a second or two)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def series():
         try:
             result = requests.get(f"{api}/query", params={"query": query}, timeout=5).json()["data"]["result"]
-            if len(result) >= enough:
-                return result
         except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    return []
+            return []
+        return result if len(result) >= enough else []
+    return eventually(series, timeout, interval=0.5)
 
 
 def test_prometheus_scrapes_every_process(platform, prometheus, unique):

@@ -7,18 +7,10 @@ import pytest
 from services.events import envelope
 from services.grids.events import FlatCreated, NodeCreated
 from services.storage import now, timestamp
-from tests.integration.test_foundation_slice import EventTap
+from tests.support.events import EventTap
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(condition, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_published_events_leave_the_outbox(platform, unique):
@@ -26,8 +18,8 @@ def test_published_events_leave_the_outbox(platform, unique):
         "civicgrid.grids.v1.Grids/CreateNode", {"kind": "CITY", "display_name": "Outbox City"})
     nodes = platform.database("grids").nodes
     # Published at once, and removed from the record by the relay's next round.
-    assert wait_for(lambda: nodes.find_one({"_id": city["id"]})["outbox"] == [], timeout=40)
-    assert wait_for(lambda: nodes.find_one({"_id": city["id"]})["outbox_pending"] is False, timeout=20)
+    assert eventually(lambda: nodes.find_one({"_id": city["id"]})["outbox"] == [], timeout=40)
+    assert eventually(lambda: nodes.find_one({"_id": city["id"]})["outbox_pending"] is False, timeout=20)
 
 
 def test_relay_publishes_what_a_crash_left_in_the_outbox(platform, unique):
@@ -45,7 +37,7 @@ def test_relay_publishes_what_a_crash_left_in_the_outbox(platform, unique):
             "outbox_pending": True})
         published = tap.drain(tenant, {"civicgrid.grids.node.created.v1": 1})
         assert [e["id"] for e in published] == [event["id"]]
-        assert wait_for(lambda: platform.database("grids").nodes.find_one({"_id": unique})["outbox"] == [],
+        assert eventually(lambda: platform.database("grids").nodes.find_one({"_id": unique})["outbox"] == [],
                         timeout=40)
     finally:
         tap.close()
@@ -63,7 +55,7 @@ def test_relay_publishes_the_events_of_what_a_crashed_import_inserted_and_no_oth
         for name, batch in (("inserted", unique), ("there-before", "an-earlier-batch")):
             grids.flats.insert_one({"_id": f"{unique}-{name}", "tenant": tenant, "request_id": f"{unique}-{name}",
                                     "outbox": [], "outbox_pending": False, "import_batch": batch})
-        assert wait_for(lambda: grids.held_events.find_one({"_id": unique}) is None, timeout=40)
+        assert eventually(lambda: grids.held_events.find_one({"_id": unique}) is None, timeout=40)
         time.sleep(1)  # anything else the relay published has arrived by now
         published = tap.drain(tenant, {"civicgrid.grids.flat.created.v1": 1})
         assert [e["id"] for e in published] == [events["inserted"]["id"]]

@@ -6,8 +6,8 @@ import grpc
 import pytest
 
 from services.residents.pii import with_check_digit
-from tests.conftest import rpc_error
-from tests.integration.test_foundation_slice import GRIDS, RESIDENTS, build_hierarchy, field_violations, tap  # noqa: F401
+from tests.support.errors import field_violations, rpc_error
+from tests.support.hierarchy import GRIDS, RESIDENTS, build_hierarchy
 
 pytestmark = pytest.mark.integration
 
@@ -125,7 +125,7 @@ def test_update_phone_and_id_keeps_them_consistent(platform, community):
     assert operator.call(f"{RESIDENTS}/FindResidents", {"phone": "13900001111"}) == {}
 
 
-def test_building_view_and_occupancy_history_with_event(platform, community, tap):  # noqa: F811
+def test_building_view_and_occupancy_history_with_event(platform, community, tap):
     operator, ids, household, tenant = community
     for n, occupancy in enumerate(["VACANT", "RENTED", "OWNER_OCCUPIED"]):
         operator.call(f"{GRIDS}/CreateFlat", {"building_id": ids["BUILDING"], "unit": "2", "floor": n + 1,
@@ -149,7 +149,7 @@ def test_building_view_and_occupancy_history_with_event(platform, community, tap
         ("OWNER_OCCUPIED", "RENTED")]
 
 
-def test_figures_follow_residents_as_they_move_and_depart(platform, community, tap):  # noqa: F811
+def test_figures_follow_residents_as_they_move_and_depart(platform, community, tap):
     operator, ids, household, tenant = community
     second_building = operator.call(f"{GRIDS}/CreateNode", {"kind": "BUILDING", "display_name": "B2",
                                                             "parent_id": ids["GRID"]})
@@ -198,7 +198,7 @@ def test_figures_follow_residents_as_they_move_and_depart(platform, community, t
     assert {"civicgrid.residents.resident.moved.v1", "civicgrid.residents.resident.departed.v1"} <= types
 
 
-def test_tag_change_is_its_own_event_and_no_change_sends_none(platform, community, tap):  # noqa: F811
+def test_tag_change_is_its_own_event_and_no_change_sends_none(platform, community, tap):
     operator, ids, household, tenant = community
     elder = resident(operator, household["id"], "Sun", tags=["elderly"])
     update = {"resident": {"id": elder["id"], "tags": ["elderly", "living_alone"]}, "update_mask": "tags"}
@@ -245,7 +245,7 @@ def test_work_list_by_tags_and_name_prefix_paginated(platform, community):
     assert operator.call(f"{RESIDENTS}/ListResidents", {"name_prefix": ".*"}) == {}
 
 
-def test_visits_unvisited_report_and_quota(platform, community, tap):  # noqa: F811
+def test_visits_unvisited_report_and_quota(platform, community, tap):
     operator, ids, household, tenant = community
     flats = [operator.call(f"{GRIDS}/CreateFlat", {"building_id": ids["BUILDING"], "number": f"5{n}"})
              for n in range(2)]

@@ -6,7 +6,7 @@ import pytest
 from cli.importer import ImportFileError, import_csv
 from cli.main import main
 from services.residents.pii import with_check_digit
-from tests.integration.test_foundation_slice import GRIDS, build_hierarchy
+from tests.support.hierarchy import GRIDS, build_hierarchy
 
 pytestmark = pytest.mark.integration
 HEADER = "building,unit,floor,flat,occupancy,household,name,relation,birth_date,gender,national_id,phone,tags\n"

@@ -8,52 +8,13 @@ import grpc
 import pytest
 import requests
 
-from tests.conftest import rpc_error
-from tests.integration.test_foundation_slice import EventTap, build_hierarchy, field_violations
+from tests.support.errors import field_violations, rpc_error
+from tests.support.events import EventTap
+from tests.support.hierarchy import GRIDS, RESIDENTS
+from tests.support.polling import eventually
+from tests.support.town import PROMISES, TICKETS, Town
 
 pytestmark = pytest.mark.integration
-TICKETS = "civicgrid.tickets.v1.Tickets"
-GRIDS = "civicgrid.grids.v1.Grids"
-RESIDENTS = "civicgrid.residents.v1.Residents"
-PROMISES = [{"priority": "NORMAL", "first_response_minutes": 60, "resolution_minutes": 240},
-            {"priority": "HIGH", "first_response_minutes": 15, "resolution_minutes": 120}]
-
-
-class Town:
-    """A tenant with a hierarchy, a household with an elderly resident living alone, a category,
-    an operator, the grid's worker and the resident's own login."""
-
-    def __init__(self, platform, unique, prefix="tk"):
-        self.platform = platform
-        self.tenant = f"{prefix}-{unique}"
-        self.operator = platform.client(tenant=self.tenant, subject="operator-1")
-        self.ids = build_hierarchy(self.operator, unique)
-        self.household = self.operator.call(f"{RESIDENTS}/CreateHousehold", {
-            "flat_id": self.ids["FLAT"], "display_name": "Li family"})
-        self.elder = self.operator.call(f"{RESIDENTS}/CreateResident", {
-            "household_id": self.household["id"], "display_name": "Grandma Li", "relation": "head",
-            "birth_date": "1940-01-01", "gender": "FEMALE", "tags": ["elderly", "living_alone"]})
-        self.category = self.operator.call(f"{TICKETS}/CreateCategory", {
-            "request_id": f"{unique}-heating", "name": "Heating", "group": "Utilities", "promises": PROMISES,
-            "routing": {"assignee_kind": "GRID_WORKER"},
-            "extra_fields": [{"name": "room", "type": "STRING", "required": True},
-                             {"name": "temperature", "type": "NUMBER"},
-                             {"name": "urgent_medical", "type": "BOOLEAN"}]})
-        self.worker = platform.client(tenant=self.tenant, role="grid_worker", scope=(self.ids["GRID"],),
-                                      subject="worker-1")
-        self.other_worker = platform.client(tenant=self.tenant, role="grid_worker", scope=(self.ids["GRID"],),
-                                            subject="worker-2")
-        self.resident = platform.client(tenant=self.tenant, role="resident", scope=(self.ids["FLAT"],),
-                                        subject="resident-li")
-
-    def report(self, client=None, **overrides):
-        body = {"kind": "REQUEST", "channel": "SELF_SERVICE", "category_id": self.category["id"],
-                "node_id": self.ids["FLAT"], "description": "The radiator is cold",
-                "extra": {"room": "bedroom", "temperature": 12}, **overrides}
-        return (client or self.resident).call(f"{TICKETS}/CreateTicket", body)
-
-    def tickets(self):
-        return self.platform.database("tickets").tickets
 
 
 @pytest.fixture
@@ -309,27 +270,21 @@ def test_queues_mine_scope_filters_overdue_first_and_pages(platform, town, uniqu
 # Promised times
 
 
-def wait_for(condition, timeout=40):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
-
-
 def test_deadlines_are_announced_once_and_escalate_with_a_new_clock(platform, town, tap):
     ticket = town.report()
     past = datetime.now(timezone.utc) - timedelta(seconds=5)
     town.tickets().update_one({"_id": ticket["id"]}, {"$set": {"clock.warn_at": past}})
-    warned = wait_for(lambda: town.tickets().find_one({"_id": ticket["id"], "clock.approaching_notified": True}))
+    warned = eventually(lambda: town.tickets().find_one({"_id": ticket["id"], "clock.approaching_notified": True}),
+                        timeout=40, interval=0.3)
+    assert warned
     assert warned["clock"]["level"] == "GRID"
     # The flag is set again with the clock: FerretDB v1 may lose one of two concurrent updates, and
     # this write (standing in for time passing) must not undo the service's.
     town.tickets().update_one({"_id": ticket["id"]}, {"$set": {"clock.due_at": past, "queue_due": past,
                                                                "clock.approaching_notified": True}})
-    escalated = wait_for(lambda: town.tickets().find_one({"_id": ticket["id"], "level": "COMMUNITY"}))
+    escalated = eventually(lambda: town.tickets().find_one({"_id": ticket["id"], "level": "COMMUNITY"}),
+                           timeout=40, interval=0.3)
+    assert escalated
     assert escalated["clock"]["stage"] == "FIRST_RESPONSE" and escalated["clock"]["missed_notified"] is False
     new_due = escalated["clock"]["due_at"].replace(tzinfo=timezone.utc)
     assert new_due - datetime.now(timezone.utc) > timedelta(minutes=55)

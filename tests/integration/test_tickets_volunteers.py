@@ -1,14 +1,14 @@
 """A ticket that needs hands: RequestVolunteers creates a linked volunteer task, and the task's
 dispatch, attendance, completion and feedback appear on the ticket's timeline — through the
 real gateway, tickets and volunteers services, RabbitMQ and MongoDB/FerretDB."""
-import time
 from datetime import datetime, timedelta, timezone
 
 import grpc
 import pytest
 
-from tests.conftest import rpc_error
-from tests.integration.test_tickets import TICKETS, Town, field_violations
+from tests.support.errors import field_violations, rpc_error
+from tests.support.polling import eventually
+from tests.support.town import TICKETS, Town
 
 pytestmark = pytest.mark.integration
 VOLUNTEERS = "civicgrid.volunteers.v1.Volunteers"
@@ -27,12 +27,10 @@ def window(hours_from_now=1, hours=2):
 
 def timeline_until(client, ticket_id, actions, timeout=20):
     """The ticket's timeline once it holds every action (the task's events arrive asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        entries = client.call(f"{TICKETS}/ListTicketTimeline", {"id": ticket_id})["entries"]
-        if set(actions) <= {e["action"] for e in entries} or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.3)
+    def timeline():
+        return client.call(f"{TICKETS}/ListTicketTimeline", {"id": ticket_id})["entries"]
+    eventually(lambda: set(actions) <= {e["action"] for e in timeline()}, timeout, interval=0.3)
+    return timeline()
 
 
 @pytest.fixture

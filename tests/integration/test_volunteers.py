@@ -6,62 +6,14 @@ from datetime import date, datetime, timedelta, timezone
 import grpc
 import pytest
 
-from tests.conftest import rpc_error
-from tests.integration.test_foundation_slice import EventTap
-from tests.integration.test_notifications import eventually
+from tests.support.errors import rpc_error
+from tests.support.polling import eventually
+from tests.support.volunteering import VOLUNTEERS, hierarchy, next_weekday, rfc3339, task, volunteer
 
 pytestmark = pytest.mark.integration
-GRIDS = "civicgrid.grids.v1.Grids"
-VOLUNTEERS = "civicgrid.volunteers.v1.Volunteers"
 TICKETS = "civicgrid.tickets.v1.Tickets"
 NEXT_YEAR = (date.today() + timedelta(days=365)).isoformat()
 LAST_MONTH = (date.today() - timedelta(days=30)).isoformat()
-
-
-def rfc3339(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def next_weekday(weekday):
-    """The next date (from tomorrow) falling on `weekday` (0 = Monday), at midnight UTC."""
-    day = date.today() + timedelta(days=1)
-    while day.weekday() != weekday:
-        day += timedelta(days=1)
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def tap(platform):
-    events = EventTap(platform.amqp_uri, ["volunteers"])
-    yield events
-    events.close()
-
-
-def hierarchy(client, unique):
-    """city → street → community → grid → two buildings; returns ids by name."""
-    ids, parent = {}, ""
-    for kind in ("CITY", "STREET", "COMMUNITY", "GRID", "BUILDING"):
-        parent = ids[kind] = client.call(f"{GRIDS}/CreateNode", {
-            "kind": kind, "display_name": f"{kind} {unique}", "parent_id": parent})["id"]
-    ids["OTHER_BUILDING"] = client.call(f"{GRIDS}/CreateNode", {
-        "kind": "BUILDING", "display_name": "B2", "parent_id": ids["GRID"]})["id"]
-    ids["OTHER_GRID"] = client.call(f"{GRIDS}/CreateNode", {
-        "kind": "GRID", "display_name": "G2", "parent_id": ids["COMMUNITY"]})["id"]
-    return ids
-
-
-def volunteer(client, unique, name, node_id, skills=(), certifications=(), availability=()):
-    return client.call(f"{VOLUNTEERS}/CreateVolunteer", {
-        "request_id": f"{unique}-{name}", "subject": f"{unique}-{name}", "display_name": name,
-        "home_node_id": node_id, "skills": [{"name": n, "level": lvl} for n, lvl in skills],
-        "certifications": [{"name": n, "expires_on": d} for n, d in certifications],
-        "availability": list(availability)})
-
-
-def task(client, node_id, start, hours=2, **extra):
-    return client.call(f"{VOLUNTEERS}/CreateTask", {
-        "title": "Free clinic", "node_id": node_id, "start_time": rfc3339(start),
-        "end_time": rfc3339(start + timedelta(hours=hours)), "people_needed": 2, **extra})
 
 
 def reported_ticket(client, node_id, unique):
@@ -72,15 +24,6 @@ def reported_ticket(client, node_id, unique):
     return client.call(f"{TICKETS}/CreateTicket", {
         "kind": "REQUEST", "channel": "STATION_WALK_IN", "category_id": category["id"], "node_id": node_id,
         "description": "Needs a nurse at home"})["id"]
-
-
-@pytest.fixture
-def world(platform, unique):
-    tenant = f"vol-{unique}"
-    staff = platform.client(tenant=tenant, subject=f"staff-{unique}")
-    return {"tenant": tenant, "staff": staff, "ids": hierarchy(staff, unique), "unique": unique,
-            "as_volunteer": lambda name: platform.client(tenant=tenant, role="volunteer", scope=(),
-                                                         subject=f"{unique}-{name}")}
 
 
 def test_volunteer_profile_and_teams(world):
@@ -126,7 +69,7 @@ def test_bad_volunteer_input_is_refused_and_nothing_written(platform, world, cha
     assert platform.database("volunteers").volunteers.count_documents({"tenant": world["tenant"]}) == 0
 
 
-def test_the_loop_from_publish_to_feedback(platform, world, tap):
+def test_the_loop_from_publish_to_feedback(platform, world, volunteers_tap):
     staff, ids, unique = world["staff"], world["ids"], world["unique"]
     start = datetime.now(timezone.utc) + timedelta(days=2)
     li = volunteer(staff, unique, "Li", ids["BUILDING"], skills=[("first_aid", 4)],
@@ -164,7 +107,8 @@ def test_the_loop_from_publish_to_feedback(platform, world, tap):
     dispatched = staff.call(f"{VOLUNTEERS}/DispatchTask", {"id": clinic["id"], "volunteer_ids": [li["id"]]})
     assert [a["volunteer_id"] for a in dispatched["assignments"]] == [li["id"]]
     told = eventually(lambda: world["as_volunteer"]("Li").call(
-        "civicgrid.notifications.v1.Notifications/ListInbox", {}).get("messages"))
+        "civicgrid.notifications.v1.Notifications/ListInbox", {}).get("messages"), timeout=20)
+    assert told
     assert [m["event_type"] for m in told] == ["civicgrid.volunteers.task.dispatched.v1"]
 
     error = rpc_error(lambda: world["as_volunteer"]("Li").call(f"{VOLUNTEERS}/CheckOut", {"task_id": clinic["id"]}))
@@ -188,7 +132,7 @@ def test_the_loop_from_publish_to_feedback(platform, world, tap):
 
     steps = {f"civicgrid.volunteers.task.{s}.v1" for s in
              ("created", "published", "offered", "dispatched", "checked_in", "checked_out", "feedback_given")}
-    seen = tap.wait_for(lambda events: steps <= {e["type"] for e in events if e["tenant"] == world["tenant"]})
+    seen = volunteers_tap.wait_for(lambda events: steps <= {e["type"] for e in events if e["tenant"] == world["tenant"]})
     ours = [e for e in seen if e["tenant"] == world["tenant"] and e["type"] in steps]
     assert {e["type"] for e in ours} == steps
     assert all(e["data"]["ticket_id"] == ticket_id and e["specversion"] == "1.0" for e in ours)
@@ -322,7 +266,7 @@ def test_ranking_orders_by_fit_and_explains(world):
     assert "dispatched 1 times in the last 30 days" in again[1]["reasons"]
 
 
-def test_task_nobody_takes_is_raised_once(world, tap):
+def test_task_nobody_takes_is_raised_once(world, volunteers_tap):
     staff, ids = world["staff"], world["ids"]
     team = staff.call(f"{VOLUNTEERS}/CreateTeam", {"display_name": "Lebei", "purpose": "CHILDCARE",
                                                    "node_id": ids["COMMUNITY"], "coordinators": ["coord-1"]})
@@ -330,13 +274,13 @@ def test_task_nobody_takes_is_raised_once(world, tap):
     lonely = task(staff, ids["GRID"], soon + timedelta(hours=1), offer_deadline=rfc3339(soon), team_id=team["id"])
     staff.call(f"{VOLUNTEERS}/PublishTask", {"id": lonely["id"]})
     unfilled = "civicgrid.volunteers.task.unfilled.v1"
-    seen = tap.wait_for(lambda events: any(e["type"] == unfilled and e["data"]["id"] == lonely["id"]
+    seen = volunteers_tap.wait_for(lambda events: any(e["type"] == unfilled and e["data"]["id"] == lonely["id"]
                                            for e in events), timeout=20)
     raised = [e for e in seen if e["type"] == unfilled and e["data"]["id"] == lonely["id"]]
     assert len(raised) == 1 and raised[0]["data"]["coordinators"] == ["coord-1"]
     assert raised[0]["data"]["people_dispatched"] == 0
     time.sleep(5)  # two more timer rounds: it must not be raised again
-    later = tap.wait_for(lambda events: False, timeout=1)
+    later = volunteers_tap.wait_for(lambda events: False, timeout=1)
     assert len([e for e in later if e["type"] == unfilled and e["data"]["id"] == lonely["id"]]) == 1
 
 

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 import grpc
 import pytest
 
-from tests.conftest import rpc_error
-from tests.integration.test_volunteers import VOLUNTEERS, next_weekday, task, volunteer, world  # noqa: F401
+from tests.support.errors import rpc_error
+from tests.support.volunteering import VOLUNTEERS, next_weekday, task, volunteer
 
 pytestmark = pytest.mark.integration
 TODAY = date.today()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import grpc
 import pytest
 
-from tests.integration.test_volunteers import VOLUNTEERS, rfc3339, tap, task, volunteer, world  # noqa: F401
+from tests.support.volunteering import VOLUNTEERS, rfc3339, task, volunteer
 
 pytestmark = pytest.mark.integration
 DISPATCHED = "civicgrid.volunteers.task.dispatched.v1"
@@ -51,7 +51,7 @@ def stored(platform, task_id):
     return platform.database("volunteers").tasks.find_one({"_id": task_id})
 
 
-def test_concurrent_dispatches_fill_a_task_exactly_and_the_rest_are_told_it_is_full(platform, world, tap):
+def test_concurrent_dispatches_fill_a_task_exactly_and_the_rest_are_told_it_is_full(platform, world, volunteers_tap):
     staff, unique = world["staff"], world["unique"]
     people = [volunteer(staff, unique, f"D{n}", world["ids"]["BUILDING"]) for n in range(10)]
     job = published_task(world, people_needed=3)
@@ -68,7 +68,7 @@ def test_concurrent_dispatches_fill_a_task_exactly_and_the_rest_are_told_it_is_f
     assert task_now["people_dispatched"] == 3 and len(assigned) == 3 and len(set(assigned)) == 3
     assert set(assigned) == {p["id"] for p, outcome in zip(people, outcomes) if not lost(outcome)}
     assert task_now["version"] == 4  # published, then three dispatches
-    events = tap.drain(world["tenant"], {DISPATCHED: 3})
+    events = volunteers_tap.drain(world["tenant"], {DISPATCHED: 3})
     told = [e["data"]["volunteer_ids"] for e in events if e["type"] == DISPATCHED and e["data"]["id"] == job["id"]]
     assert sorted(v for ids in told for v in ids) == sorted(assigned)
 
