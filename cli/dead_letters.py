@@ -8,7 +8,7 @@ from collections import Counter
 
 from kombu import Connection
 
-from services.messaging import DEAD_LETTER_QUEUE
+from services.bus import DEAD_LETTER_QUEUE
 
 # Set by RabbitMQ on a message it dead-letters; what a replay must not carry back.
 DEATH_HEADERS = ("x-death", "x-first-death-queue", "x-first-death-reason", "x-first-death-exchange",

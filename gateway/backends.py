@@ -16,7 +16,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway import metrics
 from services.errors import DomainError
-from services.messaging import BROKER_UNREACHABLE, DEAD_LETTER_QUEUE
+from services.bus import BROKER_UNREACHABLE, DEAD_LETTER_QUEUE
 from services.tracing import REQUEST_ID, new_request_id
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.errors import NotFound, PermissionDenied
-from services.storage import combined
+from services.queries import combined
 
 Role = Literal["city_operator", "community_staff", "grid_worker", "volunteer", "resident", "partner", "system"]
 WHOLE_TENANT = "*"

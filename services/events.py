@@ -19,7 +19,7 @@ from nameko.events import EventDispatcher
 from pydantic import BaseModel, ConfigDict
 
 from services import metrics
-from services.messaging import BROKER_UNREACHABLE
+from services.bus import BROKER_UNREACHABLE
 from services.storage import new_id, now, timestamp
 
 log = logging.getLogger(__name__)

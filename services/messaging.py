@@ -20,18 +20,15 @@ import time
 from functools import wraps
 
 import eventlet
-from amqp.exceptions import AMQPError
-from kombu import Exchange, Queue
-from kombu.exceptions import OperationalError
+from kombu import Queue
 from nameko import events, messaging, rpc as nameko_rpc
-from nameko.amqp.publish import UndeliverableMessage
 
+from services.bus import BROKER_UNREACHABLE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
 from services.errors import Unavailable
 from services.storage import STORE_UNREACHABLE
 
 log = logging.getLogger(__name__)
 
-BROKER_UNREACHABLE = (OSError, AMQPError, OperationalError, UndeliverableMessage)
 UNREACHABLE = BROKER_UNREACHABLE + STORE_UNREACHABLE
 RPC_CALL_TIMEOUT_SECONDS = float(os.environ.get("RPC_CALL_TIMEOUT_SECONDS", "20"))
 # Attempts, after the first, at an event whose handler fails for a reason other than an outage.
@@ -40,9 +37,6 @@ DELIVERY_LIMIT = int(os.environ.get("EVENT_DELIVERY_LIMIT", "5"))
 OUTAGE_PATIENCE_SECONDS = float(os.environ.get("EVENT_OUTAGE_PATIENCE_SECONDS", "600"))
 OUTAGE_BACKOFF_SECONDS = (0.5, 1, 2, 4, 8, 15)
 
-DEAD_LETTER_EXCHANGE = Exchange("civicgrid.dead-letter", type="topic", durable=True)
-DEAD_LETTER_QUEUE = Queue("civicgrid.dead-letters", DEAD_LETTER_EXCHANGE, routing_key="#", durable=True,
-                          queue_arguments={"x-queue-type": "quorum"})
 WORK_QUEUE_ARGUMENTS = {"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT,
                         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name}
 

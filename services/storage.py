@@ -21,6 +21,7 @@ from pymongo import ASCENDING, MongoClient, ReturnDocument
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, ExecutionTimeout
 
 from services.errors import InvalidArgument, NotFound
+from services.queries import combined
 from services.ferretdb import duplicate_keys_reported
 
 OUTBOX = "outbox"
@@ -56,25 +57,6 @@ def now():
     """Millisecond precision: what MongoDB stores, so a record reads back as it was written."""
     moment = datetime.now(timezone.utc)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def combined(*filters):
-    """One filter from several, as a flat document where keys do not clash: FerretDB pushes
-    plain top-level conditions down to its backend, and the filter nested in a top-level `$and`
-    not at all (a count then reads every record of the collection). Where keys clash the first
-    condition stays flat, so put the most selective first."""
-    flat, rest = {}, []
-    pending = list(filters)
-    while pending:
-        condition = pending.pop(0)
-        for key, value in condition.items():
-            if key == "$and":
-                pending[0:0] = value
-            elif key in flat:
-                rest.append({key: value})
-            else:
-                flat[key] = value
-    return {**flat, "$and": rest} if rest else flat
 
 
 def live(query):
