@@ -9,7 +9,7 @@ pending. Consumers therefore see an event at least once and must be idempotent
 """
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 from kombu import Connection, Producer
 from kombu.pools import connections
@@ -215,7 +215,7 @@ def left_to_relay_on_failure(publish, *args):
 
 
 def age_seconds(rfc3339):
-    moment = datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    moment = datetime.fromisoformat(rfc3339)
     return max(0.0, (now() - moment).total_seconds())
 
 

@@ -2,6 +2,7 @@
 which state, how promised times run per stage and level, how priority is raised, how a
 category's extra fields are checked, and the figures' arithmetic."""
 import math
+import statistics
 from datetime import datetime, timedelta, timezone
 
 from services.errors import FailedPrecondition, InvalidArgument
@@ -159,13 +160,7 @@ def percentile(values, share):
 
 
 def median(values):
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return float(ordered[middle])
-    return (ordered[middle - 1] + ordered[middle]) / 2
+    return float(statistics.median(values)) if values else 0.0
 
 
 def duration_figures(minutes):
