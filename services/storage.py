@@ -14,15 +14,15 @@ import os
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pymongo
 from eventlet import GreenPool, spawn_n
 from nameko.extensions import DependencyProvider
-import pymongo
 from pymongo import ASCENDING, MongoClient, ReturnDocument
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, ExecutionTimeout
 
 from services.errors import InvalidArgument, NotFound
-from services.queries import combined
 from services.ferretdb import duplicate_keys_reported
+from services.queries import combined
 
 OUTBOX = "outbox"
 DEFAULT_PAGE_SIZE = 50
@@ -408,10 +408,7 @@ class Repository:
     def mark_handled(self, event_id):
         """Written once the handler has succeeded, never before: a crash in between makes the
         redelivery run the handler again, which idempotent handlers allow."""
-        try:
-            self.database.processed_events.insert_one({"_id": event_id, "time": now()})
-        except DuplicateKeyError:
-            pass
+        insert_all(self.database.processed_events, [{"_id": event_id, "time": now()}])
 
     def answers(self):
         """Whether the store answers a ping in time; for health checks, so it never waits long."""

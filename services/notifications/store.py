@@ -7,7 +7,7 @@ from datetime import timedelta
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.storage import Records, Repository, now
+from services.storage import Records, Repository, insert_all, now
 
 DUPLICATE_KEY = 11000
 POSITION_BLOCK = 100
@@ -134,10 +134,7 @@ class NotificationsRepository(Repository):
         return self.partner_deliveries.find_one({"_id": f"{event_id}:{queue}"}, {"_id": 1}) is not None
 
     def mark_partner_delivered(self, event_id, queue):
-        try:
-            self.partner_deliveries.insert_one({"_id": f"{event_id}:{queue}", "time": now()})
-        except DuplicateKeyError:
-            pass
+        insert_all(self.partner_deliveries, [{"_id": f"{event_id}:{queue}", "time": now()}])
 
     def queue_webhook(self, subscription, event):
         try:
