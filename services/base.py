@@ -1,10 +1,11 @@
-"""What every civicgrid service has: its metrics, its event outbox and the relay that empties it."""
+"""What every civicgrid service has: its metrics, tracing, health, the relay that empties the
+outbox, and records that follow a node's move."""
 import logging
 import os
 
 from nameko.timer import timer
 
-from services.events import EventOutbox, consume_once
+from services.events import consume_once
 from services.messaging import UNREACHABLE, event_handler, rpc
 from services.metrics import RpcMetrics
 from services.tracing import RequestTracing
@@ -21,7 +22,6 @@ class CivicService:
     Service modules import this module, not the class, so that `nameko run services.<name>.service`
     finds only the service itself."""
 
-    outbox = EventOutbox()
     metrics = RpcMetrics()
     tracing = RequestTracing()
 
@@ -33,7 +33,7 @@ class CivicService:
     @timer(interval=OUTBOX_RELAY_SECONDS)
     def relay_outbox(self):
         try:
-            self.outbox.relay(self.store)
+            self.store.relay_outbox()
         except UNREACHABLE as error:
             log.warning("the relay waits for the broker and the store: %s", error)
 
@@ -46,9 +46,3 @@ class CivicService:
         data = event["data"]
         consume_once(self.store, self.name, event,
                      lambda _: self.store.rewrite_paths_below(event["tenant"], data["id"], data["path"]))
-
-    def publish(self, records, document):
-        """Publishes a freshly written record's events (the relay retries if this fails); a
-        deleted record is removed once its events are out."""
-        if self.outbox.flush_or_leave_to_relay(self.store, [document]) and "retire_time" in document:
-            records.remove_retired(document)

@@ -10,15 +10,15 @@ from services.access import Caller
 from services import base
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
-from services.figures import FIGURES_REFRESH_SECONDS, building_of
+from services.storage.snapshots import FIGURES_REFRESH_SECONDS
 from services.grids import schemas
 from services.grids.events import (DutyAdded, DutyRemoved, FlatCreated, FlatDeleted, FlatOccupancyChanged,
                                    FlatUpdated, GridMerged, GridSplit, NodeCreated, NodeDeleted, NodeMoved,
                                    NodeUpdated, OrganisationCreated, OrganisationUpdated, PostAssigned, PostRemoved,
                                    PostUpdated, StationCreated, StationUpdated)
-from services.grids.store import OCCUPANCY_COUNT, GridsRepository
+from services.grids.store import GridsRepository
 from services.messaging import RpcProxy, rpc
-from services.storage import (OUTBOX, MongoStore, content_id, import_new, new_id, now, public,
+from services.storage import (OUTBOX, MongoStore, content_id, new_id, now, public,
                                read_each, timestamp)
 from services.validation import masked_changes, parse
 
@@ -63,7 +63,6 @@ class GridsService(base.CivicService):
         node = self._node(caller, node_id)
         event = self._node_event(NodeUpdated, caller.tenant, public(node) | changes, changed=sorted(changes))
         document = self.store.nodes.update({"tenant": caller.tenant, "_id": node_id}, changes, [event])
-        self.publish(self.store.nodes, document)
         return public(document)
 
     @rpc
@@ -74,8 +73,7 @@ class GridsService(base.CivicService):
         if self.store.has_children(caller.tenant, node["_id"]):
             raise FailedPrecondition("node has nodes or flats below it; move or delete them first")
         event = self._node_event(NodeDeleted, caller.tenant, public(node))
-        retired = self.store.nodes.retire({"tenant": caller.tenant, "_id": node["_id"]}, [event])
-        self.publish(self.store.nodes, retired)
+        self.store.nodes.retire({"tenant": caller.tenant, "_id": node["_id"]}, [event])
         return public(node)
 
     @rpc
@@ -159,9 +157,8 @@ class GridsService(base.CivicService):
         merged = envelope(self.name, GridMerged.event_type, caller.tenant, f"nodes/{source['_id']}", {
             "id": source["_id"], "display_name": source["display_name"], "path": source["path"],
             "target_id": target["_id"], "target_path": target["path"]})
-        retired = self.store.nodes.retire({"tenant": caller.tenant, "_id": source["_id"]},
+        self.store.nodes.retire({"tenant": caller.tenant, "_id": source["_id"]},
                                           [merged, self._node_event(NodeDeleted, caller.tenant, public(source))])
-        self.publish(self.store.nodes, retired)
         return public(target)
 
     # Flats
@@ -194,10 +191,7 @@ class GridsService(base.CivicService):
             address = (item.building_id, item.unit, item.number)
             planned.setdefault(address, self._new_flat_document(caller, item, building))
             results.append(address)
-        marks = self.store.figures.mark(caller.tenant, *[document["path"] for document in planned.values()])
-        inserted = import_new(self.outbox, self.store, caller.tenant, {"flats": list(planned.values())})["flats"]
-        self.store.figures.add(caller.tenant, flat_counts(
-            *[(flat, +1) for flat in planned.values() if flat["_id"] in inserted]), marks)
+        inserted = self.store.import_new(caller.tenant, {"flats": list(planned.values())})["flats"]
         found = self.store.flats_at(caller.tenant, {
             address: document["_id"] for address, document in planned.items() if document["_id"] not in inserted})
         return {"flats": [self._ensured(result, planned, inserted, found) for result in results]}
@@ -231,7 +225,6 @@ class GridsService(base.CivicService):
                 "previous_occupancy": flat["occupancy"], "occupancy": changes["occupancy"],
                 "changed_by": caller.subject}))
             pushed["occupancy_history"] = occupancy_change(changes["occupancy"], caller)
-        marks = self.store.figures.mark(caller.tenant, flat["path"]) if "occupancy_history" in pushed else None
         try:
             # The history entry and the events go in the same single-document write.
             document = self.store.flats.update({"tenant": caller.tenant, "_id": flat_id}, changes,
@@ -239,9 +232,6 @@ class GridsService(base.CivicService):
         except DuplicateKeyError:
             raise AlreadyExists("another flat in this building has that unit and number",
                                 [{"field": "flat.number", "description": "already taken"}]) from None
-        if marks:
-            self.store.figures.add(caller.tenant, flat_counts((flat, -1), (document, +1)), marks)
-        self.publish(self.store.flats, document)
         return shown_flat(document)
 
     @rpc
@@ -252,10 +242,7 @@ class GridsService(base.CivicService):
         if self.residents.count_households(caller.model_dump(), {"node_id": flat["_id"]})["count"]:
             raise FailedPrecondition("households live in this flat; move them out first")
         event = self._flat_event(FlatDeleted, caller.tenant, public(flat))
-        marks = self.store.figures.mark(caller.tenant, flat["path"])
-        retired = self.store.flats.retire({"tenant": caller.tenant, "_id": flat["_id"]}, [event])
-        self.store.figures.add(caller.tenant, flat_counts((flat, -1)), marks)
-        self.publish(self.store.flats, retired)
+        self.store.flats.retire({"tenant": caller.tenant, "_id": flat["_id"]}, [event])
         return shown_flat(flat)
 
     # Views and figures
@@ -275,7 +262,7 @@ class GridsService(base.CivicService):
     @rpc
     def get_node_figures(self, caller, request):
         """Figures below a node. Nodes are counted on `path` (a city has some thousands); flats
-        and people are the sums of per-building snapshots (services/figures.py), here and in
+        and people are the sums of per-building snapshots (services/storage/snapshots.py), here and in
         residents (`count_people`, an internal RPC: the people figures live with the people).
 
         Not counters kept with `$inc` on every ancestor: FerretDB v1 can lose concurrent updates
@@ -327,7 +314,6 @@ class GridsService(base.CivicService):
                 f"{command.holder.subject} holds this post here already")
             raise AlreadyExists(what, [{"field": "kind" if not holder_key else "holder.subject",
                                         "description": "already held"}]) from None
-        self.publish(self.store.posts, document)
         return public(document)
 
     @rpc
@@ -389,7 +375,6 @@ class GridsService(base.CivicService):
         event = envelope(self.name, OrganisationCreated.event_type, caller.tenant,
                          f"organisations/{fields['id']}", fields)
         document, _ = self.store.organisations.create(caller.tenant, command.request_id, dict(fields), [event])
-        self.publish(self.store.organisations, document)
         return public(document)
 
     @rpc
@@ -429,7 +414,6 @@ class GridsService(base.CivicService):
         fields |= {"id": new_id(), "path": node["path"]}
         event = envelope(self.name, StationCreated.event_type, caller.tenant, f"stations/{fields['id']}", fields)
         document, _ = self.store.stations.create(caller.tenant, command.request_id, dict(fields), [event])
-        self.publish(self.store.stations, document)
         return public(document)
 
     @rpc
@@ -464,7 +448,6 @@ class GridsService(base.CivicService):
         fields = command.model_dump(exclude={"request_id"}) | {"id": new_id(), "path": station["path"]}
         event = envelope(self.name, DutyAdded.event_type, caller.tenant, f"duties/{fields['id']}", fields)
         document, _ = self.store.duties.create(caller.tenant, command.request_id, dict(fields), [event])
-        self.publish(self.store.duties, document)
         return public(document)
 
     @rpc
@@ -503,7 +486,6 @@ class GridsService(base.CivicService):
         fields["path"] = [*building["path"], flat_id]
         event = self._flat_event(FlatCreated, caller.tenant, {**fields, "id": flat_id})
         history = [occupancy_change(command.occupancy, caller)]
-        marks = self.store.figures.mark(caller.tenant, fields["path"])
         try:
             document, created = self.store.flats.create(
                 caller.tenant, command.request_id, dict(fields, occupancy_history=history), [event])
@@ -511,9 +493,6 @@ class GridsService(base.CivicService):
             raise AlreadyExists(
                 f"flat {command.unit}-{command.number} already exists in this building",
                 [{"field": "number", "description": "already exists in this building and unit"}]) from None
-        if created:
-            self.store.figures.add(caller.tenant, flat_counts((document, +1)), marks)
-        self.publish(self.store.flats, document)
         return document, created
 
     def _parsed_flat(self, item):
@@ -555,7 +534,6 @@ class GridsService(base.CivicService):
                   "parent_id": command.parent_id, "path": [*path, node_id]}
         event = self._node_event(NodeCreated, caller.tenant, fields)
         document, _ = self.store.nodes.create(caller.tenant, command.request_id, dict(fields), [event])
-        self.publish(self.store.nodes, document)
         return document
 
     def _reparent(self, caller, node, parent, closing_events=()):
@@ -571,7 +549,6 @@ class GridsService(base.CivicService):
                 "previous_path": node["path"], "path": path})
             node = self.store.nodes.update({"tenant": caller.tenant, "_id": node["_id"]},
                                            {"parent_id": parent["_id"], "path": path}, [event, *closing_events])
-            self.publish(self.store.nodes, node)
         self.store.rewrite_paths_below(caller.tenant, node["_id"], node["path"])
         return node
 
@@ -629,7 +606,6 @@ class GridsService(base.CivicService):
         data = contract_fields(contract_model, public(record) | changes | {"changed": sorted(changes)})
         event = envelope(self.name, contract_model.event_type, caller.tenant, f"{collection}/{record['_id']}", data)
         document = records.update({"tenant": caller.tenant, "_id": record["_id"]}, changes, [event])
-        self.publish(records, document)
         return document
 
     @staticmethod
@@ -689,7 +665,7 @@ class GridsService(base.CivicService):
         record = records.get_in_scope(caller, record_id)
         event = envelope(self.name, contract_model.event_type, caller.tenant, f"{collection}/{record['_id']}",
                          contract_fields(contract_model, public(record)))
-        self.publish(records, records.retire({"tenant": caller.tenant, "_id": record["_id"]}, [event]))
+        records.retire({"tenant": caller.tenant, "_id": record["_id"]}, [event])
         return public(record)
 
     def _flat(self, caller, flat_id):
@@ -726,16 +702,6 @@ OCCUPANCY_KEYS = {"VACANT": "vacant", "OWNER_OCCUPIED": "owner_occupied", "RENTE
 
 def occupancy_change(occupancy, caller):
     return {"occupancy": occupancy, "time": now(), "changed_by": caller.subject}
-
-
-def flat_counts(*changes):
-    """{building path: flats by occupancy} for (flat, +1 or -1) changes."""
-    counts = {}
-    for flat, sign in changes:
-        building = counts.setdefault(building_of(flat), {})
-        name = f"{OCCUPANCY_COUNT}{flat['occupancy']}"
-        building[name] = building.get(name, 0) + sign
-    return counts
 
 
 def shown_flat(document, with_history=True):

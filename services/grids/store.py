@@ -1,8 +1,7 @@
 """Storage of the grids service: nodes of the hierarchy and flats."""
 from pymongo import ASCENDING
 
-from services.figures import BuildingSnapshots
-from services.storage import LIVE, Records, Repository, live, read_each
+from services.storage import LIVE, BuildingSnapshots, CountedRecords, Records, Repository, live, read_each
 
 OCCUPANCY_COUNT = "occupancy:"
 # A building has some hundreds of flats at most; this bounds a malformed one.
@@ -14,15 +13,17 @@ class GridsRepository(Repository):
 
     def __init__(self, database):
         super().__init__(database)
+        self.figures = BuildingSnapshots(database, self.count_building)
         self.nodes = Records(database.nodes, "node")
-        self.flats = Records(database.flats, "flat")
+        self.flats = CountedRecords(database.flats, "flat", self.figures,
+                                    counts_of=lambda flat: {f"{OCCUPANCY_COUNT}{flat['occupancy']}": 1},
+                                    counted_fields=("occupancy",))
         self.posts = Records(database.posts, "post")
         self.organisations = Records(database.organisations, "organisation")
         self.stations = Records(database.stations, "station")
         # One document per rota entry rather than a list in the station: FerretDB loses
         # concurrent updates to one document.
         self.duties = Records(database.duties, "duty")
-        self.figures = BuildingSnapshots(database, self.count_building)
 
     def ensure_indexes(self):
         super().ensure_indexes()

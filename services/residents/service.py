@@ -10,7 +10,7 @@ from services.access import Caller
 from services import base
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import envelope
-from services.figures import FIGURES_REFRESH_SECONDS, building_of
+from services.storage.snapshots import FIGURES_REFRESH_SECONDS
 from services.messaging import RpcProxy, rpc
 from services.residents import schemas
 from services.residents.events import (HouseholdDeleted, HouseholdRegistered, HouseholdUpdated,
@@ -18,7 +18,7 @@ from services.residents.events import (HouseholdDeleted, HouseholdRegistered, Ho
                                        ResidentTagged, ResidentUpdated, VisitLogged)
 from services.residents.pii import FULL_PII_GRANT, PII_FIELDS, PiiKeys, birth_date_of_id, mask
 from services.residents.store import TAG_COUNT, ResidentsRepository
-from services.storage import OUTBOX, MongoStore, content_id, import_new, new_id, now, public, timestamp
+from services.storage import OUTBOX, MongoStore, content_id, new_id, now, public, timestamp
 from services.validation import masked_changes, parse
 
 HOUSEHOLD_FIELDS = ("id", "flat_id", "display_name", "path")
@@ -42,11 +42,7 @@ class ResidentsService(base.CivicService):
         fields = {"id": new_id(), "flat_id": flat["id"], "display_name": command.display_name,
                   "path": flat["path"]}
         event = self._event(HouseholdRegistered, caller.tenant, "households", fields)
-        marks = self.store.figures.mark(caller.tenant, flat["path"])
         document, created = self.store.households.create(caller.tenant, command.request_id, dict(fields), [event])
-        if created:
-            self.store.figures.add(caller.tenant, figure_counts((document, +1)), marks)
-        self.publish(self.store.households, document)
         return public(document)
 
     @rpc
@@ -80,7 +76,6 @@ class ResidentsService(base.CivicService):
                             changed=sorted(changes))
         document = self.store.households.update(
             {"tenant": caller.tenant, "_id": household_id}, changes, [event])
-        self.publish(self.store.households, document)
         return public(document)
 
     @rpc
@@ -90,10 +85,7 @@ class ResidentsService(base.CivicService):
         if self.store.household_has_members(caller.tenant, household["_id"]):
             raise FailedPrecondition("residents are registered in this household; move them first")
         event = self._event(HouseholdDeleted, caller.tenant, "households", public(household))
-        marks = self.store.figures.mark(caller.tenant, household["path"])
-        retired = self.store.households.retire({"tenant": caller.tenant, "_id": household["_id"]}, [event])
-        self.store.figures.add(caller.tenant, figure_counts((household, -1)), marks)
-        self.publish(self.store.households, retired)
+        self.store.households.retire({"tenant": caller.tenant, "_id": household["_id"]}, [event])
         return public(household)
 
     # Residents
@@ -164,7 +156,6 @@ class ResidentsService(base.CivicService):
         retagged = set(changes.get("tags", resident["tags"])) != set(resident["tags"])
         if retagged:
             events.append(self._tagged_event(caller, resident, changes["tags"]))
-        marks = self.store.figures.mark(caller.tenant, resident["path"]) if retagged and counted(resident) else None
         pii_changes = {field: changes.pop(field) for field in PII_FIELDS if field in changes}
         sealed = self._sealed(caller.tenant, pii_changes)
         cleared = {f"{field}_{part}": "" for field, value in pii_changes.items() if not value
@@ -175,9 +166,6 @@ class ResidentsService(base.CivicService):
                 extra={"$unset": cleared} if cleared else None)
         except DuplicateKeyError:
             raise duplicate_national_id("resident.national_id") from None
-        if marks:
-            self.store.figures.add(caller.tenant, figure_counts((resident, -1), (document, +1)), marks)
-        self.publish(self.store.residents, document)
         return self._shown(caller, document, "UpdateResident")
 
     @rpc
@@ -185,10 +173,7 @@ class ResidentsService(base.CivicService):
         caller = Caller.of(caller)
         resident = self._resident(caller, parse(schemas.GetById, request).id)
         event = self._event(ResidentDeleted, caller.tenant, "residents", public(resident))
-        marks = self.store.figures.mark(caller.tenant, resident["path"])
-        retired = self.store.residents.retire({"tenant": caller.tenant, "_id": resident["_id"]}, [event])
-        self.store.figures.add(caller.tenant, figure_counts((resident, -1)), marks)
-        self.publish(self.store.residents, retired)
+        self.store.residents.retire({"tenant": caller.tenant, "_id": resident["_id"]}, [event])
         return self._shown(caller, resident, "DeleteResident")
 
     # Bulk import
@@ -198,7 +183,7 @@ class ResidentsService(base.CivicService):
         """Imports CSV rows: each row whole (flat, household, resident) or, if anything in it is
         wrong, not at all and reported with its row number and column. Records get ids derived
         from the row's content, so sending the same rows again writes nothing; and a batch costs
-        a few reads and one insert per collection, whatever its size (see storage.import_new).
+        a few reads and one insert per collection, whatever its size (see Repository.import_new).
 
         A batch imported whole before, by a caller with the same scope and grants, is answered
         from a note of it in one read: re-running a file then costs next to nothing. It is not
@@ -231,12 +216,8 @@ class ResidentsService(base.CivicService):
                 new_flats.add(flat["flat"]["id"])
             household = households.setdefault(*self._household_document(caller, row, flat["flat"]))
             residents.append(self._resident_document(caller, row, household))
-        marks = self.store.figures.mark(caller.tenant, *[household["path"] for household in households.values()])
-        inserted = import_new(self.outbox, self.store, caller.tenant,
-                              {"households": list(households.values()), "residents": residents})
-        self.store.figures.add(caller.tenant, figure_counts(
-            *[(household, +1) for household in households.values() if household["_id"] in inserted["households"]],
-            *[(resident, +1) for resident in residents if resident["_id"] in inserted["residents"]]), marks)
+        inserted = self.store.import_new(caller.tenant,
+                                         {"households": list(households.values()), "residents": residents})
         report["households_created"], report["residents_created"] = map(len, inserted.values())
         report["flats_created"] = len(new_flats)
         report["rows_unchanged"] = len(residents) - report["residents_created"]
@@ -258,13 +239,10 @@ class ResidentsService(base.CivicService):
             "id": resident["_id"], "from_household_id": resident["household_id"],
             "to_household_id": target["_id"], "from_path": resident["path"], "path": target["path"]})
         move = {"from_household_id": resident["household_id"], "to_household_id": target["_id"], "time": now()}
-        marks = self.store.figures.mark(caller.tenant, resident["path"], target["path"])
         document = self.store.residents.update(
             {"tenant": caller.tenant, "_id": resident["_id"]},
             {"household_id": target["_id"], "path": target["path"]},
             [event], extra={"$push": {"moves": move}})
-        self.store.figures.add(caller.tenant, figure_counts((resident, -1), (document, +1)), marks)
-        self.publish(self.store.residents, document)
         return self._shown(caller, document, "MoveResident")
 
     @rpc
@@ -277,10 +255,7 @@ class ResidentsService(base.CivicService):
         event = envelope(self.name, ResidentDeparted.event_type, caller.tenant, f"residents/{resident['_id']}", {
             "id": resident["_id"], "household_id": resident["household_id"], "path": resident["path"],
             **changes})
-        marks = self.store.figures.mark(caller.tenant, resident["path"])
         document = self.store.residents.update({"tenant": caller.tenant, "_id": resident["_id"]}, changes, [event])
-        self.store.figures.add(caller.tenant, figure_counts((resident, -1)), marks)
-        self.publish(self.store.residents, document)
         return self._shown(caller, document, "RecordDeparture")
 
     # Figures (called by grids for its node figures; not in the public contract)
@@ -288,7 +263,7 @@ class ResidentsService(base.CivicService):
     @rpc
     def count_people(self, caller, request):
         """Households, active residents and residents per tag below a node: the sum of its
-        buildings' snapshots (services/figures.py)."""
+        buildings' snapshots (services/storage/snapshots.py)."""
         caller = Caller.of(caller)
         node_id = parse(schemas.CountPeople, request).node_id
         totals = self.store.figures.totals_below(caller.scoped({"path": node_id}))
@@ -316,7 +291,6 @@ class ResidentsService(base.CivicService):
         document, created = self.store.visits.create(caller.tenant, command.request_id, dict(fields), [event])
         if created:
             self.store.note_visit(caller.tenant, household["_id"], command.visit_date)
-        self.publish(self.store.visits, document)
         return public(document)
 
     @rpc
@@ -376,15 +350,11 @@ class ResidentsService(base.CivicService):
                            "status": "ACTIVE"}
         event = self._event(ResidentRegistered, caller.tenant, "residents", fields)
         self._claim_national_id(caller, resident_id, pii_values.national_id, "national_id")
-        marks = self.store.figures.mark(caller.tenant, household["path"])
         stored = fields | self._sealed(caller.tenant, {f: getattr(pii_values, f) for f in PII_FIELDS})
         try:
             document, created = self.store.residents.create(caller.tenant, request_id, stored, [event])
         except DuplicateKeyError:
             raise duplicate_national_id("national_id") from None
-        if created:
-            self.store.figures.add(caller.tenant, figure_counts((document, +1)), marks)
-        self.publish(self.store.residents, document)
         return document, created
 
     def _claim_national_id(self, caller, resident_id, national_id, field):
@@ -561,27 +531,6 @@ def consistent_birth_date(national_id, birth_date):
     if birth_date and birth_date != from_id:
         raise InvalidArgument.field("national_id", f"carries birth date {from_id}, but birth_date is {birth_date}")
     return from_id
-
-
-def figure_counts(*changes):
-    """{building path: counts} for (household or resident, +1 or -1) changes. A resident counts
-    with its tags, and only while active (see `counted`)."""
-    counts = {}
-    for record, sign in changes:
-        if "household_id" not in record:
-            names = ["households"]
-        elif counted(record):
-            names = ["residents", *(f"{TAG_COUNT}{tag}" for tag in record["tags"])]
-        else:
-            continue
-        building = counts.setdefault(building_of(record), {})
-        for name in names:
-            building[name] = building.get(name, 0) + sign
-    return counts
-
-
-def counted(resident):
-    return resident.get("status", "ACTIVE") not in schemas.DEPARTED
 
 
 def national_id_taken(row):

@@ -1,12 +1,19 @@
 """Storage of the residents service: households, residents, visits and the PII read audit."""
 from pymongo import ASCENDING
 
-from services.figures import BuildingSnapshots
 from services.residents.schemas import DEPARTED
-from services.storage import Records, Repository, insert_all, live, now, read_each
+from services.storage import (BuildingSnapshots, CountedRecords, Records, Repository, insert_all, live, now,
+                              read_each)
 
 
 TAG_COUNT = "tag:"
+
+
+def resident_counts(resident):
+    """What a resident counts in figures: itself and its tags, while active."""
+    if resident.get("status", "ACTIVE") in DEPARTED:
+        return {}
+    return {"residents": 1, **{f"{TAG_COUNT}{tag}": 1 for tag in resident["tags"]}}
 
 
 class ResidentsRepository(Repository):
@@ -14,15 +21,17 @@ class ResidentsRepository(Repository):
 
     def __init__(self, database):
         super().__init__(database)
-        self.households = Records(database.households, "household")
-        self.residents = Records(database.residents, "resident")
+        self.figures = BuildingSnapshots(database, self.count_building)
+        self.households = CountedRecords(database.households, "household", self.figures,
+                                         counts_of=lambda household: {"households": 1}, counted_fields=())
+        self.residents = CountedRecords(database.residents, "resident", self.figures,
+                                        counts_of=resident_counts, counted_fields=("tags", "status", "household_id"))
         self.visits = Records(database.visits, "visit")
         self.pii_reads = database.pii_reads
         # blind index of a national ID -> the resident holding it; see claim_national_ids
         self.national_ids = database.national_ids
         # key of an import batch imported whole -> when; see ResidentsService.import_residents
         self.imported_batches = database.imported_batches
-        self.figures = BuildingSnapshots(database, self.count_building)
 
     def ensure_indexes(self):
         super().ensure_indexes()

@@ -72,7 +72,6 @@ class TicketsService(base.CivicService):
         except DuplicateKeyError:
             raise AlreadyExists(f"a category named {command.name!r} exists",
                                 [{"field": "name", "description": "already used in this tenant"}]) from None
-        self.publish(self.store.categories, document)
         return public(document)
 
     @rpc
@@ -125,7 +124,6 @@ class TicketsService(base.CivicService):
         fields["timeline"] = [timeline_entry(caller, step, moment)]
         event = self._event(step, fields, caller.subject, "", caller.tenant)
         document, _ = self.store.tickets.create(caller.tenant, command.request_id, dict(fields), [event])
-        self.publish(self.store.tickets, document)
         return shown(document)
 
     @rpc
@@ -465,10 +463,7 @@ class TicketsService(base.CivicService):
                             "from_state": state, "to_state": step.to_state, "note": step.note})
             events.append(self._event(step, after, actor, state, ticket["tenant"]))
             state = step.to_state
-        document = self.store.transition(ticket, changes, entries, events)
-        if document is not None:
-            self.publish(self.store.tickets, document)
-        return document
+        return self.store.transition(ticket, changes, entries, events)
 
     def _event(self, step, ticket, actor, previous_state, tenant):
         data = {

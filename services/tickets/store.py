@@ -2,7 +2,7 @@
 
 A ticket is one document holding its clock, parties and timeline, so a transition, its
 timeline entry and its events are a single write. Only one transition may leave a given
-version (`VersionClaims`): it writes conditionally on the state and version it read.
+version (a claimed update, `storage.claims`): it writes conditionally on the state and version it read.
 """
 import base64
 import binascii
@@ -12,7 +12,7 @@ from datetime import datetime
 from pymongo import ASCENDING
 
 from services.errors import InvalidArgument
-from services.storage import LIVE, OUTBOX, Records, Repository, VersionClaims, combined, page_size_of
+from services.storage import LIVE, OUTBOX, ClaimedUpdates, Records, Repository, combined, page_size_of
 from services.tickets.lifecycle import OPEN_STATES
 
 # Fields a queue page does not need; GetTicket and ListTicketTimeline return them.
@@ -27,8 +27,8 @@ class TicketsRepository(Repository):
     def __init__(self, database):
         super().__init__(database)
         self.categories = Records(database.categories, "category")
-        self.tickets = Records(database.tickets, "ticket")
-        self.transitions = VersionClaims(database, "tickets", "transition_claims", "ticket_id")
+        self.tickets = Records(database.tickets, "ticket",
+                               claims=ClaimedUpdates(database.tickets, database.transition_claims))
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -45,15 +45,15 @@ class TicketsRepository(Repository):
                              name="figures")
         tickets.create_index([("clock.warn_at", ASCENDING)], name="deadline_warnings")
         tickets.create_index([("queue_due", ASCENDING)], name="deadlines")
-        self.transitions.ensure_indexes()
 
     def transition(self, ticket, changes, timeline_entries, events):
         """Applies a change only if the ticket is still as it was read; None if it moved on."""
         operation = {"$set": dict(changes), "$push": {"timeline": {"$each": list(timeline_entries)}}}
-        return self.transitions.write(ticket, operation, events, {"tenant": ticket["tenant"], "state": ticket["state"]})
+        return self.tickets.claimed_update(
+            ticket, operation, events, {"tenant": ticket["tenant"], "state": ticket["state"]})
 
     def release_stale_claims(self):
-        self.transitions.release_stale()
+        self.tickets.claims.release_stale()
 
     def queue_page(self, query, page_size, page_token):
         """Keyset pages ordered by (queue_due, _id): overdue first, then soonest due."""

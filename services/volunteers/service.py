@@ -60,7 +60,6 @@ class VolunteersService(base.CivicService):
         except DuplicateKeyError:
             raise AlreadyExists(f"a volunteer already signs in as {command.subject}",
                                 [{"field": "subject", "description": "already registered"}]) from None
-        self.publish(self.store.volunteers, document)
         return public(document)
 
     @rpc
@@ -93,7 +92,6 @@ class VolunteersService(base.CivicService):
         event = self._event(VolunteerUpdated, caller.tenant, "volunteers", public(volunteer) | changes,
                             VOLUNTEER_EVENT_FIELDS, changed=sorted(changes))
         document = self.store.volunteers.update({"tenant": caller.tenant, "_id": volunteer_id}, changes, [event])
-        self.publish(self.store.volunteers, document)
         return public(document)
 
     # Teams
@@ -108,7 +106,6 @@ class VolunteersService(base.CivicService):
             "id": new_id(), "path": node["path"], "member_ids": sorted(set(command.member_ids))}
         event = self._event(TeamCreated, caller.tenant, "teams", fields, TEAM_EVENT_FIELDS)
         document, _ = self.store.teams.create(caller.tenant, command.request_id, dict(fields), [event])
-        self.publish(self.store.teams, document)
         return public(document)
 
     @rpc
@@ -137,7 +134,6 @@ class VolunteersService(base.CivicService):
         event = self._event(TeamUpdated, caller.tenant, "teams", public(team) | changes, TEAM_EVENT_FIELDS,
                             changed=sorted(changes))
         document = self.store.teams.update({"tenant": caller.tenant, "_id": team_id}, changes, [event])
-        self.publish(self.store.teams, document)
         return public(document)
 
     # Tasks
@@ -159,7 +155,6 @@ class VolunteersService(base.CivicService):
         event = self._task_event(TaskCreated, caller.tenant, fields, start_time=timestamp(command.start_time),
                                  end_time=timestamp(command.end_time))
         document, _ = self.store.tasks.create(caller.tenant, command.request_id, dict(fields), [event])
-        self.publish(self.store.tasks, document)
         return self._shown_task(caller.tenant, document)
 
     @rpc
@@ -266,7 +261,6 @@ class VolunteersService(base.CivicService):
         event = self._task_event(TaskCheckedIn, caller.tenant, public(task), volunteer_id=volunteer["_id"],
                                  time=timestamp(moment))
         document, _ = self.store.shifts.create(caller.tenant, shift_id, dict(fields), [event])
-        self.publish(self.store.shifts, document)
         return public(document)
 
     @rpc
@@ -290,7 +284,6 @@ class VolunteersService(base.CivicService):
         document = self.store.write_shift(shift, {"$set": {"end_time": moment, "hours": hours}}, [event])
         if document is None:
             raise FailedPrecondition("already checked out of this task")
-        self.publish(self.store.shifts, document)
         self._complete_if_served(caller.tenant, task["_id"])
         return public(document)
 
@@ -394,7 +387,6 @@ class VolunteersService(base.CivicService):
         fields = command.model_dump(exclude={"request_id"}) | {"id": new_id(), "path": community["path"]}
         event = self._event(RotationCreated, caller.tenant, "rotations", fields, ROTATION_EVENT_FIELDS)
         document, _ = self.store.rotations.create(caller.tenant, command.request_id, dict(fields), [event])
-        self.publish(self.store.rotations, document)
         return public(document)
 
     @rpc
@@ -414,7 +406,6 @@ class VolunteersService(base.CivicService):
         fields = command.model_dump(exclude={"request_id"}) | {"id": new_id(), "path": grid["path"]}
         event = self._event(ActivityRecorded, caller.tenant, "activities", fields, ACTIVITY_EVENT_FIELDS)
         document, _ = self.store.activities.create(caller.tenant, command.request_id, dict(fields), [event])
-        self.publish(self.store.activities, document)
         return public(document)
 
     @rpc
@@ -454,9 +445,7 @@ class VolunteersService(base.CivicService):
                 events.append(self._task_event(
                     TaskUnfilled, task["tenant"], public(task), people_dispatched=task["people_dispatched"],
                     offer_deadline=timestamp(task["offer_deadline"]), coordinators=coordinators))
-            document = self.store.write_task(task, {"$set": {"unfilled_raised": True}}, events)
-            if document is not None:
-                self.publish(self.store.tasks, document)
+            self.store.write_task(task, {"$set": {"unfilled_raised": True}}, events)
 
     @timer(interval=CLAIM_RELEASE_SECONDS)
     def release_stale_claims(self):
@@ -685,7 +674,6 @@ class VolunteersService(base.CivicService):
                 return task
             document = self.store.write_task(task, *wanted)
             if document is not None:
-                self.publish(self.store.tasks, document)
                 return document
         raise FailedPrecondition("the task kept changing while this request ran; read it again and retry")
 

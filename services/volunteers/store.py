@@ -1,11 +1,11 @@
 """Storage of the volunteers service: volunteers, teams, tasks and the shifts that log hours.
 
-Only one write may leave a given version of a task or shift (`VersionClaims`), so two dispatches
+Only one write may leave a given version of a task or shift (a claimed update, `storage.claims`), so two dispatches
 or offers read at the same version cannot both add people, nor two check-outs both close a shift.
 """
 from pymongo import ASCENDING
 
-from services.storage import LIVE, Records, Repository, VersionClaims, live
+from services.storage import LIVE, ClaimedUpdates, Records, Repository, live
 
 # What ranking reads of a volunteer: enough to score, nothing more.
 RANKING_FIELDS = {"display_name": 1, "skills": 1, "certifications": 1, "availability": 1, "path": 1}
@@ -18,12 +18,10 @@ class VolunteersRepository(Repository):
         super().__init__(database)
         self.volunteers = Records(database.volunteers, "volunteer")
         self.teams = Records(database.teams, "team")
-        self.tasks = Records(database.tasks, "task")
-        self.shifts = Records(database.shifts, "shift")
+        self.tasks = Records(database.tasks, "task", claims=ClaimedUpdates(database.tasks, database.task_claims))
+        self.shifts = Records(database.shifts, "shift", claims=ClaimedUpdates(database.shifts, database.shift_claims))
         self.rotations = Records(database.rotations, "rotation")
         self.activities = Records(database.activities, "activity")
-        self.task_writes = VersionClaims(database, "tasks", "task_claims", "task_id")
-        self.shift_writes = VersionClaims(database, "shifts", "shift_claims", "shift_id")
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -47,20 +45,18 @@ class VolunteersRepository(Repository):
             [("tenant", ASCENDING), ("volunteer_id", ASCENDING), ("start_time", ASCENDING)], name="volunteer_shifts")
         self.shifts.collection.create_index(
             [("tenant", ASCENDING), ("end_time", ASCENDING)], name="shifts_by_end")
-        self.task_writes.ensure_indexes()
-        self.shift_writes.ensure_indexes()
 
     def write_task(self, task, operation, events):
         """Applies `operation` with its events if the task is still at the version it was read at;
         returns it as written, or None when another write moved it on first."""
-        return self.task_writes.write(task, operation, events)
+        return self.tasks.claimed_update(task, operation, events)
 
     def write_shift(self, shift, operation, events):
-        return self.shift_writes.write(shift, operation, events)
+        return self.shifts.claimed_update(shift, operation, events)
 
     def release_stale_claims(self):
-        self.task_writes.release_stale()
-        self.shift_writes.release_stale()
+        self.tasks.claims.release_stale()
+        self.shifts.claims.release_stale()
 
     def volunteer_of_subject(self, tenant, subject):
         return self.volunteers.collection.find_one(live({"tenant": tenant, "subject": subject}))

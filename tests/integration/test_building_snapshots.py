@@ -1,12 +1,12 @@
-"""Per-building snapshots behind node figures (services/figures.py), against the real FerretDB."""
+"""Per-building snapshots behind node figures (services/storage/snapshots.py), against the real FerretDB."""
 import uuid
 from datetime import timedelta
 
 import pytest
 from pymongo import MongoClient
 
-from services import figures
-from services.figures import BuildingSnapshots
+from services.storage import snapshots as figures
+from services.storage import BuildingSnapshots
 from services.storage import now
 from tests.conftest import required_env
 

@@ -13,9 +13,11 @@ and its write missed the write). Reads recount the uncovered buildings below the
 so figures are exact as soon as a change is written; a timer recounts in the background and
 clears covered marks.
 
-Every snapshot write claims the version it read with a unique insert (FerretDB can lose one of
-two concurrent conditional updates), so a recount and an import's addition never overwrite one
-another: the loser keeps its mark for a later recount.
+Every snapshot write is a claimed update (`storage.claims`), so a recount and a change's
+addition never overwrite one another: the loser keeps its mark for a later recount.
+
+The records that are counted keep this up themselves (`CountedRecords`): a service declares what
+a record counts and which fields change that, and never marks or adds by hand.
 """
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -23,7 +25,10 @@ from typing import NamedTuple
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.storage import combined, insert_all, now, read_each, rewrite_paths
+from services.queries import combined
+from services.storage.bulk import read_each, rewrite_paths
+from services.storage.claims import ClaimedUpdates
+from services.storage.records import Records, now
 
 WRITE_GRACE = timedelta(seconds=30)
 # The timer leaves a mark this long to the change that made it: an import clears its own marks
@@ -31,7 +36,6 @@ WRITE_GRACE = timedelta(seconds=30)
 FIRST_RECOUNT_AFTER = timedelta(seconds=10)
 MARKS_PER_REFRESH = 200
 FIGURES_REFRESH_SECONDS = 5
-CLAIMS_KEPT = timedelta(hours=1)
 
 
 class Marks(NamedTuple):
@@ -45,12 +49,13 @@ class BuildingSnapshots:
     def __init__(self, database, count_building):
         self.snapshots = database.building_figures
         self.marks = database.dirty_buildings
-        self.claims = database.building_figure_claims
+        self.writes = ClaimedUpdates(database.building_figures, database.building_figure_claims)
         self.count_building = count_building
 
     def ensure_indexes(self):
         for collection in (self.snapshots, self.marks):
             collection.create_index([("tenant", ASCENDING), ("path", ASCENDING)], name="scope")
+        self.writes.ensure_indexes()
 
     def start_counting(self, records):
         """Marks the building of every record when there is no snapshot yet: records written
@@ -116,7 +121,7 @@ class BuildingSnapshots:
         for mark in marks:
             if covers(snapshots[mark["_id"]], mark):
                 self.marks.delete_one({"_id": mark["_id"], "time": mark["time"]})
-        self.claims.delete_many({"time": {"$lt": now() - CLAIMS_KEPT}})
+        self.writes.release_stale()
 
     def rewrite_paths_below(self, tenant, node_id, node_path):
         """Snapshots and marks follow a moved node, as records do."""
@@ -138,13 +143,58 @@ class BuildingSnapshots:
     def _write(self, tenant, building_path, snapshot, counts, counted):
         """Writes the snapshot that follows `snapshot` (read before), if no other writer took its
         version; returns what it wrote, or None."""
-        version = snapshot["version"] if snapshot else 0
-        if insert_all(self.claims, [{"_id": f"{building_path[-1]}:{version}", "time": now()}]):
-            return None
-        written = {"tenant": tenant, "path": list(building_path), "counts": counts, "version": version + 1,
-                   "counted": counted}
-        self.snapshots.update_one({"_id": building_path[-1]}, {"$set": written}, upsert=True)
-        return written
+        written = {"tenant": tenant, "path": list(building_path), "counts": counts, "counted": counted}
+        return self.writes.write(snapshot or {"_id": building_path[-1]}, {"$set": written}, upsert=True)
+
+
+class CountedRecords(Records):
+    """Records counted in their buildings' snapshots. Each create, update, retire and import marks
+    the buildings it may change, writes, then adds the difference (see `BuildingSnapshots`).
+    `counts_of(record)` gives what a live record counts, {name: number}; only a write touching
+    `counted_fields` can change that."""
+
+    def __init__(self, collection, what, snapshots, counts_of, counted_fields):
+        super().__init__(collection, what)
+        self.snapshots = snapshots
+        self.counts_of = counts_of
+        self.counted_fields = set(counted_fields) | {"path", "retire_time"}
+
+    def create(self, tenant, request_id, fields, events=()):
+        marks = self.snapshots.mark(tenant, fields["path"])
+        document, created = super().create(tenant, request_id, fields, events)
+        if created:
+            self.snapshots.add(tenant, counted_changes((document, +1), counts_of=self.counts_of), marks)
+        return document, created
+
+    def update(self, query, changes, events=(), extra=None):
+        touched = set(changes).union(*(fields for fields in (extra or {}).values()))
+        if not touched & self.counted_fields:
+            return super().update(query, changes, events, extra)
+        before = self.get(query)
+        marks = self.snapshots.mark(before["tenant"], before["path"], changes.get("path", before["path"]))
+        document = super().update(query, changes, events, extra)
+        self.snapshots.add(before["tenant"], counted_changes(
+            (before, -1), (document, +1), counts_of=self.counts_of), marks)
+        return document
+
+    def insert_new(self, tenant, documents):
+        marks = self.snapshots.mark(tenant, *[document["path"] for document in documents])
+        inserted = super().insert_new(tenant, documents)
+        self.snapshots.add(tenant, counted_changes(
+            *[(document, +1) for document in documents if document["_id"] in inserted],
+            counts_of=self.counts_of), marks)
+        return inserted
+
+
+def counted_changes(*changes, counts_of):
+    """{building path: {name: +/- number}} for (record, +1 or -1) changes; a retired record
+    counts nothing, but its building is named so that the change's mark is cleared."""
+    counts = {}
+    for record, sign in changes:
+        building = counts.setdefault(building_of(record), {})
+        for name, n in ({} if "retire_time" in record else counts_of(record)).items():
+            building[name] = building.get(name, 0) + sign * n
+    return counts
 
 
 def building_of(record):
