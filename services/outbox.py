@@ -18,7 +18,7 @@ A crash between 1 and 2 makes the relay publish the event again: consumers drop 
 """
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 from kombu import Connection, Producer
 from kombu.pools import connections
@@ -28,7 +28,6 @@ from nameko.events import EventDispatcher
 
 from services import metrics
 from services.bus import BROKER_UNREACHABLE
-from services.storage.records import now
 
 log = logging.getLogger(__name__)
 
@@ -176,4 +175,4 @@ class OutboxPublisher:
 
 def age_seconds(rfc3339):
     moment = datetime.fromisoformat(rfc3339)
-    return max(0.0, (now() - moment).total_seconds())
+    return max(0.0, (datetime.now(timezone.utc) - moment).total_seconds())

@@ -162,8 +162,8 @@ class CountedRecords(Records):
     def create(self, tenant, request_id, fields, events=()):
         marks = self.snapshots.mark(tenant, fields["path"])
         document, created = super().create(tenant, request_id, fields, events)
-        if created:
-            self.snapshots.add(tenant, counted_changes((document, +1), counts_of=self.counts_of), marks)
+        # A repeated request adds nothing, but still clears the mark it made.
+        self.snapshots.add(tenant, counted_changes((document, +1 if created else 0), counts_of=self.counts_of), marks)
         return document, created
 
     def update(self, query, changes, events=(), extra=None):

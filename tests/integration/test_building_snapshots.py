@@ -5,9 +5,8 @@ from datetime import timedelta
 import pytest
 from pymongo import MongoClient
 
+from services.storage import BuildingSnapshots, CountedRecords, now
 from services.storage import snapshots as figures
-from services.storage import BuildingSnapshots
-from services.storage import now
 from tests.conftest import required_env
 
 pytestmark = pytest.mark.integration
@@ -140,3 +139,30 @@ def test_two_writers_of_one_snapshot_version_cannot_both_win(people):
     assert snapshots._write("t1", (CITY, GRID, "b1"), read_before, {"people": 1}, counted=None)
     assert snapshots._write("t1", (CITY, GRID, "b1"), read_before, {"people": 99}, counted=None) is None
     assert database.building_figures.find_one({"_id": "b1"})["counts"] == {"people": 1}
+
+
+def test_counted_records_keep_their_snapshots_through_create_update_move_and_retire(people):
+    """What grids' flats and residents' records rely on: no handler marks or adds by hand."""
+    database, snapshots = people
+
+    def count_building(tenant, building_id):
+        below = list(database.people.find({"tenant": tenant, "path": building_id, "retire_time": None}))
+        moods = {f"mood:{person['mood']}": sum(p["mood"] == person["mood"] for p in below) for person in below}
+        return {"people": len(below), **moods}
+    snapshots.count_building = count_building
+    people_records = CountedRecords(database.people, "person", snapshots,
+                                    counts_of=lambda person: {"people": 1, f"mood:{person['mood']}": 1},
+                                    counted_fields=("mood",))
+    people_records.ensure_indexes()
+    first, _ = people_records.create("t1", "r1", {"path": [CITY, GRID, "b1", "p1"], "mood": "calm"})
+    people_records.create("t1", "r2", {"path": [CITY, GRID, "b1", "p2"], "mood": "calm"})
+    people_records.create("t1", "r2", {"path": [CITY, GRID, "b1", "p2"], "mood": "calm"})  # a repeat
+    assert totals(snapshots, CITY) == {"people": 2, "mood:calm": 2}
+    people_records.update({"_id": first["_id"]}, {"mood": "glad"})
+    assert totals(snapshots, "b1") == {"people": 2, "mood:calm": 1, "mood:glad": 1}
+    people_records.update({"_id": first["_id"]}, {"path": [CITY, OTHER_GRID, "b2", "p1"]})
+    assert totals(snapshots, OTHER_GRID) == {"people": 1, "mood:glad": 1}
+    assert totals(snapshots, GRID) == {"people": 1, "mood:calm": 1}
+    people_records.retire({"_id": first["_id"]}, [])
+    assert totals(snapshots, CITY) == {"people": 1, "mood:calm": 1}
+    assert database.dirty_buildings.count_documents({}) == 0
