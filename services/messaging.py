@@ -25,7 +25,7 @@ from nameko import events, messaging, rpc as nameko_rpc
 
 from services.bus import BROKER_UNREACHABLE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
 from services.errors import Unavailable
-from services.storage import STORE_UNREACHABLE
+from services.storage import STORE_UNREACHABLE, MongoStore
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,21 @@ class Rpc(nameko_rpc.Rpc):
     rpc_consumer = RpcConsumer()
 
     def handle_result(self, message, worker_ctx, result, exc_info):
+        if exc_info is None:
+            publish_before_reply(self.container, worker_ctx)
         return super().handle_result(message, worker_ctx, result, as_unavailable(exc_info))
 
 
 rpc = Rpc.decorator
+
+
+def publish_before_reply(container, worker_ctx):
+    """The store publishes what an RPC wrote before the reply goes out (Nameko replies before its
+    `worker_result` hooks run): a record deleted by the call is gone once its events are out, so
+    the caller's next call must not find it still there, holding its unique keys."""
+    for dependency in container.dependencies:
+        if isinstance(dependency, MongoStore):
+            dependency.publish_written(worker_ctx)
 
 
 def as_unavailable(exc_info):

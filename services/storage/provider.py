@@ -24,7 +24,8 @@ CONNECTIONS = int(os.environ.get("MONGO_MAX_POOL_SIZE", "32"))
 class MongoStore(DependencyProvider):
     """Hands each worker the service's repository, bound to the service's own database, and
     publishes what the worker wrote once it has succeeded: handlers never publish. A worker that
-    failed leaves its events to the relay, as does a broker that does not take them."""
+    failed leaves its events to the relay, as does a broker that does not take them.
+    `worker_result` is the hook; an RPC's entrypoint calls `publish_written` before its reply."""
 
     def __init__(self, repository_class):
         self.repository_class = repository_class
@@ -60,8 +61,15 @@ class MongoStore(DependencyProvider):
         return bound
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            self.publish_written(worker_ctx)
+        else:
+            self.bound.pop(worker_ctx, None)
+
+    def publish_written(self, worker_ctx):
+        """Publishes, once, what the worker wrote (an RPC's entrypoint does it before its reply)."""
         repository = self.bound.pop(worker_ctx, None)
-        if repository is None or exc_info is not None:
+        if repository is None:
             return
         try:
             repository.writes.outbox.publish_written(repository)
