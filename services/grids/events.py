@@ -1,5 +1,5 @@
-"""Contracts of the events the grids service publishes."""
-from services.events import EventData, contract
+"""Contracts of the events the grids service publishes, and how its records make them."""
+from services.events import EventData, contract, envelope
 
 
 class NodeData(EventData):
@@ -203,3 +203,27 @@ class GridMerged(EventData):
     path: list[str]
     target_id: str
     target_path: list[str]
+
+
+def grids_event(contract_model, tenant, subject, data):
+    """An event of the grids service, its data checked against `contract_model`."""
+    return envelope("grids", contract_model.event_type, tenant, subject, data)
+
+
+def node_event(contract_model, tenant, node, **extra):
+    """`node` as events show it: with `id`, as `public` returns it."""
+    data = {key: node[key] for key in ("id", "kind", "display_name", "parent_id", "path")}
+    return grids_event(contract_model, tenant, f"nodes/{node['id']}", data | extra)
+
+
+def flat_event(contract_model, tenant, flat, **extra):
+    data = {key: flat[key] for key in ("id", "building_id", "unit", "floor", "number", "occupancy", "path")}
+    return grids_event(contract_model, tenant, f"flats/{flat['id']}", data | extra)
+
+
+def record_event(contract_model, tenant, collection, record, **extra):
+    """An event of a record attached to a node (post, organisation, station, duty), carrying the
+    part of the public `record` its contract names."""
+    data = record | extra
+    return grids_event(contract_model, tenant, f"{collection}/{record['id']}",
+                       {key: data[key] for key in contract_model.model_fields})

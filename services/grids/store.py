@@ -6,6 +6,7 @@ from services.storage import LIVE, BuildingSnapshots, CountedRecords, Records, R
 OCCUPANCY_COUNT = "occupancy:"
 # A building has some hundreds of flats at most; this bounds a malformed one.
 MAX_FLATS_IN_VIEW = 5000
+BY_ID = [("_id", ASCENDING)]
 
 
 class GridsRepository(Repository):
@@ -46,6 +47,17 @@ class GridsRepository(Repository):
     def has_children(self, tenant, node_id):
         return (self.nodes.collection.find_one({"tenant": tenant, "parent_id": node_id}, {"_id": 1}) is not None
                 or self.flats.collection.find_one({"tenant": tenant, "building_id": node_id}, {"_id": 1}) is not None)
+
+    def children_of(self, tenant, node_id):
+        return self.nodes.all({"tenant": tenant, "parent_id": node_id}, sort=BY_ID)
+
+    def attached_at(self, records, tenant, node_id):
+        """The posts, organisations or stations (`records`) held at the node itself."""
+        return records.all({"tenant": tenant, "node_id": node_id}, sort=BY_ID)
+
+    def note_merged(self, tenant, target_id, source_id):
+        """The target grid remembers each grid merged into it, so a re-run of the merge finds it done."""
+        return self.nodes.update({"tenant": tenant, "_id": target_id}, {}, extra={"$addToSet": {"merged_from": source_id}})
 
     def flats_of_building(self, tenant, building_id):
         return list(self.flats.collection.find({"tenant": tenant, "building_id": building_id, **LIVE})

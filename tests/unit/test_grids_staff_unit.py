@@ -1,27 +1,11 @@
-"""Rules of staff posts and stations with the grids service's dependencies replaced."""
+"""Staff posts through the grids service, its dependencies replaced (Nameko's worker_factory)."""
 import pytest
 from nameko.testing.services import worker_factory
 
 from services.errors import InvalidArgument
-from services.grids.service import GridsService, instant_of, is_open
+from services.grids.service import GridsService
 
 OPERATOR = {"subject": "o", "tenant": "t1", "role": "city_operator", "scope": ["*"]}
-HOURS = [{"weekday": "MONDAY", "open": "08:00", "close": "12:00"},
-         {"weekday": "MONDAY", "open": "14:00", "close": "21:00"}]
-
-
-@pytest.mark.parametrize("clock, expected", [("07:59", False), ("08:00", True), ("12:00", False),
-                                             ("13:00", False), ("20:59", True), ("21:00", False)])
-def test_a_station_is_open_within_any_of_the_days_ranges(clock, expected):
-    assert is_open(HOURS, "MONDAY", clock) is expected
-    assert is_open(HOURS, "TUESDAY", clock) is False
-
-
-def test_a_moment_is_read_as_rfc3339_and_refused_naming_the_field():
-    assert instant_of("2026-11-23T02:00:00.123456789Z").isoformat() == "2026-11-23T02:00:00.123456+00:00"
-    with pytest.raises(InvalidArgument) as raised:
-        instant_of("monday morning")
-    assert raised.value.violations[0]["field"] == "at"
 
 
 def test_a_post_that_does_not_fit_the_node_writes_nothing():

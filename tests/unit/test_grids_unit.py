@@ -2,7 +2,7 @@
 import pytest
 from nameko.testing.services import worker_factory
 
-from services.errors import InvalidArgument, PermissionDenied
+from services.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from services.grids.service import GridsService
 
 OPERATOR = {"subject": "o", "tenant": "t1", "role": "city_operator", "scope": ["*"]}
@@ -35,3 +35,16 @@ def test_create_writes_the_record_with_its_event_in_one_write():
     assert node["path"][:3] == ["c1", "s1", "co1"] and node["path"][3] == node["id"]
     _, _, _, events = service.store.nodes.create.call_args.args
     assert [event["type"] for event in events] == ["civicgrid.grids.node.created.v1"]
+
+
+def test_a_merge_refused_for_the_sources_posts_moves_nothing():
+    service = worker_factory(GridsService)
+    grids = {grid_id: {"_id": grid_id, "kind": "GRID", "display_name": grid_id, "parent_id": "co1",
+                       "path": ["c1", "s1", "co1", grid_id]} for grid_id in ("g1", "g2")}
+    service.store.nodes.get_in_scope.side_effect = lambda caller, node_id: grids[node_id]
+    service.store.attached_at.return_value = [{"_id": "p1"}]
+    with pytest.raises(FailedPrecondition) as refused:
+        service.merge_grids(OPERATOR, {"source_id": "g1", "target_id": "g2"})
+    assert refused.value.violations[0]["field"] == "retire_posts"
+    service.store.children_of.assert_not_called()
+    service.store.nodes.update.assert_not_called()
