@@ -147,7 +147,7 @@ EOF
 #  - dev only: container-image-pull-policy (dev runs locally built images loaded into kind/minikube,
 #    Always would force a registry pull) and horizontalpodautoscaler-replicas (dev runs 1 replica).
 #  - per-object kube-score/ignore annotations in k8s/base document the rest (uid 999 of the official
-#    mongo/rabbitmq images; identical /metrics probes of services that have no other HTTP surface).
+#    mongo/rabbitmq images).
 KS_COMMON=(score --kubernetes-version "v${K8S_VERSION%.*}" --enable-optional-test container-seccomp-profile
            --exit-one-on-warning --output-format ci)
 

@@ -8,6 +8,7 @@ from nameko.timer import timer
 from services.events import consume_once
 from services.messaging import UNREACHABLE, event_handler, rpc
 from services.metrics import RpcMetrics
+from services.readiness import MetricsPort
 from services.tracing import RequestTracing
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ class CivicService:
     finds only the service itself."""
 
     metrics = RpcMetrics()
+    metrics_port = MetricsPort()
     tracing = RequestTracing()
 
     @rpc

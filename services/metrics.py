@@ -6,7 +6,7 @@ event type and outcome only, never ids or names.
 import time
 
 from nameko.extensions import DependencyProvider
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
 from services.errors import DomainError
 
@@ -37,15 +37,10 @@ def outcome_of(exc_info):
 
 
 class RpcMetrics(DependencyProvider):
-    """Times every entrypoint of the service and serves /metrics on METRICS_PORT."""
+    """Times every entrypoint of the service; `readiness.MetricsPort` serves the metrics."""
 
     def __init__(self):
         self.started = {}
-
-    def setup(self):
-        port = int(self.container.config.get("METRICS_PORT") or 0)
-        if port:
-            start_http_server(port)
 
     def worker_setup(self, worker_ctx):
         self.started[worker_ctx] = time.perf_counter()

@@ -178,9 +178,11 @@ def test_probes(rendered):
     for s in SERVICES:
         c = pod_spec(deps[f"civicgrid-{s}"])["containers"][0]
         assert c["command"] == ["nameko", "run", "--config", "services/nameko.yaml", f"services.{s}.service"]
-        for probe in ("livenessProbe", "readinessProbe"):
-            assert c[probe]["httpGet"]["path"] == "/metrics", (s, probe)
-            assert c[probe]["httpGet"]["port"] == "metrics", (s, probe)
+        # Readiness proves the process consumes its RPC queue and its store answers
+        # (services/readiness.py); an outage of either must not restart it.
+        assert c["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "metrics"}, s
+        for probe in ("startupProbe", "livenessProbe"):
+            assert c[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, (s, probe)
         assert {"name": "metrics", "containerPort": 9100, "protocol": "TCP"} in c["ports"]
     g = pod_spec(deps["civicgrid-gateway"])["containers"][0]
     assert g["command"] == ["python", "-m", "gateway"]
@@ -297,10 +299,27 @@ def test_prod_has_no_committed_secret_and_scales_up(dev, prod):
 
 
 def test_base_is_namespace_agnostic():
-    for f in (ROOT / "k8s" / "base").glob("*.yaml"):
+    for f in (ROOT / "k8s" / "base").rglob("*.yaml"):
         for d in yaml.safe_load_all(f.read_text()):
             if d and "metadata" in d:
                 assert "namespace" not in d["metadata"], f"{f.name}: {d['metadata']['name']}"
+
+
+def test_manifests_are_written_by_hand():
+    for f in (ROOT / "k8s").rglob("*.yaml"):
+        assert not re.search(r"[&*]id\d+", f.read_text()), f"{f}: YAML anchors of a dumped file"
+
+
+def test_every_service_is_the_one_nameko_service_template(dev):
+    """Services differ only by name and module, residents also by its PII key."""
+    deps = by_name(dev, "Deployment")
+
+    def shape(s):
+        spec = json.loads(json.dumps(pod_spec(deps[f"civicgrid-{s}"])).replace(s, "SERVICE"))
+        spec["containers"][0]["env"] = [e for e in spec["containers"][0]["env"] if e["name"] != "CIVICGRID_PII_KEY"]
+        return spec
+
+    assert all(shape(s) == shape("grids") for s in SERVICES)
 
 
 # --------------------------------------------------------------------------- docker-compose
@@ -317,7 +336,7 @@ def test_compose_apps(compose):
         svc = services[s]
         assert svc["command"] == ["nameko", "run", "--config", "services/nameko.yaml", f"services.{s}.service"]
         assert svc["environment"]["METRICS_PORT"] == str(METRICS_PORTS[s])
-        assert f"127.0.0.1:{METRICS_PORTS[s]}/metrics" in " ".join(svc["healthcheck"]["test"])
+        assert f"127.0.0.1:{METRICS_PORTS[s]}/ready" in " ".join(svc["healthcheck"]["test"])
         for key in ("AMQP_URI", "MONGO_URI", "LOG_LEVEL"):
             assert key in svc["environment"], (s, key)
     gw = services["gateway"]
