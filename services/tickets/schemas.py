@@ -2,10 +2,10 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
-from services.errors import InvalidArgument
-from services.validation import Schema, parse
+from services.validation import Schema
 
 Moment = Annotated[datetime, Field(strict=False)]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -27,14 +27,23 @@ Queue = Literal["QUEUE_UNSPECIFIED", "SCOPE", "MINE", "ORGANISATION_QUEUE"]
 FieldName = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$")]
 
 
-def parse_checked(schema, request):
-    """`parse`, then the schema's cross-field rules (`problems`), each naming its field."""
-    command = parse(schema, request)
-    violations = [{"field": field, "description": description}
-                  for field, description in getattr(command, "problems", lambda: ())()]
-    if violations:
-        raise InvalidArgument("; ".join(f"{v['field']}: {v['description']}" for v in violations), violations)
-    return command
+class CrossFieldSchema(Schema):
+    """A schema with rules across fields (`problems`: pairs of field and description). They are
+    checked once every field has parsed, and each violation names its own field rather than the
+    request as a whole, as a client needs to point at what to fix."""
+
+    def problems(self):
+        return ()
+
+    @model_validator(mode="after")
+    def fields_agree(self):
+        problems = list(self.problems())
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, [
+                {"type": PydanticCustomError("cross_field", "{description}", {"description": description}),
+                 "loc": tuple(field.split(".")), "input": self}
+                for field, description in problems])
+        return self
 
 
 class Promise(Schema):
@@ -51,6 +60,8 @@ class ExtraField(Schema):
 
 
 class Routing(Schema):
+    """Its cross-field rules run as part of CreateCategory's, once the whole request has parsed."""
+
     assignee_kind: AssigneeKind
     organisation_id: OptionalId = ""
 
@@ -61,7 +72,7 @@ class Routing(Schema):
             yield "routing.organisation_id", "goes only with assignee_kind ORGANISATION"
 
 
-class CreateCategory(Schema):
+class CreateCategory(CrossFieldSchema):
     request_id: RequestId = ""
     name: Name
     group: Annotated[str, Field(max_length=100)] = ""
@@ -104,7 +115,7 @@ class CreateTicket(Schema):
     household_ids: Annotated[list[Id], Field(max_length=20)] = []
 
 
-class ListTickets(Schema):
+class ListTickets(CrossFieldSchema):
     queue: Queue = "SCOPE"
     node_id: OptionalId = ""
     organisation_id: OptionalId = ""
@@ -127,7 +138,7 @@ class ListSimilar(Schema):
     category_id: Id
 
 
-class Triage(Schema):
+class Triage(CrossFieldSchema):
     id: Id
     decision: Literal["ACCEPT", "REJECT", "MARK_DUPLICATE"]
     reason: Note = ""
@@ -143,7 +154,7 @@ class Triage(Schema):
             yield "duplicate_of", "a ticket cannot duplicate itself"
 
 
-class Assign(Schema):
+class Assign(CrossFieldSchema):
     id: Id
     assignee_subject: Annotated[str, Field(max_length=200)] = ""
     organisation_id: OptionalId = ""
@@ -170,7 +181,7 @@ class Feedback(Schema):
     comment: Note = ""
 
 
-class Close(Schema):
+class Close(CrossFieldSchema):
     id: Id
     closing_reason: ClosingReason
     referred_to: Annotated[str, Field(max_length=200)] = ""
@@ -186,7 +197,7 @@ class WithReason(Schema):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class AddParty(Schema):
+class AddParty(CrossFieldSchema):
     id: Id
     household_id: OptionalId = ""
     organisation_id: OptionalId = ""
@@ -197,7 +208,7 @@ class AddParty(Schema):
             yield "household_id", "give exactly one of household_id or organisation_id"
 
 
-class Figures(Schema):
+class Figures(CrossFieldSchema):
     node_id: OptionalId = ""
     start_time: Moment
     end_time: Moment

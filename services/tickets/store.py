@@ -10,8 +10,9 @@ import json
 from datetime import datetime
 
 from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
 
-from services.errors import InvalidArgument
+from services.errors import AlreadyExists, InvalidArgument
 from services.storage import LIVE, OUTBOX, ClaimedUpdates, Records, Repository, combined, page_size_of
 from services.tickets.lifecycle import OPEN_STATES
 
@@ -45,6 +46,22 @@ class TicketsRepository(Repository):
                              name="figures")
         tickets.create_index([("clock.warn_at", ASCENDING)], name="deadline_warnings")
         tickets.create_index([("queue_due", ASCENDING)], name="deadlines")
+
+    def create_category(self, tenant, request_id, fields, events):
+        """A new category (or the one this request created before); names are unique per tenant."""
+        try:
+            document, _ = self.categories.create(tenant, request_id, fields, events)
+        except DuplicateKeyError:
+            raise AlreadyExists(f"a category named {fields['name']!r} exists",
+                                [{"field": "name", "description": "already used in this tenant"}]) from None
+        return document
+
+    def find_ticket(self, tenant, ticket_id):
+        """The tenant's ticket, or None."""
+        return self.tickets.first({"tenant": tenant, "_id": ticket_id})
+
+    def has_ticket(self, tenant, ticket_id):
+        return self.tickets.count({"tenant": tenant, "_id": ticket_id}) > 0
 
     def transition(self, ticket, changes, timeline_entries, events):
         """Applies a change only if the ticket is still as it was read; None if it moved on."""

@@ -5,7 +5,9 @@ import pytest
 
 from services.errors import FailedPrecondition, InvalidArgument
 from services.tickets import lifecycle, schemas
-from services.tickets.service import figures_of, missed_deadline
+from services.tickets.figures import figures_of
+from services.tickets.transitions import missed_deadline
+from services.validation import parse
 
 MOMENT = datetime(2026, 1, 10, 8, 0, tzinfo=timezone.utc)
 CATEGORY = {"name": "Heating", "promises": [
@@ -106,11 +108,11 @@ def test_figures_of_known_rows():
 
 def test_cross_field_rules_name_their_field():
     with pytest.raises(InvalidArgument) as raised:
-        schemas.parse_checked(schemas.Close, {"id": "t1", "closing_reason": "NOT_OUR_RESPONSIBILITY"})
+        parse(schemas.Close, {"id": "t1", "closing_reason": "NOT_OUR_RESPONSIBILITY"})
     assert raised.value.violations == [{"field": "referred_to",
                                         "description": "is required with NOT_OUR_RESPONSIBILITY"}]
     with pytest.raises(InvalidArgument) as raised:
-        schemas.parse_checked(schemas.Triage, {"id": "t1", "decision": "MARK_DUPLICATE", "duplicate_of": "t1"})
+        parse(schemas.Triage, {"id": "t1", "decision": "MARK_DUPLICATE", "duplicate_of": "t1"})
     assert raised.value.violations[0]["field"] == "duplicate_of"
 
 
