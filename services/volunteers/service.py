@@ -174,8 +174,8 @@ class VolunteersService(base.CivicService):
         if self.store.checked_in(tasks.shift_id(task, volunteer)):
             raise FailedPrecondition("already checked in to this task")
         self._refuse_overlap(task, volunteer, moment, None)
-        fields, event = tasks.check_in(task, volunteer, moment, self.store.teams_of_member(caller.tenant,
-                                                                                          volunteer["_id"]))
+        teams = self.store.teams_of_member(caller.tenant, volunteer["_id"])
+        fields, event = tasks.check_in(task, volunteer, moment, teams)
         document, _ = self.store.shifts.create(caller.tenant, fields["id"], fields, [event])
         return public(document)
 
