@@ -10,13 +10,13 @@ from nameko.messaging import Publisher
 from nameko.timer import timer
 
 from services import base
-from services.access import Caller
+from services.commands import command
 from services.errors import InvalidArgument, NotFound, PermissionDenied
-from services.messaging import RpcProxy, consume, rpc
-from services.notifications import broker, catalog, metrics, rules, schemas, sms, webhooks
-from services.notifications.store import NotificationsRepository, message_id
-from services.storage import MongoStore, now, page_size_of, public, timestamp
-from services.validation import parse
+from services.messaging import RpcProxy, consume
+from services.notifications import (broker, catalog, inbox, metrics, partners, preferences, rules, schemas, sms,
+                                    webhooks)
+from services.notifications.store import NotificationsRepository
+from services.storage import MongoStore, now, page_size_of, public
 
 log = logging.getLogger(__name__)
 EVENT_SOURCES = ("grids", "residents", "tickets", "volunteers")
@@ -65,10 +65,8 @@ class NotificationsService(base.CivicService):
 
     # Inbox
 
-    @rpc
-    def list_inbox(self, caller, request):
-        caller = Caller.of(caller)
-        command = parse(schemas.ListInbox, request)
+    @command(schemas.ListInbox)
+    def list_inbox(self, caller, command):
         query = {"tenant": caller.tenant, "recipient": caller.subject}
         if command.unread_only:
             query["read_time"] = {"$exists": False}
@@ -76,55 +74,25 @@ class NotificationsService(base.CivicService):
         return {"messages": [public(m) for m in messages], "next_page_token": token,
                 "unread_count": self.store.unread_count(caller.tenant, caller.subject)}
 
-    @rpc
-    def mark_read(self, caller, request):
-        caller = Caller.of(caller)
-        command = parse(schemas.MarkRead, request)
+    @command(schemas.MarkRead)
+    def mark_read(self, caller, command):
         marked = self.store.mark_read(caller.tenant, caller.subject, command.message_ids)
         return {"marked": marked, "unread_count": self.store.unread_count(caller.tenant, caller.subject)}
 
-    @rpc
-    def get_notification_preferences(self, caller, request):
-        caller = Caller.of(caller)
-        parse(schemas.Empty, request)
-        found = self.store.preferences_of(caller.tenant, [caller.subject]).get(caller.subject, {})
-        return self._preferences_view(found)
+    @command(schemas.Empty)
+    def get_notification_preferences(self, caller, command):
+        return preferences.view(self._preferences_of(caller))
 
-    @rpc
-    def update_notification_preferences(self, caller, request):
-        caller = Caller.of(caller)
-        command = parse(schemas.UpdatePreferences, request)
-        updatable = set(schemas.PreferenceChanges.model_fields)
-        paths = command.update_mask or [key for key in command.preferences if key in updatable]
-        unknown = sorted(set(paths) - updatable)
-        if unknown:
-            raise InvalidArgument.field("update_mask", f"cannot update {', '.join(unknown)}; "
-                                                       f"updatable: {', '.join(sorted(updatable))}")
-        if not paths:
-            raise InvalidArgument.field("update_mask", "names no field to update")
-        try:
-            changes = parse(schemas.PreferenceChanges, {
-                path: command.preferences.get(path, schemas.PREFERENCE_DEFAULTS[path]) for path in paths})
-        except InvalidArgument as exc:
-            violations = [{**v, "field": f"preferences.{v['field']}"} for v in exc.violations]
-            raise InvalidArgument("; ".join(f"{v['field']}: {v['description']}" for v in violations),
-                                  violations) from None
-        merged = self._preferences_view(
-            self.store.preferences_of(caller.tenant, [caller.subject]).get(caller.subject, {})
-        ) | changes.model_dump(exclude_unset=True)
-        if merged["sms_enabled"] and not merged["sms_phone"]:
-            raise InvalidArgument.field("preferences.sms_phone", "is required when sms_enabled")
-        if bool(merged["quiet_start"]) != bool(merged["quiet_end"]):
-            raise InvalidArgument.field("preferences.quiet_end", "quiet hours need both a start and an end")
-        stored = self.store.set_preferences(caller.tenant, caller.subject, changes.model_dump(exclude_unset=True))
-        return self._preferences_view(stored)
+    @command(schemas.UpdatePreferences)
+    def update_notification_preferences(self, caller, command):
+        changes = preferences.changes_of(command)
+        preferences.refuse_inconsistent(preferences.view(self._preferences_of(caller)) | changes)
+        return preferences.view(self.store.set_preferences(caller.tenant, caller.subject, changes))
 
     # Notices
 
-    @rpc
-    def create_notice(self, caller, request):
-        caller = Caller.of(caller)
-        command = parse(schemas.CreateNotice, request)
+    @command(schemas.CreateNotice)
+    def create_notice(self, caller, command):
         node = self._node(caller, command.audience.node_id, "audience.node_id")
         audience = command.audience.model_dump()
         # Found before the notice is stored, so that an audience the residents service refuses
@@ -137,80 +105,59 @@ class NotificationsService(base.CivicService):
         # per notice and recipient, so this only fills in what a failure the first time left out.
         if notice["audience"] != audience:
             recipients = self._audience(caller, notice["audience"])
-        self._deliver([self._notice_message(caller.tenant, notice, r) for r in recipients])
+        self._deliver([inbox.notice_message(caller.tenant, notice, r) for r in recipients])
         notice = self.store.notices.update({"tenant": caller.tenant, "_id": notice["_id"]},
                                            {"recipient_count": len(recipients)})
         return self._notice_view(notice)
 
-    @rpc
-    def get_notice(self, caller, request):
-        caller = Caller.of(caller)
-        command = parse(schemas.GetById, request)
-        notice = self.store.notices.get_in_scope(caller, command.id)
-        return self._notice_view(notice)
+    @command(schemas.GetById)
+    def get_notice(self, caller, command):
+        return self._notice_view(self.store.notices.get_in_scope(caller, command.id))
 
     # Partner subscriptions
 
-    @rpc
-    def create_partner_subscription(self, caller, request):
-        caller = self._partner(caller)
-        command = parse(schemas.CreatePartnerSubscription, request)
+    @command(schemas.CreatePartnerSubscription)
+    def create_partner_subscription(self, caller, command):
+        partners.refuse_unless_partner(caller)
         for index, node_id in enumerate(command.scope_node_ids):
             self._node(caller, node_id, f"scope_node_ids.{index}")
         queue = broker.partner_queue_name(caller.tenant, caller.subject)
-        amqp_uri = self.config["AMQP_URI"]
-        broker.declare_partner_queue(amqp_uri, queue)
-        admin = broker.BrokerAdmin(amqp_uri)
-        broker_user = admin.reader_name(queue)
-        broker_password = admin.ensure_reader(broker_user, queue)
+        broker_user, broker_password = self._partner_reader(queue)
         webhook_secret = webhooks.new_secret() if command.webhook_url else ""
-        fields = {"partner": caller.subject, "partner_kind": rules.partner_kind(caller.grants),
-                  "event_types": sorted(set(command.event_types)),
-                  "scope_node_ids": sorted(set(command.scope_node_ids)), "path": sorted(set(command.scope_node_ids)),
-                  "queue": queue, "broker_user": broker_user, "webhook_url": command.webhook_url,
-                  "webhook_secret": webhook_secret, "webhook_failures": 0,
-                  "webhook_state": "WEBHOOK_ACTIVE" if command.webhook_url else "WEBHOOK_NONE"}
+        fields = partners.new_subscription(caller, command, queue, broker_user, webhook_secret)
         subscription, created = self.store.subscriptions.create(caller.tenant, command.request_id, fields)
-        shown = self._subscription_view(subscription)
+        shown = partners.view(subscription)
         if created:
-            shown["webhook_secret"] = subscription["webhook_secret"]
-            shown["broker_password"] = broker_password
+            shown |= {"webhook_secret": subscription["webhook_secret"], "broker_password": broker_password}
         return shown
 
-    @rpc
-    def list_partner_subscriptions(self, caller, request):
-        caller = self._partner(caller)
-        command = parse(schemas.ListPartnerSubscriptions, request)
+    @command(schemas.ListPartnerSubscriptions)
+    def list_partner_subscriptions(self, caller, command):
+        partners.refuse_unless_partner(caller)
         documents, token = self.store.subscriptions.page(
             {"tenant": caller.tenant, "partner": caller.subject}, command.page_size, command.page_token)
-        return {"subscriptions": [self._subscription_view(d) for d in documents], "next_page_token": token}
+        return {"subscriptions": [partners.view(d) for d in documents], "next_page_token": token}
 
-    @rpc
-    def delete_partner_subscription(self, caller, request):
-        caller = self._partner(caller)
-        subscription = self._subscription(caller, parse(schemas.GetById, request).id)
+    @command(schemas.GetById)
+    def delete_partner_subscription(self, caller, command):
+        subscription = self._subscription(caller, command.id)
         self.store.subscriptions.retire({"_id": subscription["_id"]}, [])
-        return self._subscription_view(subscription)
+        return partners.view(subscription)
 
-    @rpc
-    def resume_partner_subscription(self, caller, request):
-        caller = self._partner(caller)
-        subscription = self._subscription(caller, parse(schemas.GetById, request).id)
-        if subscription["webhook_state"] == "WEBHOOK_NONE":
-            raise InvalidArgument.field("id", "this subscription has no webhook to resume")
+    @command(schemas.GetById)
+    def resume_partner_subscription(self, caller, command):
+        subscription = self._subscription(caller, command.id)
+        partners.refuse_resume_without_webhook(subscription)
         subscription = self.store.subscriptions.update(
             {"_id": subscription["_id"]}, {"webhook_state": "WEBHOOK_ACTIVE", "webhook_failures": 0})
-        self.store.webhook_deliveries.update_many(
-            {"subscription_id": subscription["_id"], "state": "HELD"},
-            {"$set": {"state": "QUEUED", "next_attempt_time": now()}})
-        return self._subscription_view(subscription)
+        self.store.release_held_webhooks(subscription["_id"])
+        return partners.view(subscription)
 
-    @rpc
-    def list_partner_events(self, caller, request):
+    @command(schemas.ListPartnerEvents)
+    def list_partner_events(self, caller, command):
         """Events after `from_position` that one of the partner's subscriptions matches, redacted
         for the partner; `next_position` is where the scan stopped, so paging never skips one."""
-        caller = self._partner(caller)
-        command = parse(schemas.ListPartnerEvents, request)
+        partners.refuse_unless_partner(caller)
         subscriptions = self.store.live_subscriptions_of(caller.tenant, caller.subject)
         if not subscriptions:
             return {"events": [], "next_position": command.from_position}
@@ -218,30 +165,21 @@ class NotificationsService(base.CivicService):
         node_ids = {n for s in subscriptions for n in s["scope_node_ids"]}
         entries = self.store.events_after(caller.tenant, command.from_position, event_types, node_ids,
                                           page_size_of(command.page_size))
-        events = []
-        for entry in entries:
-            matching = [s for s in subscriptions if rules.event_matches(s, entry["event"])]
-            if matching:
-                events.append({"position": entry["position"],
-                               **rules.redact_event(entry["event"], matching[0]["partner_kind"])})
-        next_position = entries[-1]["position"] if entries else command.from_position
-        return {"events": events, "next_position": next_position}
+        return {"events": partners.readable_events(entries, subscriptions),
+                "next_position": entries[-1]["position"] if entries else command.from_position}
 
-    @rpc
-    def list_event_types(self, caller, request):
-        Caller.of(caller)
-        parse(schemas.Empty, request)
+    @command(schemas.Empty)
+    def list_event_types(self, caller, command):
         return {"event_types": catalog.catalog()}
 
-    # Webhooks out
+    # Deliveries out
 
     @timer(interval=1)
     def deliver_webhooks(self):
         config = webhooks.settings()
-        metrics.PARTNER_DELIVERIES_UNACKNOWLEDGED.set(self.store.webhook_deliveries.count_documents(
-            {"state": {"$in": ["QUEUED", "HELD"]}}))
+        metrics.PARTNER_DELIVERIES_UNACKNOWLEDGED.set(self.store.unacknowledged_webhooks())
         for _ in range(WEBHOOK_BATCH):
-            delivery = self.store.claim_due(self.store.webhook_deliveries, WEBHOOK_LEASE_SECONDS)
+            delivery = self.store.next_webhook_due(WEBHOOK_LEASE_SECONDS)
             if delivery is None:
                 return
             self._attempt_webhook(delivery, config)
@@ -249,67 +187,101 @@ class NotificationsService(base.CivicService):
     @timer(interval=1)
     def deliver_sms(self):
         config = webhooks.settings()
-        sender = sms.adapter(self.store.database)
+        sender = sms.adapter(self.store.sms_sink)
         for _ in range(SMS_BATCH):
-            delivery = self.store.claim_due(self.store.sms_deliveries, SMS_LEASE_SECONDS)
+            delivery = self.store.next_sms_due(SMS_LEASE_SECONDS)
             if delivery is None:
                 return
             self._attempt_sms(sender, delivery, config)
 
-    # Helpers
+    def _attempt_webhook(self, delivery, config):
+        """Posts one delivery, unless its subscription was deleted (cancelled) or its webhook paused
+        (held); failures in a row pause the webhook."""
+        subscription = self.store.live_subscription(delivery["subscription_id"])
+        if subscription is None:
+            self.store.set_webhook_delivery(delivery["_id"], {"state": "CANCELLED"})
+            return
+        if subscription["webhook_state"] != "WEBHOOK_ACTIVE":
+            self.store.set_webhook_delivery(delivery["_id"], {"state": "HELD"})
+            return
+        attempts = delivery["attempts"] + 1
+        if webhooks.send(subscription["webhook_url"], subscription["webhook_secret"], delivery["event"]):
+            self.store.set_webhook_delivery(delivery["_id"], webhooks.sent(attempts))
+            self.store.set_webhook_health(subscription["_id"], {"webhook_failures": 0})
+            return
+        metrics.PARTNER_DELIVERIES_FAILED.labels("webhook").inc()
+        health = webhooks.health_after_failure(subscription, config)
+        self.store.set_webhook_health(subscription["_id"], health)
+        self.store.set_webhook_delivery(delivery["_id"], webhooks.failed(
+            attempts, config, held=health["webhook_state"] == "WEBHOOK_PAUSED"))
 
     def _attempt_sms(self, sender, delivery, config):
-        deliveries = self.store.sms_deliveries
-        preferences = self.store.preferences_of(delivery["tenant"], [delivery["recipient"]]).get(
-            delivery["recipient"], {})
-        held_until = None if delivery["urgent"] else sms.quiet_until(now(), preferences)
+        """Sends one text, unless the recipient's quiet hours hold it (urgent texts are never held)."""
+        chosen = self.store.preferences_of(delivery["tenant"], [delivery["recipient"]]).get(delivery["recipient"], {})
+        held_until = None if delivery["urgent"] else sms.quiet_until(now(), chosen)
         if held_until is not None:
-            deliveries.update_one({"_id": delivery["_id"]}, {"$set": {"next_attempt_time": held_until}})
+            self.store.set_sms_delivery(delivery["_id"], {"next_attempt_time": held_until})
             return
         attempts = delivery["attempts"] + 1
         if sender.send(delivery["phone"], delivery["text"], delivery["_id"]):
-            deliveries.update_one({"_id": delivery["_id"]},
-                                  {"$set": {"state": "SENT", "attempts": attempts, "sent_time": now()}})
-            return
-        deliveries.update_one({"_id": delivery["_id"]}, {"$set": {
-            "state": "DEAD" if attempts >= config["max_attempts"] else "QUEUED", "attempts": attempts,
-            "last_failure_time": now(), "next_attempt_time": webhooks.next_attempt_after(attempts, config)}})
+            self.store.set_sms_delivery(delivery["_id"], webhooks.sent(attempts))
+        else:
+            self.store.set_sms_delivery(delivery["_id"], webhooks.failed(attempts, config))
+
+    # Telling people
+
+    def _tell_recipients(self, event):
+        recipients = rules.recipients_of(event)
+        recipients += [s for s in self._level_staff(event) if s not in recipients]
+        if recipients:
+            chosen = self.store.preferences_of(event["tenant"], recipients)
+            self._deliver(inbox.event_messages(event, recipients, chosen))
 
     def _deliver(self, messages):
         """Writes inbox messages and queues a text for each recipient who asked for SMS."""
         self.store.deliver_to_inbox(messages)
         if not messages:
             return
-        preferences = self.store.preferences_of(messages[0]["tenant"], [m["recipient"] for m in messages])
-        for message in messages:
-            wanted = preferences.get(message["recipient"], {})
-            if wanted.get("sms_enabled") and wanted.get("sms_phone"):
-                self.store.queue_sms(message, wanted["sms_phone"])
+        chosen = self.store.preferences_of(messages[0]["tenant"], [m["recipient"] for m in messages])
+        for message, phone in inbox.texts_wanted(messages, chosen):
+            self.store.queue_sms(message, phone)
 
-    @staticmethod
-    def _preferences_view(stored):
-        shown = {key: stored.get(key, default) for key, default in schemas.PREFERENCE_DEFAULTS.items()}
-        if stored.get("update_time"):
-            shown["update_time"] = timestamp(stored["update_time"])
-        return shown
+    def _preferences_of(self, caller):
+        return self.store.preferences_of(caller.tenant, [caller.subject]).get(caller.subject, {})
 
-    def _tell_recipients(self, event):
-        recipients = rules.recipients_of(event)
-        recipients += [s for s in self._level_staff(event) if s not in recipients]
-        if not recipients:
-            return
-        data = event.get("data") or {}
-        preferences = self.store.preferences_of(event["tenant"], recipients)
-        messages = []
-        for recipient in recipients:
-            language = preferences.get(recipient, {}).get("language", rules.DEFAULT_LANGUAGE)
-            title, body = rules.render(event["type"], data, language)
-            messages.append({
-                "_id": message_id(event["id"], recipient, rules.CHANNEL_INBOX), "tenant": event["tenant"],
-                "recipient": recipient, "channel": rules.CHANNEL_INBOX, "origin": event["id"],
-                "event_id": event["id"], "event_type": event["type"], "title": title, "body": body,
-                "urgent": rules.is_urgent(data), "create_time": now()})
-        self._deliver(messages)
+    def _feed_partners(self, event):
+        for queue, subscriptions in partners.by_queue(self.store.subscriptions_for(event["tenant"], event["type"]),
+                                                      event).items():
+            shown = rules.redact_event(event, subscriptions[0]["partner_kind"])
+            # Marked after the publish: a crash in between sends it again (partners drop the repeat
+            # by its CloudEvents id) rather than never.
+            if not self.store.partner_delivered(event["id"], queue):
+                self.partner_feed(shown, routing_key=queue)
+                self.store.mark_partner_delivered(event["id"], queue)
+            for subscription in subscriptions:
+                if subscription["webhook_url"]:
+                    self.store.queue_webhook(subscription, shown)
+
+    def _notice_view(self, notice):
+        return public(notice) | self.store.notice_counts(notice["_id"])
+
+    def _subscription(self, caller, subscription_id):
+        """One of the calling partner's own subscriptions; another partner's is not found."""
+        partners.refuse_unless_partner(caller)
+        subscription = self.store.subscriptions.get({"tenant": caller.tenant, "_id": subscription_id})
+        if subscription["partner"] != caller.subject:
+            raise NotFound("partner subscription not found")
+        return subscription
+
+    def _partner_reader(self, queue):
+        """(user, password) of the broker user that may read only `queue`, declared if need be."""
+        amqp_uri = self.config["AMQP_URI"]
+        broker.declare_partner_queue(amqp_uri, queue)
+        admin = broker.BrokerAdmin(amqp_uri)
+        broker_user = admin.reader_name(queue)
+        return broker_user, admin.ensure_reader(broker_user, queue)
+
+    # Other services
 
     def _level_staff(self, event):
         posts = rules.level_posts(event)
@@ -321,53 +293,6 @@ class NotificationsService(base.CivicService):
         except NotFound:
             return []
         return [holder["subject"] for entry in found["staff"] for holder in entry["holders"]]
-
-    def _feed_partners(self, event):
-        by_queue = {}
-        for subscription in self.store.subscriptions_for(event["tenant"], event["type"]):
-            if rules.event_matches(subscription, event):
-                by_queue.setdefault(subscription["queue"], []).append(subscription)
-        for queue, subscriptions in by_queue.items():
-            shown = rules.redact_event(event, subscriptions[0]["partner_kind"])
-            # Marked after the publish: a crash in between sends it again (partners drop the repeat
-            # by its CloudEvents id) rather than never.
-            if not self.store.partner_delivered(event["id"], queue):
-                self.partner_feed(shown, routing_key=queue)
-                self.store.mark_partner_delivered(event["id"], queue)
-            for subscription in subscriptions:
-                if subscription["webhook_url"]:
-                    self.store.queue_webhook(subscription, shown)
-
-    def _attempt_webhook(self, delivery, config):
-        deliveries = self.store.webhook_deliveries
-        subscription = self.store.subscriptions.collection.find_one(
-            {"_id": delivery["subscription_id"], "retire_time": {"$exists": False}})
-        if subscription is None:
-            deliveries.update_one({"_id": delivery["_id"]}, {"$set": {"state": "CANCELLED"}})
-            return
-        if subscription["webhook_state"] != "WEBHOOK_ACTIVE":
-            deliveries.update_one({"_id": delivery["_id"]}, {"$set": {"state": "HELD"}})
-            return
-        attempts = delivery["attempts"] + 1
-        if webhooks.send(subscription["webhook_url"], subscription["webhook_secret"], delivery["event"]):
-            deliveries.update_one({"_id": delivery["_id"]},
-                                  {"$set": {"state": "SENT", "attempts": attempts, "sent_time": now()}})
-            self.store.subscriptions.collection.update_one(
-                {"_id": subscription["_id"]}, {"$set": {"webhook_failures": 0}})
-            return
-        metrics.PARTNER_DELIVERIES_FAILED.labels("webhook").inc()
-        failures = subscription.get("webhook_failures", 0) + 1
-        paused = failures >= config["pause_after"]
-        self.store.subscriptions.collection.update_one({"_id": subscription["_id"]}, {"$set": {
-            "webhook_failures": failures,
-            "webhook_state": "WEBHOOK_PAUSED" if paused else "WEBHOOK_ACTIVE"}})
-        if attempts >= config["max_attempts"]:
-            state = "DEAD"
-        else:
-            state = "HELD" if paused else "QUEUED"
-        deliveries.update_one({"_id": delivery["_id"]}, {"$set": {
-            "state": state, "attempts": attempts, "last_failure_time": now(),
-            "next_attempt_time": webhooks.next_attempt_after(attempts, config)}})
 
     def _node(self, caller, node_id, field):
         try:
@@ -394,33 +319,3 @@ class NotificationsService(base.CivicService):
             token = page["next_page_token"]
             if not token:
                 return recipients
-
-    @staticmethod
-    def _notice_message(tenant, notice, recipient):
-        origin = f"notice:{notice['_id']}"
-        return {"_id": message_id(origin, recipient, rules.CHANNEL_INBOX), "tenant": tenant,
-                "recipient": recipient, "channel": rules.CHANNEL_INBOX, "origin": origin,
-                "notice_id": notice["_id"], "title": notice["title"], "body": notice["body"],
-                "urgent": notice["urgent"], "create_time": now()}
-
-    def _notice_view(self, notice):
-        return public(notice) | self.store.notice_counts(notice["_id"])
-
-    @staticmethod
-    def _partner(caller):
-        caller = Caller.of(caller)
-        if caller.role != "partner":
-            raise PermissionDenied("only partners have partner subscriptions")
-        return caller
-
-    def _subscription(self, caller, subscription_id):
-        subscription = self.store.subscriptions.get({"tenant": caller.tenant, "_id": subscription_id})
-        if subscription["partner"] != caller.subject:
-            raise NotFound("partner subscription not found")
-        return subscription
-
-    @staticmethod
-    def _subscription_view(subscription):
-        shown = public(subscription)
-        shown.pop("webhook_secret", None)
-        return shown

@@ -51,12 +51,12 @@ class LocalSmsSink(SmsAdapter):
         return True
 
 
-def adapter(database):
-    """SMS_PROVIDER_URL chooses the HTTP provider; without it texts go to the local sink."""
+def adapter(sink):
+    """SMS_PROVIDER_URL chooses the HTTP provider; without it texts go to the local `sink` collection."""
     url = os.environ.get("SMS_PROVIDER_URL")
     if url:
         return HttpSmsProvider(url, os.environ.get("SMS_PROVIDER_TOKEN", ""))
-    return LocalSmsSink(database.sms_sink)
+    return LocalSmsSink(sink)
 
 
 def parse_clock(value):

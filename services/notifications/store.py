@@ -1,21 +1,16 @@
 """Storage of the notifications service: the event log, inbox messages, notices, partner
 subscriptions and the deliveries to partners."""
-import hashlib
 import threading
 from datetime import timedelta
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.notifications.inbox import message_id
 from services.storage import Records, Repository, insert_all, now
 
 DUPLICATE_KEY = 11000
 POSITION_BLOCK = 100
-
-
-def message_id(origin, recipient, channel):
-    """Deterministic, so a redelivered event or a repeated notice writes the same message again."""
-    return hashlib.sha256(f"{origin}\0{recipient}\0{channel}".encode()).hexdigest()[:32]
 
 
 class NotificationsRepository(Repository):
@@ -32,6 +27,7 @@ class NotificationsRepository(Repository):
         self.webhook_deliveries = database.webhook_deliveries
         self.sms_deliveries = database.sms_deliveries
         self.preferences = database.preferences
+        self.sms_sink = database.sms_sink
         # Positions are taken and written under one lock so that, within this process, a reader
         # that saw position n never later finds a new event below n.
         self._append_lock = threading.Lock()
@@ -126,6 +122,12 @@ class NotificationsRepository(Repository):
         return list(self.subscriptions.collection.find(
             {"tenant": tenant, "event_types": event_type, "retire_time": {"$exists": False}}))
 
+    def live_subscription(self, subscription_id):
+        return self.subscriptions.first({"_id": subscription_id})
+
+    def set_webhook_health(self, subscription_id, changes):
+        self.subscriptions.collection.update_one({"_id": subscription_id}, {"$set": changes})
+
     def live_subscriptions_of(self, tenant, partner):
         return list(self.subscriptions.collection.find(
             {"tenant": tenant, "partner": partner, "retire_time": {"$exists": False}}))
@@ -155,6 +157,27 @@ class NotificationsRepository(Repository):
                 "create_time": now()})
         except DuplicateKeyError:
             pass
+
+    def unacknowledged_webhooks(self):
+        return self.webhook_deliveries.count_documents({"state": {"$in": ["QUEUED", "HELD"]}})
+
+    def release_held_webhooks(self, subscription_id):
+        """Queues again, due now, what a paused webhook held."""
+        self.webhook_deliveries.update_many(
+            {"subscription_id": subscription_id, "state": "HELD"},
+            {"$set": {"state": "QUEUED", "next_attempt_time": now()}})
+
+    def next_webhook_due(self, lease_seconds):
+        return self.claim_due(self.webhook_deliveries, lease_seconds)
+
+    def next_sms_due(self, lease_seconds):
+        return self.claim_due(self.sms_deliveries, lease_seconds)
+
+    def set_webhook_delivery(self, delivery_id, changes):
+        self.webhook_deliveries.update_one({"_id": delivery_id}, {"$set": changes})
+
+    def set_sms_delivery(self, delivery_id, changes):
+        self.sms_deliveries.update_one({"_id": delivery_id}, {"$set": changes})
 
     @staticmethod
     def claim_due(deliveries, lease_seconds):

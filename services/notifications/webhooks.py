@@ -34,6 +34,29 @@ def next_attempt_after(attempts, config):
     return now() + timedelta(seconds=delay)
 
 
+def sent(attempts):
+    """A delivery's fields once the receiver took it, at its `attempts`th attempt."""
+    return {"state": "SENT", "attempts": attempts, "sent_time": now()}
+
+
+def failed(attempts, config, held=False):
+    """A delivery's fields after its `attempts`th attempt failed: dead once out of attempts, else
+    tried again after a backoff, or `held` until its webhook is resumed."""
+    if attempts >= config["max_attempts"]:
+        state = "DEAD"
+    else:
+        state = "HELD" if held else "QUEUED"
+    return {"state": state, "attempts": attempts, "last_failure_time": now(),
+            "next_attempt_time": next_attempt_after(attempts, config)}
+
+
+def health_after_failure(subscription, config):
+    """A subscription's webhook fields after one more failure in a row: paused after too many."""
+    failures = subscription.get("webhook_failures", 0) + 1
+    paused = failures >= config["pause_after"]
+    return {"webhook_failures": failures, "webhook_state": "WEBHOOK_PAUSED" if paused else "WEBHOOK_ACTIVE"}
+
+
 def send(url, secret, event):
     """Posts the event signed with the subscription's secret; True when the receiver took it (2xx)."""
     body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)

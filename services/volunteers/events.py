@@ -2,7 +2,9 @@
 
 Task events carry `ticket_id` so that the tickets service can show a task's progress and
 outcome on the ticket that asked for hands, and notifications can tell the people involved."""
-from services.events import EventData, contract
+from services.events import EventData, contract, envelope
+
+SERVICE = "volunteers"
 
 
 class VolunteerData(EventData):
@@ -132,3 +134,19 @@ class ActivityRecorded(EventData):
     date: str
     title: str
     path: list[str]
+
+
+# What each kind of record's events carry of it, beside what the step itself adds.
+EVENT_FIELDS = {
+    "volunteers": ("id", "subject", "display_name", "home_node_id", "path"),
+    "teams": ("id", "display_name", "purpose", "node_id", "coordinators", "member_ids", "path"),
+    "tasks": ("id", "title", "node_id", "ticket_id", "team_id", "people_needed", "path"),
+    "rotations": ("id", "organisation_id", "node_id", "grid_ids", "period", "start_date", "path"),
+    "activities": ("id", "organisation_id", "grid_id", "date", "title", "path"),
+}
+
+
+def record_event(contract_model, tenant, collection, record, **extra):
+    """The event of `contract_model` about `record` (shown, with its `id`) of `collection`."""
+    data = {key: record[key] for key in EVENT_FIELDS[collection]}
+    return envelope(SERVICE, contract_model.event_type, tenant, f"{collection}/{record['id']}", data | extra)

@@ -50,6 +50,15 @@ def certification_problem(certifications, name, task_end):
     return None
 
 
+def unfit(volunteer, task):
+    """Why a volunteer does not qualify for a task, or "" when they do."""
+    _, meets_all, reasons = skill_fit(volunteer.get("skills", []), task["required_skills"])
+    problems = [] if meets_all else [r for r in reasons if "below" in r or "lacks" in r]
+    problem = certification_problem(volunteer.get("certifications", []), task["required_certification"],
+                                    task["end_time"])
+    return "; ".join(problems + ([problem] if problem else []))
+
+
 def availability_overlap(slots, start, end):
     """Fraction of [start, end) covered by weekly slots (UTC "HH:MM" times). Any seven days hold
     each slot once, so only the days after the window's whole weeks are walked: a task lasting

@@ -6,6 +6,8 @@ Monthly and quarterly rotations start on the first of a month, so periods are ca
 or quarters and every operator counts them the same way."""
 from datetime import date, timedelta
 
+from services.errors import FailedPrecondition, InvalidArgument
+
 MONTHS_PER_PERIOD = {"MONTH": 1, "QUARTER": 3}
 WEEK = timedelta(days=7)
 
@@ -24,6 +26,28 @@ def period_of(rotation, on):
     months = MONTHS_PER_PERIOD[rotation["period"]]
     index = ((day.year - start.year) * 12 + day.month - start.month) // months
     return index, add_months(start, index * months), add_months(start, (index + 1) * months)
+
+
+def assignment(rotation, on):
+    """Where the rotation sends its organisation in the period holding date `on`."""
+    if not started(rotation, on):
+        raise FailedPrecondition(f"the rotation starts on {rotation['start_date']}",
+                                 [{"field": "date", "description": f"before {rotation['start_date']}"}])
+    index, start, end = period_of(rotation, on)
+    return {"rotation_id": rotation["_id"], "organisation_id": rotation["organisation_id"],
+            "grid_id": rotation["grid_ids"][index % len(rotation["grid_ids"])], "period_index": index,
+            "period_start": start.isoformat(), "period_end": end.isoformat()}
+
+
+def refuse_grid_outside(community, grid):
+    """A rotation visits grids below its community, and only grids."""
+    if grid["kind"] != "GRID" or community["id"] not in grid["path"]:
+        raise InvalidArgument.field("grid_ids", f"{grid['id']} is not a grid under node {community['id']}")
+
+
+def refuse_unless_grid(node):
+    if node["kind"] != "GRID":
+        raise InvalidArgument.field("grid_id", "must be a grid")
 
 
 def add_months(first_of_month, months):

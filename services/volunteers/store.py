@@ -3,12 +3,19 @@
 Only one write may leave a given version of a task or shift (a claimed update, `storage.claims`), so two dispatches
 or offers read at the same version cannot both add people, nor two check-outs both close a shift.
 """
+from eventlet import sleep
 from pymongo import ASCENDING
 
-from services.storage import LIVE, ClaimedUpdates, Records, Repository, live
+from services.errors import FailedPrecondition
+from services.storage import LIVE, OUTBOX, ClaimedUpdates, Records, Repository, live
 
 # What ranking reads of a volunteer: enough to score, nothing more.
 RANKING_FIELDS = {"display_name": 1, "skills": 1, "certifications": 1, "availability": 1, "path": 1}
+# Concurrent writers to one task (dispatches, offers, feedback, completion) lose its version to
+# each other; the loser waits for the winner's write, reads the task again, checks it again and
+# retries, up to this many times (about ten seconds in all).
+WRITE_ATTEMPTS = 20
+WRITE_BACKOFF_SECONDS = 0.05
 
 
 class VolunteersRepository(Repository):
@@ -51,6 +58,23 @@ class VolunteersRepository(Repository):
         returns it as written, or None when another write moved it on first."""
         return self.tasks.claimed_update(task, operation, events)
 
+    def change_task(self, task, change):
+        """Writes what `change(task)` returns — (operation, events), or None for nothing to write —
+        if no other write moved the task on since it was read. Else it waits, reads the task again
+        and asks `change` again, which checks its rules on the task as it now is and raises when
+        they no longer hold. Returns the task as it stands."""
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt:
+                sleep(WRITE_BACKOFF_SECONDS * attempt)
+                task = self.tasks.get({"tenant": task["tenant"], "_id": task["_id"]})
+            wanted = change(task)
+            if wanted is None:
+                return task
+            document = self.write_task(task, *wanted)
+            if document is not None:
+                return document
+        raise FailedPrecondition("the task kept changing while this request ran; read it again and retry")
+
     def write_shift(self, shift, operation, events):
         return self.shifts.claimed_update(shift, operation, events)
 
@@ -60,6 +84,24 @@ class VolunteersRepository(Repository):
 
     def volunteer_of_subject(self, tenant, subject):
         return self.volunteers.collection.find_one(live({"tenant": tenant, "subject": subject}))
+
+    def coordinates(self, tenant, team_id, subject):
+        """Whether `subject` is a coordinator of the team."""
+        return self.teams.first({"tenant": tenant, "_id": team_id, "coordinators": subject}, {"_id": 1}) is not None
+
+    def coordinators_of(self, team_id):
+        team = self.teams.collection.find_one({"_id": team_id}, {"coordinators": 1})
+        return team["coordinators"] if team else []
+
+    def teams_of_member(self, tenant, volunteer_id):
+        return [team["_id"] for team in self.teams.collection.find(
+            {"tenant": tenant, "member_ids": volunteer_id}, {"_id": 1})]
+
+    def display_names(self, records_name, tenant, ids):
+        """{id: display name} of the volunteers or teams (`records_name`) with these ids."""
+        records = getattr(self, records_name)
+        return {d["_id"]: d["display_name"] for d in records.collection.find(
+            {"tenant": tenant, "_id": {"$in": list(ids)}}, {"display_name": 1})}
 
     def teams_coordinated_by(self, tenant, subject):
         return [team["_id"] for team in self.teams.collection.find(
@@ -108,6 +150,26 @@ class VolunteersRepository(Repository):
         if end is not None:
             conditions.append({"start_time": {"$lt": end}})
         return self.shifts.collection.find_one({"$and": conditions})
+
+    def open_tasks(self, tenant, moment, limit):
+        """Published tasks not over by `moment`, soonest first."""
+        return self.tasks.collection.find(
+            {"tenant": tenant, "state": "PUBLISHED", "end_time": {"$gt": moment}},
+            {OUTBOX: 0}).sort("start_time", ASCENDING).limit(limit)
+
+    def rotations_in(self, scope_filter):
+        return self.rotations.all(scope_filter, {OUTBOX: 0}, sort=[("_id", ASCENDING)])
+
+    def shift_of(self, tenant, shift_id):
+        return self.shifts.collection.find_one({"tenant": tenant, "_id": shift_id})
+
+    def checked_in(self, shift_id):
+        return self.shifts.collection.find_one({"_id": shift_id}, {"_id": 1}) is not None
+
+    def served(self, tenant, task_id):
+        """Whether anyone has checked out of the task."""
+        return self.shifts.collection.find_one(
+            {"tenant": tenant, "task_id": task_id, "end_time": {"$ne": None}}, {"_id": 1}) is not None
 
     def shifts_of_task(self, tenant, task_id):
         return {s["volunteer_id"]: s for s in self.shifts.collection.find({"tenant": tenant, "task_id": task_id})}

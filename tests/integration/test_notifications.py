@@ -2,18 +2,21 @@
 import json
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import grpc
 import pytest
 from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange
+from nameko.testing.services import worker_factory
 from standardwebhooks import Webhook
 
 from services.events import envelope
 from services.notifications.catalog import load_contracts
+from services.notifications.service import NotificationsService
 from services.notifications.store import NotificationsRepository
-from services.storage import new_id
+from services.storage import new_id, now
 from tests.support.errors import field_violations, rpc_error
 from tests.support.hierarchy import add_residents, build_hierarchy
 from tests.support.partners import partner_connection, remove_partner_users
@@ -57,6 +60,19 @@ def logged(platform, event_id):
     return platform.database("notifications").event_log.find_one({"_id": event_id})
 
 
+def scratch_repository(platform, unique):
+    """The notifications store in a database of this test's own."""
+    repository = NotificationsRepository(platform.database(f"scratch_{unique}"))
+    repository.ensure_indexes()
+    return repository
+
+
+def driven(repository):
+    """The service's entrypoints to call directly, on `repository`: its timers and consumer
+    run when the test says, so a second round is seen to do nothing."""
+    return worker_factory(NotificationsService, store=repository)
+
+
 def test_every_event_is_logged_once_with_increasing_positions(platform, unique):
     tenant = f"log-{unique}"
     ids = build_hierarchy(platform.client(tenant=tenant), unique)
@@ -88,8 +104,6 @@ def test_an_event_delivered_twice_reaches_the_inbox_once(platform, unique):
     inbox = eventually(lambda: (page := worker.call(f"{NOTIFICATIONS}/ListInbox", {})).get("messages") and page,
                        timeout=20)
     assert inbox
-    time.sleep(1)
-    inbox = worker.call(f"{NOTIFICATIONS}/ListInbox", {})
     assert len(inbox["messages"]) == 1 and inbox["unread_count"] == 1
     message = inbox["messages"][0]
     assert message["event_id"] == event["id"] and message["event_type"] == ASSIGNED
@@ -104,6 +118,20 @@ def test_an_event_delivered_twice_reaches_the_inbox_once(platform, unique):
     assert marked == {"marked": 1}
     assert worker.call(f"{NOTIFICATIONS}/ListInbox", {"unread_only": True}) == {}
     assert worker.call(f"{NOTIFICATIONS}/ListInbox", {})["messages"][0]["read_time"]
+
+
+def test_an_event_taken_twice_writes_one_message_and_sends_one_text(platform, unique):
+    repository = scratch_repository(platform, unique)
+    service = driven(repository)
+    repository.set_preferences("t1", "a", {"sms_enabled": True, "sms_phone": "13800000009"})
+    event = assignment("t1", "a", ["g1"])
+    service.take_event(event)
+    service.deliver_sms()
+    service.take_event(event)
+    service.deliver_sms()
+    assert repository.inbox.count_documents({}) == 1 and repository.event_log.count_documents({}) == 1
+    assert [delivery["state"] for delivery in repository.sms_deliveries.find()] == ["SENT"]
+    assert repository.sms_sink.count_documents({"to": "13800000009"}) == 1
 
 
 def test_notice_reaches_its_audience_with_delivery_and_read_counts(platform, unique):
@@ -295,7 +323,9 @@ def test_webhook_failing_three_times_then_ok_gets_the_event_exactly_once(platfor
     resident = add_residents(operator, ids["FLAT"], unique, [["elderly"]])[0]
 
     assert eventually(lambda: log.accepted, timeout=40)
-    time.sleep(3)
+    deliveries = platform.database("notifications").webhook_deliveries
+    assert eventually(lambda: deliveries.find_one({"subscription_id": subscription["id"], "state": "SENT"}))
+    driven(NotificationsRepository(platform.database("notifications"))).deliver_webhooks()
     assert len(log.attempts) == 4 and len(log.accepted) == 1
     body, headers = log.accepted[0]
     event = Webhook(subscription["webhook_secret"]).verify(body, headers)
@@ -309,13 +339,12 @@ def test_webhook_failing_three_times_then_ok_gets_the_event_exactly_once(platfor
 
 
 def test_event_log_purges_what_is_older_than_the_retention(platform, unique):
-    repository = NotificationsRepository(platform.database(f"scratch_{unique}"))
-    repository.ensure_indexes()
+    repository = scratch_repository(platform, unique)
     first = repository.append_event(assignment("t", "a", []))
     second = repository.append_event(assignment("t", "b", []))
     assert second["position"] == first["position"] + 1
     assert repository.append_event(first["event"])["position"] == first["position"]
-    time.sleep(1.5)
+    repository.event_log.update_many({}, {"$set": {"received_time": now() - timedelta(seconds=2)}})
     third = repository.append_event(assignment("t", "c", []))
     assert repository.purge_events_older_than(1) == 2
     assert [e["_id"] for e in repository.event_log.find()] == [third["_id"]]
@@ -361,15 +390,12 @@ def test_watch_events_streams_and_resumes_from_a_position(platform, unique, part
 
 
 def test_webhook_pauses_after_repeated_failure_resumes_and_dead_letters(platform, unique, monkeypatch):
-    from nameko.testing.services import worker_factory
     from services.notifications import webhooks
-    from services.notifications.service import NotificationsService
     monkeypatch.setenv("WEBHOOK_BACKOFF_SECONDS", "0")
     monkeypatch.setenv("WEBHOOK_PAUSE_AFTER", "2")
     monkeypatch.setenv("WEBHOOK_MAX_ATTEMPTS", "3")
-    repository = NotificationsRepository(platform.database(f"scratch_{unique}"))
-    repository.ensure_indexes()
-    service = worker_factory(NotificationsService, store=repository)
+    repository = scratch_repository(platform, unique)
+    service = driven(repository)
     subscription, _ = repository.subscriptions.create("t1", "", {
         "partner": "p1", "partner_kind": "clinic", "event_types": [ASSIGNED], "scope_node_ids": ["g1"],
         "path": ["g1"], "queue": "q", "broker_user": "q", "webhook_url": "http://127.0.0.1:9/never",
@@ -405,7 +431,6 @@ def test_partners_read_the_event_catalog_through_the_gateway(platform, unique):
 
 
 def test_preferences_choose_language_and_sms_and_quiet_hours_hold_all_but_urgent(platform, unique):
-    from datetime import datetime, timedelta, timezone
     tenant = f"prefs-{unique}"
     database = platform.database("notifications")
     day_worker, night_worker = f"day-{unique}", f"night-{unique}"
@@ -442,7 +467,7 @@ def test_preferences_choose_language_and_sms_and_quiet_hours_hold_all_but_urgent
     urgent_at_night = assignment(tenant, night_worker, ["g1"])
     publish(platform, "tickets", urgent_at_night)
     assert eventually(lambda: database.sms_sink.find_one({"to": "13800000002"}), timeout=20)
-    time.sleep(1.5)
+    driven(NotificationsRepository(database)).deliver_sms()
     assert database.sms_sink.count_documents({"to": "13800000001"}) == 1
     assert database.sms_sink.count_documents({"to": "13800000002"}) == 1
 

@@ -2,10 +2,16 @@
 ask–take–dispatch loop to hours and feedback, ranking, the hours ledger and unfilled tasks."""
 import time
 from datetime import date, datetime, timedelta, timezone
+from unittest.mock import Mock
 
 import grpc
 import pytest
+from nameko.testing.services import worker_factory
 
+from services.storage import now
+from services.storage.records import WorkerWrites
+from services.volunteers.service import VolunteersService
+from services.volunteers.store import VolunteersRepository
 from tests.support.errors import rpc_error
 from tests.support.polling import eventually
 from tests.support.volunteering import VOLUNTEERS, hierarchy, next_weekday, rfc3339, task, volunteer
@@ -266,7 +272,7 @@ def test_ranking_orders_by_fit_and_explains(world):
     assert "dispatched 1 times in the last 30 days" in again[1]["reasons"]
 
 
-def test_task_nobody_takes_is_raised_once(world, volunteers_tap):
+def test_task_nobody_takes_is_raised_once(platform, world, volunteers_tap):
     staff, ids = world["staff"], world["ids"]
     team = staff.call(f"{VOLUNTEERS}/CreateTeam", {"display_name": "Lebei", "purpose": "CHILDCARE",
                                                    "node_id": ids["COMMUNITY"], "coordinators": ["coord-1"]})
@@ -279,9 +285,29 @@ def test_task_nobody_takes_is_raised_once(world, volunteers_tap):
     raised = [e for e in seen if e["type"] == unfilled and e["data"]["id"] == lonely["id"]]
     assert len(raised) == 1 and raised[0]["data"]["coordinators"] == ["coord-1"]
     assert raised[0]["data"]["people_dispatched"] == 0
-    time.sleep(5)  # two more timer rounds: it must not be raised again
-    later = volunteers_tap.wait_for(lambda events: False, timeout=1)
-    assert len([e for e in later if e["type"] == unfilled and e["data"]["id"] == lonely["id"]]) == 1
+    assert platform.database("volunteers").tasks.find_one({"_id": lonely["id"]})["unfilled_raised"] is True
+
+
+def test_the_unfilled_timer_raises_a_task_once_however_often_it_runs(platform, unique):
+    repository = VolunteersRepository(platform.database(f"scratch_{unique}"))
+    repository.ensure_indexes()
+    writes = WorkerWrites(outbox=Mock())
+    service = worker_factory(VolunteersService, store=repository.for_worker(writes))
+    repository.teams.create("t1", "", {"id": "team", "display_name": "Lebei", "coordinators": ["coord-1"],
+                                       "member_ids": [], "path": ["g1"]})
+    repository.tasks.create("t1", "", {
+        "id": "lonely", "title": "T", "node_id": "g1", "ticket_id": "", "team_id": "team", "path": ["g1"],
+        "state": "PUBLISHED", "people_needed": 2, "people_dispatched": 0, "offers": [], "assignments": [],
+        "feedback": [], "offer_deadline": now() - timedelta(seconds=1), "version": 0})
+
+    service.raise_unfilled_tasks()
+    [(_, written)] = writes.records
+    [event] = written["outbox"]
+    assert event["type"] == "civicgrid.volunteers.task.unfilled.v1"
+    assert (event["data"]["coordinators"], event["data"]["people_dispatched"]) == (["coord-1"], 0)
+    service.raise_unfilled_tasks()
+    assert len(writes.records) == 1
+    assert repository.tasks.get({"_id": "lonely"})["version"] == 1
 
 
 @pytest.mark.parametrize("body, field", [

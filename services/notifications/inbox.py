@@ -1,0 +1,41 @@
+"""What lands in a person's inbox: a message per event that tells them or per notice that reaches
+them, in their language, and a text beside it for those who asked for SMS. Free of storage and RPC."""
+import hashlib
+
+from services.notifications import rules
+from services.storage import now
+
+
+def message_id(origin, recipient, channel):
+    """Deterministic, so a redelivered event or a repeated notice writes the same message again."""
+    return hashlib.sha256(f"{origin}\0{recipient}\0{channel}".encode()).hexdigest()[:32]
+
+
+def event_messages(event, recipients, preferences):
+    """A message to each recipient of `event`, in the language their `preferences` (by recipient) name."""
+    data = event.get("data") or {}
+    messages = []
+    for recipient in recipients:
+        language = preferences.get(recipient, {}).get("language", rules.DEFAULT_LANGUAGE)
+        title, body = rules.render(event["type"], data, language)
+        messages.append({
+            "_id": message_id(event["id"], recipient, rules.CHANNEL_INBOX), "tenant": event["tenant"],
+            "recipient": recipient, "channel": rules.CHANNEL_INBOX, "origin": event["id"],
+            "event_id": event["id"], "event_type": event["type"], "title": title, "body": body,
+            "urgent": rules.is_urgent(data), "create_time": now()})
+    return messages
+
+
+def notice_message(tenant, notice, recipient):
+    origin = f"notice:{notice['_id']}"
+    return {"_id": message_id(origin, recipient, rules.CHANNEL_INBOX), "tenant": tenant,
+            "recipient": recipient, "channel": rules.CHANNEL_INBOX, "origin": origin,
+            "notice_id": notice["_id"], "title": notice["title"], "body": notice["body"],
+            "urgent": notice["urgent"], "create_time": now()}
+
+
+def texts_wanted(messages, preferences):
+    """(message, phone) for each message whose recipient turned SMS on and gave a phone."""
+    wanted = [(message, preferences.get(message["recipient"], {})) for message in messages]
+    return [(message, chosen["sms_phone"]) for message, chosen in wanted
+            if chosen.get("sms_enabled") and chosen.get("sms_phone")]

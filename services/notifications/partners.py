@@ -1,0 +1,54 @@
+"""Partner systems and their subscriptions: who may hold one, what one holds, and which logged
+events a partner's subscriptions let it read, redacted for its kind. Free of storage and RPC."""
+from services.errors import InvalidArgument, PermissionDenied
+from services.notifications import rules
+from services.storage import public
+
+
+def refuse_unless_partner(caller):
+    if caller.role != "partner":
+        raise PermissionDenied("only partners have partner subscriptions")
+
+
+def new_subscription(caller, command, queue, broker_user, webhook_secret):
+    """A subscription's fields; its scope nodes are its path, so that scope reads find it. The
+    partner's kind comes from its token, never from the request."""
+    scope = sorted(set(command.scope_node_ids))
+    return {"partner": caller.subject, "partner_kind": rules.partner_kind(caller.grants),
+            "event_types": sorted(set(command.event_types)), "scope_node_ids": scope, "path": scope,
+            "queue": queue, "broker_user": broker_user, "webhook_url": command.webhook_url,
+            "webhook_secret": webhook_secret, "webhook_failures": 0,
+            "webhook_state": "WEBHOOK_ACTIVE" if command.webhook_url else "WEBHOOK_NONE"}
+
+
+def view(subscription):
+    """A subscription as listed: its webhook secret is shown once, when it is created."""
+    shown = public(subscription)
+    shown.pop("webhook_secret", None)
+    return shown
+
+
+def refuse_resume_without_webhook(subscription):
+    if subscription["webhook_state"] == "WEBHOOK_NONE":
+        raise InvalidArgument.field("id", "this subscription has no webhook to resume")
+
+
+def readable_events(entries, subscriptions):
+    """The logged `entries` one of the partner's `subscriptions` matches, each with its position and
+    redacted for the partner's kind."""
+    events = []
+    for entry in entries:
+        matching = [s for s in subscriptions if rules.event_matches(s, entry["event"])]
+        if matching:
+            events.append({"position": entry["position"],
+                           **rules.redact_event(entry["event"], matching[0]["partner_kind"])})
+    return events
+
+
+def by_queue(subscriptions, event):
+    """The subscriptions `event` matches, by the partner queue they feed."""
+    feeds = {}
+    for subscription in subscriptions:
+        if rules.event_matches(subscription, event):
+            feeds.setdefault(subscription["queue"], []).append(subscription)
+    return feeds

@@ -1,0 +1,42 @@
+"""How a person wants to be told: language, SMS and its quiet hours. Free of storage and RPC."""
+from services.errors import InvalidArgument
+from services.notifications import schemas
+from services.storage import timestamp
+from services.validation import parse
+
+
+def view(stored):
+    """Stored preferences with the defaults for what was never set."""
+    shown = {key: stored.get(key, default) for key, default in schemas.PREFERENCE_DEFAULTS.items()}
+    if stored.get("update_time"):
+        shown["update_time"] = timestamp(stored["update_time"])
+    return shown
+
+
+def changes_of(command):
+    """The preferences an update sets: those named in its mask (or, with no mask, every one it
+    carries), a masked preference left out going back to its default."""
+    updatable = set(schemas.PreferenceChanges.model_fields)
+    paths = command.update_mask or [key for key in command.preferences if key in updatable]
+    unknown = sorted(set(paths) - updatable)
+    if unknown:
+        raise InvalidArgument.field("update_mask", f"cannot update {', '.join(unknown)}; "
+                                                   f"updatable: {', '.join(sorted(updatable))}")
+    if not paths:
+        raise InvalidArgument.field("update_mask", "names no field to update")
+    try:
+        changes = parse(schemas.PreferenceChanges, {
+            path: command.preferences.get(path, schemas.PREFERENCE_DEFAULTS[path]) for path in paths})
+    except InvalidArgument as exc:
+        violations = [{**v, "field": f"preferences.{v['field']}"} for v in exc.violations]
+        raise InvalidArgument("; ".join(f"{v['field']}: {v['description']}" for v in violations),
+                              violations) from None
+    return changes.model_dump(exclude_unset=True)
+
+
+def refuse_inconsistent(shown):
+    """Refuses preferences (as `view` shows them) that could not be followed."""
+    if shown["sms_enabled"] and not shown["sms_phone"]:
+        raise InvalidArgument.field("preferences.sms_phone", "is required when sms_enabled")
+    if bool(shown["quiet_start"]) != bool(shown["quiet_end"]):
+        raise InvalidArgument.field("preferences.quiet_end", "quiet hours need both a start and an end")

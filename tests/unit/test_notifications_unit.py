@@ -1,0 +1,172 @@
+"""The notifications service's rules: the pure ones by themselves, and the handlers with their
+dependencies replaced (Nameko's worker_factory)."""
+from types import SimpleNamespace
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from services.access import Caller
+from services.errors import InvalidArgument, NotFound, PermissionDenied
+from services.notifications import inbox, partners, preferences, webhooks
+from services.notifications.service import NotificationsService
+
+ASSIGNED = "civicgrid.tickets.ticket.assigned.v1"
+PARTNER = {"subject": "clinic", "tenant": "t1", "role": "partner", "scope": ["g1"],
+           "grants": ["partner_kind:clinic"]}
+WORKER = {"subject": "w1", "tenant": "t1", "role": "grid_worker", "scope": ["g1"]}
+CONFIG = {"backoff_seconds": 1.0, "max_backoff_seconds": 300.0, "max_attempts": 3, "pause_after": 2}
+
+
+def assignment(assignee="w1", priority="URGENT"):
+    return {"id": "e1", "type": ASSIGNED, "tenant": "t1",
+            "data": {"id": "t9", "kind": "REQUEST", "priority": priority, "note": "Cold radiator",
+                     "assignee_subject": assignee, "path": ["c1", "g1"], "phone": "138"}}
+
+
+def subscription(**extra):
+    return {"_id": "s1", "tenant": "t1", "partner": "clinic", "partner_kind": "clinic", "event_types": [ASSIGNED],
+            "scope_node_ids": ["g1"], "queue": "q1", "webhook_url": "http://hook", "webhook_secret": "whsec_x",
+            "webhook_state": "WEBHOOK_ACTIVE", "webhook_failures": 0, **extra}
+
+
+# Messages and texts
+
+def test_a_message_is_the_same_record_however_often_it_is_written():
+    assert inbox.message_id("e1", "w1", "inbox") == inbox.message_id("e1", "w1", "inbox")
+    assert inbox.message_id("e1", "w1", "inbox") != inbox.message_id("e1", "w2", "inbox")
+
+
+def test_event_messages_speak_each_recipients_language():
+    english, chinese = inbox.event_messages(assignment(), ["w1", "w2"], {"w1": {"language": "en"}})
+    assert english["title"] == "A ticket was assigned to you" and chinese["title"] == "新工单指派给您"
+    assert english["urgent"] is True and english["origin"] == "e1" and english["_id"] != chinese["_id"]
+
+
+def test_a_text_goes_only_to_those_who_turned_sms_on_with_a_phone():
+    messages = [{"recipient": r} for r in ("a", "b", "c")]
+    wanted = inbox.texts_wanted(messages, {"a": {"sms_enabled": True, "sms_phone": "1380"},
+                                           "b": {"sms_enabled": True, "sms_phone": ""}, "c": {"sms_phone": "1"}})
+    assert wanted == [({"recipient": "a"}, "1380")]
+
+
+# Preferences
+
+def test_preferences_show_defaults_for_what_was_never_set():
+    assert preferences.view({"language": "en"}) == {
+        "language": "en", "sms_enabled": False, "sms_phone": "", "quiet_start": "", "quiet_end": "",
+        "time_zone": "Asia/Shanghai"}
+
+
+def test_a_masked_preference_left_out_goes_back_to_its_default():
+    command = SimpleNamespace(preferences={"language": "en"}, update_mask=["language", "sms_phone"])
+    assert preferences.changes_of(command) == {"language": "en", "sms_phone": ""}
+
+
+@pytest.mark.parametrize("shown, field", [
+    ({"sms_enabled": True, "sms_phone": "", "quiet_start": "", "quiet_end": ""}, "preferences.sms_phone"),
+    ({"sms_enabled": False, "sms_phone": "", "quiet_start": "22:00", "quiet_end": ""}, "preferences.quiet_end"),
+])
+def test_preferences_that_could_not_be_followed_are_refused(shown, field):
+    with pytest.raises(InvalidArgument) as refused:
+        preferences.refuse_inconsistent(shown)
+    assert refused.value.violations[0]["field"] == field
+
+
+# Partners and webhooks
+
+def test_a_partner_reads_the_events_its_subscriptions_match_redacted_for_its_kind():
+    other_place = {**assignment(), "id": "e2", "data": {**assignment()["data"], "path": ["c1", "g2"]}}
+    events = partners.readable_events([{"position": 1, "event": assignment()}, {"position": 2, "event": other_place}],
+                                      [subscription()])
+    assert [e["position"] for e in events] == [1] and "phone" not in events[0]["data"]
+
+
+def test_a_subscription_is_scoped_to_its_nodes_and_its_kind_comes_from_the_token():
+    command = SimpleNamespace(event_types=[ASSIGNED, ASSIGNED], scope_node_ids=["g2", "g1"], webhook_url="")
+    fields = partners.new_subscription(Caller.of(PARTNER), command, "q1", "reader", "")
+    assert fields["scope_node_ids"] == fields["path"] == ["g1", "g2"] and fields["event_types"] == [ASSIGNED]
+    assert (fields["partner_kind"], fields["webhook_state"]) == ("clinic", "WEBHOOK_NONE")
+    assert "webhook_secret" not in partners.view({**fields, "_id": "s1"})
+
+
+def test_a_failing_webhook_is_held_once_paused_and_dead_once_out_of_attempts():
+    assert webhooks.health_after_failure(subscription(webhook_failures=1), CONFIG) == {
+        "webhook_failures": 2, "webhook_state": "WEBHOOK_PAUSED"}
+    assert webhooks.failed(1, CONFIG)["state"] == "QUEUED"
+    assert webhooks.failed(2, CONFIG, held=True)["state"] == "HELD"
+    assert webhooks.failed(3, CONFIG, held=True)["state"] == "DEAD"
+    assert webhooks.sent(2)["state"] == "SENT"
+
+
+# Handlers
+
+def test_only_partners_list_subscriptions():
+    service = worker_factory(NotificationsService)
+    with pytest.raises(PermissionDenied):
+        service.list_partner_subscriptions(WORKER, {})
+    service.store.subscriptions.page.assert_not_called()
+
+
+def test_a_subscription_with_a_bad_webhook_url_names_the_field_and_writes_nothing():
+    service = worker_factory(NotificationsService)
+    with pytest.raises(InvalidArgument) as refused:
+        service.create_partner_subscription(PARTNER, {"event_types": [ASSIGNED], "scope_node_ids": ["g1"],
+                                                      "webhook_url": "ftp://nowhere"})
+    assert refused.value.violations[0]["field"] == "webhook_url"
+    service.store.subscriptions.create.assert_not_called()
+
+
+def test_another_partners_subscription_is_not_found():
+    service = worker_factory(NotificationsService)
+    service.store.subscriptions.get.return_value = subscription(partner="police")
+    with pytest.raises(NotFound):
+        service.delete_partner_subscription(PARTNER, {"id": "s1"})
+    service.store.subscriptions.retire.assert_not_called()
+
+
+def test_a_subscription_without_a_webhook_has_nothing_to_resume():
+    service = worker_factory(NotificationsService)
+    service.store.subscriptions.get.return_value = subscription(webhook_state="WEBHOOK_NONE")
+    with pytest.raises(InvalidArgument) as refused:
+        service.resume_partner_subscription(PARTNER, {"id": "s1"})
+    assert refused.value.violations[0]["field"] == "id"
+    service.store.release_held_webhooks.assert_not_called()
+
+
+def test_sms_without_a_phone_is_refused_and_nothing_stored():
+    service = worker_factory(NotificationsService)
+    service.store.preferences_of.return_value = {}
+    with pytest.raises(InvalidArgument) as refused:
+        service.update_notification_preferences(WORKER, {"preferences": {"sms_enabled": True}})
+    assert refused.value.violations[0]["field"] == "preferences.sms_phone"
+    service.store.set_preferences.assert_not_called()
+
+
+def test_an_event_tells_its_recipient_and_queues_the_text_they_asked_for():
+    service = worker_factory(NotificationsService)
+    service.store.preferences_of.return_value = {"w1": {"sms_enabled": True, "sms_phone": "1380"}}
+    service.store.subscriptions_for.return_value = []
+    service.take_event(assignment())
+    [messages] = service.store.deliver_to_inbox.call_args.args
+    assert [(m["recipient"], m["event_id"]) for m in messages] == [("w1", "e1")]
+    service.store.queue_sms.assert_called_once_with(messages[0], "1380")
+
+
+def test_a_message_that_is_no_event_is_dropped():
+    service = worker_factory(NotificationsService)
+    service.take_event({"id": "e1", "type": ASSIGNED})
+    service.store.append_event.assert_not_called()
+
+
+def test_a_failed_webhook_pauses_its_subscription_and_holds_the_delivery(monkeypatch):
+    monkeypatch.setattr(webhooks, "send", lambda url, secret, event: False)
+    monkeypatch.setattr(webhooks, "settings", lambda: CONFIG)
+    service = worker_factory(NotificationsService)
+    service.store.live_subscription.return_value = subscription(webhook_failures=1)
+    service.store.next_webhook_due.side_effect = [{"_id": "d1", "subscription_id": "s1", "attempts": 1,
+                                                   "event": assignment()}, None]
+    service.deliver_webhooks()
+    service.store.set_webhook_health.assert_called_once_with(
+        "s1", {"webhook_failures": 2, "webhook_state": "WEBHOOK_PAUSED"})
+    delivery_id, changes = service.store.set_webhook_delivery.call_args.args
+    assert delivery_id == "d1" and (changes["state"], changes["attempts"]) == ("HELD", 2)
