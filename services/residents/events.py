@@ -1,5 +1,7 @@
-"""Contracts of the events the residents service publishes."""
-from services.events import EventData, contract
+"""Contracts of the events the residents service publishes, and the events built from its records."""
+from services.events import EventData, contract, envelope
+
+SERVICE = "residents"
 
 
 class HouseholdData(EventData):
@@ -94,3 +96,41 @@ class VisitLogged(EventData):
     visitor: str
     visit_date: str
     path: list[str]
+
+
+def household_event(contract_model, tenant, household, **extra):
+    """A household event from the household's fields (`id`, not `_id`)."""
+    data = {key: household[key] for key in HouseholdData.model_fields}
+    return envelope(SERVICE, contract_model.event_type, tenant, f"households/{household['id']}", data | extra)
+
+
+def resident_event(contract_model, tenant, resident, **extra):
+    """A resident event from the resident's fields (`id`, not `_id`); their PII never enters one."""
+    data = {key: resident[key] for key in ResidentData.model_fields}
+    return envelope(SERVICE, contract_model.event_type, tenant, f"residents/{resident['id']}", data | extra)
+
+
+def resident_tagged(tenant, resident, tags, tagged_by):
+    """`resident` as stored, `tags` what they become."""
+    return envelope(SERVICE, ResidentTagged.event_type, tenant, f"residents/{resident['_id']}", {
+        "id": resident["_id"], "household_id": resident["household_id"], "path": resident["path"],
+        "tags": {"current": tags, "added": sorted(set(tags) - set(resident["tags"])),
+                 "removed": sorted(set(resident["tags"]) - set(tags))},
+        "tagged_by": tagged_by})
+
+
+def resident_moved(tenant, resident, target):
+    return envelope(SERVICE, ResidentMoved.event_type, tenant, f"residents/{resident['_id']}", {
+        "id": resident["_id"], "from_household_id": resident["household_id"],
+        "to_household_id": target["_id"], "from_path": resident["path"], "path": target["path"]})
+
+
+def resident_departed(tenant, resident, departure):
+    return envelope(SERVICE, ResidentDeparted.event_type, tenant, f"residents/{resident['_id']}", {
+        "id": resident["_id"], "household_id": resident["household_id"], "path": resident["path"],
+        **departure})
+
+
+def visit_logged(tenant, visit):
+    return envelope(SERVICE, VisitLogged.event_type, tenant, f"visits/{visit['id']}",
+                    {key: visit[key] for key in VisitLogged.model_fields})

@@ -1,9 +1,11 @@
 """Storage of the residents service: households, residents, visits and the PII read audit."""
+import re
+
 from pymongo import ASCENDING
 
-from services.residents.schemas import DEPARTED
-from services.storage import (BuildingSnapshots, CountedRecords, Records, Repository, insert_all, live, now,
-                              read_each)
+from services.residents.schemas import DEPARTED, UNVISITED_SCAN_LIMIT
+from services.storage import (BuildingSnapshots, CountedRecords, Records, Repository, combined, insert_all, live,
+                              now, read_each)
 
 
 TAG_COUNT = "tag:"
@@ -14,6 +16,21 @@ def resident_counts(resident):
     if resident.get("status", "ACTIVE") in DEPARTED:
         return {}
     return {"residents": 1, **{f"{TAG_COUNT}{tag}": 1 for tag in resident["tags"]}}
+
+
+def work_list(node_id, tags, name_prefix, include_departed):
+    """Residents below a node with all the given tags and/or a name prefix, departed left out
+    unless asked for."""
+    conditions = {}
+    if node_id:
+        conditions["path"] = node_id
+    if tags:
+        conditions["tags"] = {"$all": tags}
+    if name_prefix:
+        conditions["display_name"] = {"$regex": "^" + re.escape(name_prefix)}
+    if not include_departed:
+        conditions["status"] = {"$nin": list(DEPARTED)}
+    return conditions
 
 
 class ResidentsRepository(Repository):
@@ -69,6 +86,13 @@ class ResidentsRepository(Repository):
         by_tag = {f"{TAG_COUNT}{tag}": n for tag, n in self.count_tags(active).items()}
         return {"households": households, "residents": residents, **by_tag}
 
+    def people_below(self, query):
+        """Households, active residents and residents per tag in the building snapshots matching `query`."""
+        totals = self.figures.totals_below(query)
+        by_tag = {name.removeprefix(TAG_COUNT): n for name, n in totals.items() if name.startswith(TAG_COUNT)}
+        return {"households": totals.get("households", 0), "residents": totals.get("residents", 0),
+                "residents_by_tag": by_tag}
+
     def household_has_members(self, tenant, household_id):
         return self.residents.collection.find_one(
             {"tenant": tenant, "household_id": household_id}, {"_id": 1}) is not None
@@ -85,6 +109,13 @@ class ResidentsRepository(Repository):
             {"tenant": tenant, "_id": household_id, "$or": [
                 {"last_visit_date": {"$exists": False}}, {"last_visit_date": {"$lt": visit_date}}]},
             {"$set": {"last_visit_date": visit_date}})
+
+    def households_unvisited_since(self, query, cutoff):
+        """The households matching `query` with no visit on or after `cutoff`, unranked."""
+        return self.households.all(
+            combined(query, {"$or": [{"last_visit_date": {"$exists": False}}, {"last_visit_date": {"$lt": cutoff}}]}),
+            {"_id": 1, "display_name": 1, "flat_id": 1, "last_visit_date": 1, "path": 1},
+            limit=UNVISITED_SCAN_LIMIT)
 
     def vulnerable_members(self, tenant, household_ids, vulnerable_tags, departed):
         """household id -> how many active members carry a vulnerable tag."""

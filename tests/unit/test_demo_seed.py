@@ -13,7 +13,7 @@ from cli.demo_city import ADULT_AGE, ELDERLY_AGE, REAL, SMALL, CommunitySize, ge
 from cli.importer import IMPORT_METHOD, import_rows
 from cli.seed import CREATE_FLAT, CREATE_NODE, seed_demo
 from services.residents.schemas import PUBLIC_TAGS, SENSITIVE_TAGS, ImportRow
-from services.residents.service import consistent_birth_date
+from services.residents.disclosure import consistent_birth_date
 from services.validation import parse
 
 ROOT = Path(__file__).resolve().parents[2]
