@@ -2,7 +2,6 @@
 inbox, sends notices to an audience, and feeds partner systems their subscribed, redacted events
 by queue, signed webhook and a resumable event stream."""
 import logging
-import os
 
 from kombu import Exchange, Queue, binding
 from nameko.dependency_providers import Config
@@ -15,6 +14,7 @@ from services.errors import InvalidArgument, NotFound, PermissionDenied
 from services.messaging import RpcProxy, consume, rpc
 from services.notifications import broker, catalog, metrics, rules, schemas, sms, webhooks
 from services.notifications.store import NotificationsRepository, message_id
+from services.settings import EventLogSettings
 from services.storage import MongoStore, now, page_size_of, public, timestamp
 from services.validation import parse
 
@@ -26,16 +26,12 @@ EVENT_LOG_QUEUE = Queue(
     "notifications.event-log", durable=True,
     bindings=[binding(Exchange(f"{source}.events", type="topic", durable=True), routing_key="#")
               for source in EVENT_SOURCES])
-DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
+EVENT_LOG = EventLogSettings()
 RESIDENTS_PAGE = 500
 WEBHOOK_BATCH = 20
 WEBHOOK_LEASE_SECONDS = 30
 SMS_BATCH = 50
 SMS_LEASE_SECONDS = 30
-
-
-def retention_seconds():
-    return int(os.environ.get("EVENT_RETENTION_SECONDS", DEFAULT_RETENTION_SECONDS))
 
 
 class NotificationsService(base.CivicService):
@@ -61,7 +57,7 @@ class NotificationsService(base.CivicService):
 
     @timer(interval=60)
     def purge_event_log(self):
-        self.store.purge_events_older_than(retention_seconds())
+        self.store.purge_events_older_than(EVENT_LOG.retention_seconds)
 
     # Inbox
 
@@ -237,7 +233,7 @@ class NotificationsService(base.CivicService):
 
     @timer(interval=1)
     def deliver_webhooks(self):
-        config = webhooks.settings()
+        config = webhooks.SETTINGS
         metrics.PARTNER_DELIVERIES_UNACKNOWLEDGED.set(self.store.webhook_deliveries.count_documents(
             {"state": {"$in": ["QUEUED", "HELD"]}}))
         for _ in range(WEBHOOK_BATCH):
@@ -248,7 +244,7 @@ class NotificationsService(base.CivicService):
 
     @timer(interval=1)
     def deliver_sms(self):
-        config = webhooks.settings()
+        config = webhooks.SETTINGS
         sender = sms.adapter(self.store.database)
         for _ in range(SMS_BATCH):
             delivery = self.store.claim_due(self.store.sms_deliveries, SMS_LEASE_SECONDS)
@@ -272,7 +268,7 @@ class NotificationsService(base.CivicService):
                                   {"$set": {"state": "SENT", "attempts": attempts, "sent_time": now()}})
             return
         deliveries.update_one({"_id": delivery["_id"]}, {"$set": {
-            "state": "DEAD" if attempts >= config["max_attempts"] else "QUEUED", "attempts": attempts,
+            "state": "DEAD" if attempts >= config.max_attempts else "QUEUED", "attempts": attempts,
             "last_failure_time": now(), "next_attempt_time": webhooks.next_attempt_after(attempts, config)}})
 
     def _deliver(self, messages):
@@ -357,11 +353,11 @@ class NotificationsService(base.CivicService):
             return
         metrics.PARTNER_DELIVERIES_FAILED.labels("webhook").inc()
         failures = subscription.get("webhook_failures", 0) + 1
-        paused = failures >= config["pause_after"]
+        paused = failures >= config.pause_after
         self.store.subscriptions.collection.update_one({"_id": subscription["_id"]}, {"$set": {
             "webhook_failures": failures,
             "webhook_state": "WEBHOOK_PAUSED" if paused else "WEBHOOK_ACTIVE"}})
-        if attempts >= config["max_attempts"]:
+        if attempts >= config.max_attempts:
             state = "DEAD"
         else:
             state = "HELD" if paused else "QUEUED"

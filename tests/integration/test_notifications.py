@@ -364,9 +364,8 @@ def test_webhook_pauses_after_repeated_failure_resumes_and_dead_letters(platform
     from nameko.testing.services import worker_factory
     from services.notifications import webhooks
     from services.notifications.service import NotificationsService
-    monkeypatch.setenv("WEBHOOK_BACKOFF_SECONDS", "0")
-    monkeypatch.setenv("WEBHOOK_PAUSE_AFTER", "2")
-    monkeypatch.setenv("WEBHOOK_MAX_ATTEMPTS", "3")
+    from services.settings import WebhookSettings
+    monkeypatch.setattr(webhooks, "SETTINGS", WebhookSettings(backoff_seconds=0, pause_after=2, max_attempts=3))
     repository = NotificationsRepository(platform.database(f"scratch_{unique}"))
     repository.ensure_indexes()
     service = worker_factory(NotificationsService, store=repository)
