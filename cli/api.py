@@ -1,11 +1,11 @@
 """A small gRPC client for the gateway that finds methods by name in the contracts."""
 import json
-import os
 from pathlib import Path
 
 import grpc
 from google.protobuf import json_format, symbol_database
 
+from cli.settings import CliSettings
 from gateway.auth import mint
 from gateway.routes import contract_modules
 
@@ -14,7 +14,7 @@ DEMO_TENANT = "demo"
 
 
 def jwt_secret():
-    secret = os.environ.get("CIVICGRID_JWT_SECRET")
+    secret = CliSettings().jwt_secret
     secret_file = ROOT / ".run/stack/jwt-secret"
     if not secret and secret_file.exists():
         secret = secret_file.read_text().strip()

@@ -19,7 +19,7 @@ import random
 from faker import Faker
 from faker.providers.ssn.zh_CN import Provider as ChineseIdProvider
 
-from services.residents.pii import with_check_digit
+from services.residents.pii import check_phone, with_check_digit
 from services.residents.schemas import SENSITIVE_TAGS
 
 # Any fixed number; another one gives another city, which a re-seed would add beside this one.
@@ -293,10 +293,16 @@ class PeopleMaker:
                 return national_id
 
     def phone(self, age):
-        """Young children have none; some of the very old only the family's."""
+        """Young children have none; some of the very old only the family's. A drawn number the
+        registry refuses (Faker's 149 numbers, data-only lines to phonenumbers) is left out, not
+        drawn again: another draw would change every name and number drawn after it."""
         if age < 12 or (age >= 80 and self.rng.random() < 0.3):
             return ""
-        return self.fake.unique.phone_number()
+        drawn = self.fake.unique.phone_number()
+        try:
+            return check_phone(drawn)
+        except ValueError:
+            return ""
 
 
 def head_age_range(rng, relations, rented):

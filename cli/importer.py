@@ -9,6 +9,8 @@ import csv
 import io
 import json
 
+from tqdm import tqdm
+
 IMPORT_METHOD = "civicgrid.residents.v1.Residents/ImportResidents"
 COLUMNS = ("building", "unit", "floor", "flat", "occupancy", "household", "name", "relation", "birth_date",
            "gender", "national_id", "phone", "tags")
@@ -112,22 +114,19 @@ def import_rows(gateway, rows, progress=None, batch_rows=BATCH_ROWS, failed_loca
     errors of rows checked before sending: reported with the rest and counted as done."""
     totals = {"flats_created": 0, "households_created": 0, "residents_created": 0, "rows_unchanged": 0}
     errors = list(failed_locally)
-    total = len(rows) + len(errors)
-    for start in range(0, len(rows), batch_rows):
-        batch = rows[start:start + batch_rows]
-        result = gateway.call(IMPORT_METHOD, {"rows": batch}, timeout=30)
-        for key in totals:
-            totals[key] += result.get(key, 0)
-        errors += result.get("errors", [])
-        show_progress(progress, len(failed_locally) + start + len(batch), total, len(errors))
-    if progress is not None:
-        progress.write("\n")
+    with progress_bar(progress, len(rows) + len(errors), len(errors)) as bar:
+        for start in range(0, len(rows), batch_rows):
+            batch = rows[start:start + batch_rows]
+            result = gateway.call(IMPORT_METHOD, {"rows": batch}, timeout=30)
+            for key in totals:
+                totals[key] += result.get(key, 0)
+            errors += result.get("errors", [])
+            bar.set_postfix_str(f"{len(errors)} errors", refresh=False)
+            bar.update(len(batch))
     return {**totals, "errors": sorted(errors, key=lambda error: error.get("row", 0))}
 
 
-def show_progress(stream, done, total, errors, width=30):
-    if stream is None:
-        return
-    filled = width * done // max(total, 1)
-    stream.write(f"\rimporting [{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows, {errors} errors")
-    stream.flush()
+def progress_bar(stream, total, done):
+    """`importing [#########.....] 300/500 rows, 2 errors` on `stream`; nothing without one."""
+    return tqdm(total=total, initial=done, file=stream, disable=stream is None, ascii=".#",
+                bar_format="importing [{bar:30}] {n}/{total} rows{postfix}", postfix=f"{done} errors")

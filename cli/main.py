@@ -10,7 +10,6 @@
 """
 import argparse
 import json
-import os
 import sys
 
 import grpc
@@ -20,6 +19,7 @@ from cli import dead_letters
 from cli.api import DEMO_TENANT, Gateway, RequestError, demo_token, printable
 from cli.importer import ImportFileError, import_csv, load_building_map
 from cli.seed import SCALES, seed_demo
+from cli.settings import CliSettings
 from services.residents.schemas import SENSITIVE_GRANT
 
 WORKLIST_PAGE = 200
@@ -56,7 +56,7 @@ def parse_args(argv):
     dead = sub.add_parser("dead-letters", help="list the dead-letter queue, or replay it once the cause is fixed")
     dead.add_argument("action", nargs="?", choices=("list", "replay"), default="list")
     dead.add_argument("--limit", type=int, help="replay at most this many")
-    dead.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
+    dead.add_argument("--amqp-uri", default=CliSettings().amqp_uri)
     return parser.parse_args(argv)
 
 

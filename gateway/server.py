@@ -1,6 +1,5 @@
 """Starts the gateway: routed services, health checking, reflection and /metrics."""
 import logging
-import os
 import signal
 from concurrent import futures
 
@@ -12,24 +11,13 @@ from prometheus_client import start_http_server
 from gateway.auth import Authenticator
 from gateway.backends import BackendMonitor, RpcPool
 from gateway.routes import Dispatcher, discover_routes, generic_handlers
+from gateway.settings import GatewaySettings
 from gateway.streaming import EventWatch
 from services.tracing import RequestIdFilter, json_formatter
 
 log = logging.getLogger("gateway")
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-def settings():
-    key_file = os.environ.get("CIVICGRID_JWT_PUBLIC_KEY_FILE")
-    return {
-        "port": int(os.environ.get("GATEWAY_PORT", "50051")),
-        "metrics_port": int(os.environ.get("GATEWAY_METRICS_PORT", "9100")),
-        "amqp_uri": os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
-        "workers": int(os.environ.get("GATEWAY_WORKERS", "32")),
-        "jwt_secret": os.environ.get("CIVICGRID_JWT_SECRET"),
-        "jwt_public_key": open(key_file).read() if key_file else None,
-    }
 
 
 def health_reporter(health_servicer, routes):
@@ -51,10 +39,10 @@ def health_reporter(health_servicer, routes):
 def build_server(config):
     routes = discover_routes()
     health_servicer = health.HealthServicer()
-    pool = RpcPool(config["amqp_uri"], size=config["workers"])
-    monitor = BackendMonitor(config["amqp_uri"], pool, health_reporter(health_servicer, routes))
-    authenticator = Authenticator(secret=config["jwt_secret"], public_key=config["jwt_public_key"])
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=config["workers"]),
+    pool = RpcPool(config.amqp_uri, size=config.workers)
+    monitor = BackendMonitor(config.amqp_uri, pool, health_reporter(health_servicer, routes))
+    authenticator = Authenticator(secret=config.jwt_secret, public_key=config.jwt_public_key())
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers),
                          handlers=[*generic_handlers(Dispatcher(authenticator, pool, monitor), routes),
                                    EventWatch(authenticator, pool, monitor).handler()])
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -62,7 +50,7 @@ def build_server(config):
     reflection.enable_server_reflection(
         [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
         server)
-    server.add_insecure_port(f"[::]:{config['port']}")
+    server.add_insecure_port(f"[::]:{config.port}")
     monitor.check()
     monitor.start()
     return server, monitor, pool
@@ -72,13 +60,13 @@ def main():
     handler = logging.StreamHandler()
     handler.setFormatter(json_formatter())
     handler.addFilter(RequestIdFilter())
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), handlers=[handler])
-    config = settings()
+    config = GatewaySettings()
+    logging.basicConfig(level=config.log_level, handlers=[handler])
     server, monitor, pool = build_server(config)
-    if config["metrics_port"]:
-        start_http_server(config["metrics_port"])
+    if config.metrics_port:
+        start_http_server(config.metrics_port)
     server.start()
-    log.info("gateway listening on :%s, metrics on :%s", config["port"], config["metrics_port"])
+    log.info("gateway listening on :%s, metrics on :%s", config.port, config.metrics_port)
 
     def shutdown(*_):
         monitor.stop()

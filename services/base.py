@@ -1,7 +1,6 @@
 """What every civicgrid service has: its metrics, tracing, health, the relay that empties the
 outbox, and records that follow a node's move."""
 import logging
-import os
 
 from nameko.timer import timer
 
@@ -9,12 +8,13 @@ from services.events import consume_once
 from services.messaging import UNREACHABLE, event_handler, rpc
 from services.metrics import RpcMetrics
 from services.readiness import MetricsPort
+from services.settings import OutboxSettings
 from services.tracing import RequestTracing
 
 log = logging.getLogger(__name__)
 # The relay only recovers what a crash left behind, and each run scans every record
 # collection (FerretDB's SQLite backend uses no secondary index), so it runs rarely.
-OUTBOX_RELAY_SECONDS = int(os.environ.get("OUTBOX_RELAY_SECONDS", "10"))
+OUTBOX = OutboxSettings()
 
 
 class CivicService:
@@ -32,7 +32,7 @@ class CivicService:
         """Health as the gateway sees it: the service consumes and its store answers."""
         return {"service": self.name, "ok": self.store.answers()}
 
-    @timer(interval=OUTBOX_RELAY_SECONDS)
+    @timer(interval=OUTBOX.relay_seconds)
     def relay_outbox(self):
         try:
             self.store.relay_outbox()

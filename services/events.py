@@ -2,12 +2,13 @@
 event once. Publishing goes through the outbox (`services.outbox`), so consumers see an event at
 least once and must be idempotent (`consume_once`).
 """
+from cloudevents.core.spec import SPECVERSION_V1_0
+from cloudevents.core.v1.event import CloudEvent
 from pydantic import BaseModel, ConfigDict
 
 from services import metrics
 from services.storage import new_id, now, timestamp
 
-SPEC_VERSION = "1.0"
 # event type -> pydantic model of its `data`
 CONTRACTS = {}
 
@@ -42,20 +43,21 @@ class Envelope(BaseModel):
 
 
 def envelope(service, event_type, tenant, subject, data):
-    """Builds an event, validating `data` against the registered contract."""
-    model = CONTRACTS[event_type]
-    checked = model.model_validate(data).model_dump(mode="json")
-    return {
-        "specversion": SPEC_VERSION,
+    """Builds an event in the CloudEvents structured JSON form: the SDK checks the attributes
+    (the `tenant` extension's name included), the registered contract checks `data`. `time` is
+    written as every civicgrid time is (storage.timestamp), whole seconds included."""
+    checked = CONTRACTS[event_type].model_validate(data).model_dump(mode="json")
+    event = CloudEvent({
+        "specversion": SPECVERSION_V1_0,
         "id": new_id(),
         "source": f"/civicgrid/{service}",
         "type": event_type,
-        "time": timestamp(now()),
+        "time": now(),
         "subject": subject,
         "tenant": tenant,
         "datacontenttype": "application/json",
-        "data": checked,
-    }
+    }, checked)
+    return {**event.get_attributes(), "time": timestamp(event.get_time()), "data": event.get_data()}
 
 
 def consume_once(repository, service, event, handle):

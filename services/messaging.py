@@ -7,37 +7,32 @@ handler failed, so the event is lost. These:
 - `rpc`: a reply the broker does not take is logged and dropped, the process lives on (the caller
   times out and retries by request_id); a store or broker that does not answer becomes
   `Unavailable`, which the gateway answers as UNAVAILABLE, never INTERNAL.
-- `RpcProxy`: a call to another service gives up after `RPC_CALL_TIMEOUT_SECONDS`.
+- `RpcProxy`: a call to another service gives up after RPC_CALL_TIMEOUT_SECONDS.
 - `event_handler` / `consume`: handlers wait out an outage of the store or broker in place, the
-  message unacked; any other failure puts the message back, and after `DELIVERY_LIMIT` more
+  message unacked; any other failure puts the message back, and after EVENT_DELIVERY_LIMIT more
   attempts RabbitMQ moves it to the dead-letter queue (`civicgrid dead-letters` lists and replays it).
   Their queues are durable quorum queues: RabbitMQ counts deliveries and dead-letters them there.
 """
-import itertools
 import logging
-import os
-import time
-from functools import wraps
 
 import eventlet
 from kombu import Queue
 from nameko import events, messaging, rpc as nameko_rpc
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_chain, wait_fixed
 
 from services.bus import BROKER_UNREACHABLE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
 from services.errors import Unavailable
+from services.settings import EventHandlingSettings, RpcSettings
 from services.storage import STORE_UNREACHABLE, MongoStore
 
 log = logging.getLogger(__name__)
 
 UNREACHABLE = BROKER_UNREACHABLE + STORE_UNREACHABLE
-RPC_CALL_TIMEOUT_SECONDS = float(os.environ.get("RPC_CALL_TIMEOUT_SECONDS", "20"))
-# Attempts, after the first, at an event whose handler fails for a reason other than an outage.
-DELIVERY_LIMIT = int(os.environ.get("EVENT_DELIVERY_LIMIT", "5"))
-# How long a handler waits out an outage before it gives the message back (counted as an attempt).
-OUTAGE_PATIENCE_SECONDS = float(os.environ.get("EVENT_OUTAGE_PATIENCE_SECONDS", "600"))
+RPC = RpcSettings()
+EVENT_HANDLING = EventHandlingSettings()
 OUTAGE_BACKOFF_SECONDS = (0.5, 1, 2, 4, 8, 15)
 
-WORK_QUEUE_ARGUMENTS = {"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT,
+WORK_QUEUE_ARGUMENTS = {"x-queue-type": "quorum", "x-delivery-limit": EVENT_HANDLING.delivery_limit,
                         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name}
 
 
@@ -115,8 +110,8 @@ class TimedReply:
         self.service = service
 
     def result(self):
-        unanswered = Unavailable(f"{self.service} did not answer in {RPC_CALL_TIMEOUT_SECONDS:.0f}s")
-        with eventlet.Timeout(RPC_CALL_TIMEOUT_SECONDS, unanswered):
+        unanswered = Unavailable(f"{self.service} did not answer in {RPC.call_timeout_seconds:.0f}s")
+        with eventlet.Timeout(RPC.call_timeout_seconds, unanswered):
             return self.reply.result()
 
 
@@ -162,22 +157,20 @@ def consume(queue):
 
 def waiting_out_outages(handler):
     """Runs `handler` again while the store or broker does not answer, for at most
-    `OUTAGE_PATIENCE_SECONDS`: an outage is no fault of the message and must not use up its
+    EVENT_OUTAGE_PATIENCE_SECONDS: an outage is no fault of the message and must not use up its
     attempts. Handlers are idempotent, so running one again after a partial run is safe."""
     if getattr(handler, "waits_out_outages", False):
         return handler
-
-    @wraps(handler)
-    def patient(*args, **kwargs):
-        give_up = time.monotonic() + OUTAGE_PATIENCE_SECONDS
-        for attempt in itertools.count():
-            try:
-                return handler(*args, **kwargs)
-            except UNREACHABLE as error:
-                if time.monotonic() > give_up:
-                    raise
-                pause = OUTAGE_BACKOFF_SECONDS[min(attempt, len(OUTAGE_BACKOFF_SECONDS) - 1)]
-                log.warning("%s waits %.1fs for an outage to pass: %s", handler.__name__, pause, error)
-                eventlet.sleep(pause)
+    patient = retry(
+        retry=retry_if_exception_type(UNREACHABLE), reraise=True,
+        stop=stop_after_delay(EVENT_HANDLING.outage_patience_seconds),
+        wait=wait_chain(*map(wait_fixed, OUTAGE_BACKOFF_SECONDS)),
+        # Looked up at each pause, so the green thread yields to eventlet's hub however it is patched.
+        sleep=lambda seconds: eventlet.sleep(seconds), before_sleep=log_outage_pause)(handler)
     patient.waits_out_outages = True
     return patient
+
+
+def log_outage_pause(attempt):
+    log.warning("%s waits %.1fs for an outage to pass: %s", attempt.fn.__name__,
+                attempt.upcoming_sleep, attempt.outcome.exception())

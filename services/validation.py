@@ -2,6 +2,7 @@
 import re
 from datetime import date, datetime, timezone
 
+from google.protobuf.field_mask_pb2 import FieldMask
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.errors import InvalidArgument
@@ -62,18 +63,11 @@ def masked_changes(schema, resource, update_mask, resource_field):
 
     Returns (resource id, {field: new value}).
     """
-    updatable = set(schema.model_fields)
     resource = resource or {}
     resource_id = resource.get("id")
     if not isinstance(resource_id, str) or not resource_id:
         raise InvalidArgument.field(f"{resource_field}.id", "is required")
-    paths = list(update_mask) or [key for key in resource if key in updatable]
-    unknown = [path for path in paths if path not in updatable]
-    if unknown:
-        raise InvalidArgument.field(
-            "update_mask", f"cannot update {', '.join(unknown)}; updatable: {', '.join(sorted(updatable))}")
-    if not paths:
-        raise InvalidArgument.field("update_mask", "names no field to update")
+    paths = update_paths(update_mask, resource, set(schema.model_fields))
     try:
         changes = parse(schema, {path: resource.get(path, _default_of(schema, path)) for path in paths})
     except InvalidArgument as exc:
@@ -81,6 +75,26 @@ def masked_changes(schema, resource, update_mask, resource_field):
         raise InvalidArgument("; ".join(f"{v['field']}: {v['description']}" for v in violations),
                               violations) from None
     return resource_id, changes.model_dump(include=set(paths))
+
+
+def update_paths(update_mask, resource, updatable):
+    """The fields an Update call names, in FieldMask's canonical form (each once, sorted, none
+    under another): the mask's paths or, with no mask, every updatable field the client set.
+
+    Checked here against the schema, not at the gateway against the resource's descriptor
+    (`FieldMask.IsValidForDescriptor`): not every field of a resource may be updated, and only
+    the service knows which. Masks are field-level, as services replace whole fields, so each
+    path must be an updatable field's name."""
+    named = FieldMask(paths=list(update_mask) or [key for key in resource if key in updatable])
+    canonical = FieldMask()
+    canonical.CanonicalFormFromMask(named)
+    unknown = [path for path in canonical.paths if path not in updatable]
+    if unknown:
+        raise InvalidArgument.field(
+            "update_mask", f"cannot update {', '.join(unknown)}; updatable: {', '.join(sorted(updatable))}")
+    if not canonical.paths:
+        raise InvalidArgument.field("update_mask", "names no field to update")
+    return list(canonical.paths)
 
 
 def _default_of(schema, path):

@@ -1,21 +1,20 @@
 """Partner queues on RabbitMQ: one durable queue per partner on the `civicgrid.partners` exchange,
 with a dead-letter queue and a length limit, read by a broker user of its own that may read
 nothing else (made through the management HTTP API)."""
-import base64
 import hashlib
-import json
-import os
 import re
 import secrets
-import urllib.error
-import urllib.request
 from urllib.parse import quote, unquote, urlsplit
 
+import httpx
 from kombu import Connection, Exchange, Queue
+
+from services.notifications.outbound import CLIENT
+from services.settings import PartnerBrokerSettings
 
 PARTNERS_EXCHANGE = Exchange("civicgrid.partners", type="topic", durable=True)
 DEAD_LETTER_EXCHANGE = Exchange("civicgrid.partners.dead", type="topic", durable=True)
-DEFAULT_MAX_LENGTH = 10000
+SETTINGS = PartnerBrokerSettings()
 
 
 def partner_queue_name(tenant, partner):
@@ -25,7 +24,7 @@ def partner_queue_name(tenant, partner):
 
 def queue_arguments():
     return {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
-            "x-max-length": int(os.environ.get("PARTNER_QUEUE_MAX_LENGTH", DEFAULT_MAX_LENGTH))}
+            "x-max-length": SETTINGS.partner_queue_max_length}
 
 
 def partner_queues(name):
@@ -46,10 +45,9 @@ class BrokerAdmin:
 
     def __init__(self, amqp_uri, api=None):
         parts = urlsplit(amqp_uri)
-        self.api = (api or os.environ.get("RABBITMQ_API") or "http://127.0.0.1:15672/api").rstrip("/")
+        self.api = (api or SETTINGS.rabbitmq_api).rstrip("/")
         self.vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
-        credentials = f"{unquote(parts.username or 'guest')}:{unquote(parts.password or 'guest')}"
-        self.authorization = "Basic " + base64.b64encode(credentials.encode()).decode()
+        self.credentials = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
 
     def reader_name(self, queue):
         """Broker users are global while queues live in a vhost: the name carries both."""
@@ -68,24 +66,22 @@ class BrokerAdmin:
         return password
 
     def delete_user(self, user):
-        try:
-            self._request("DELETE", f"/users/{quote(user, safe='')}")
-        except urllib.error.HTTPError as exc:
-            if exc.code != 404:
-                raise
+        self._request("DELETE", f"/users/{quote(user, safe='')}", missing_is_fine=True)
 
     def _exists(self, path):
-        try:
-            self._request("GET", path)
-            return True
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return False
-            raise
+        return self._request("GET", path, missing_is_fine=True).status_code != 404
 
-    def _request(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.api}{path}", data=data, method=method, headers={
-            "Authorization": self.authorization, "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.read()
+    def _request(self, method, path, body=None, missing_is_fine=False):
+        """An API that refuses or does not answer is the broker not answering to the services
+        (an OSError, which services/bus.py counts as BROKER_UNREACHABLE: UNAVAILABLE, not INTERNAL)."""
+        try:
+            response = CLIENT.request(method, f"{self.api}{path}", json=body, auth=self.credentials, timeout=10)
+            if not (missing_is_fine and response.status_code == 404):
+                response.raise_for_status()
+            return response
+        except httpx.HTTPError as error:
+            raise ManagementApiError(f"RabbitMQ management API, {method} {path}: {error}") from error
+
+
+class ManagementApiError(ConnectionError):
+    """RabbitMQ's management API refused a request or did not answer."""

@@ -2,7 +2,7 @@
 from services.errors import InvalidArgument
 from services.notifications import schemas
 from services.storage import timestamp
-from services.validation import parse
+from services.validation import parse, update_paths
 
 
 def view(stored):
@@ -16,14 +16,7 @@ def view(stored):
 def changes_of(command):
     """The preferences an update sets: those named in its mask (or, with no mask, every one it
     carries), a masked preference left out going back to its default."""
-    updatable = set(schemas.PreferenceChanges.model_fields)
-    paths = command.update_mask or [key for key in command.preferences if key in updatable]
-    unknown = sorted(set(paths) - updatable)
-    if unknown:
-        raise InvalidArgument.field("update_mask", f"cannot update {', '.join(unknown)}; "
-                                                   f"updatable: {', '.join(sorted(updatable))}")
-    if not paths:
-        raise InvalidArgument.field("update_mask", "names no field to update")
+    paths = update_paths(command.update_mask, command.preferences, set(schemas.PreferenceChanges.model_fields))
     try:
         changes = parse(schemas.PreferenceChanges, {
             path: command.preferences.get(path, schemas.PREFERENCE_DEFAULTS[path]) for path in paths})

@@ -2,7 +2,6 @@
 inbox, sends notices to an audience, and feeds partner systems their subscribed, redacted events
 by queue, signed webhook and a resumable event stream."""
 import logging
-import os
 
 from kombu import Exchange, Queue, binding
 from nameko.dependency_providers import Config
@@ -16,6 +15,7 @@ from services.messaging import RpcProxy, consume
 from services.notifications import (broker, catalog, inbox, metrics, partners, preferences, rules, schemas, sms,
                                     webhooks)
 from services.notifications.store import NotificationsRepository
+from services.settings import EventLogSettings
 from services.storage import MongoStore, now, page_size_of, public
 
 log = logging.getLogger(__name__)
@@ -26,16 +26,12 @@ EVENT_LOG_QUEUE = Queue(
     "notifications.event-log", durable=True,
     bindings=[binding(Exchange(f"{source}.events", type="topic", durable=True), routing_key="#")
               for source in EVENT_SOURCES])
-DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
+EVENT_LOG = EventLogSettings()
 RESIDENTS_PAGE = 500
 WEBHOOK_BATCH = 20
 WEBHOOK_LEASE_SECONDS = 30
 SMS_BATCH = 50
 SMS_LEASE_SECONDS = 30
-
-
-def retention_seconds():
-    return int(os.environ.get("EVENT_RETENTION_SECONDS", DEFAULT_RETENTION_SECONDS))
 
 
 class NotificationsService(base.CivicService):
@@ -61,7 +57,7 @@ class NotificationsService(base.CivicService):
 
     @timer(interval=60)
     def purge_event_log(self):
-        self.store.purge_events_older_than(retention_seconds())
+        self.store.purge_events_older_than(EVENT_LOG.retention_seconds)
 
     # Inbox
 
@@ -176,7 +172,7 @@ class NotificationsService(base.CivicService):
 
     @timer(interval=1)
     def deliver_webhooks(self):
-        config = webhooks.settings()
+        config = webhooks.SETTINGS
         metrics.PARTNER_DELIVERIES_UNACKNOWLEDGED.set(self.store.unacknowledged_webhooks())
         for _ in range(WEBHOOK_BATCH):
             delivery = self.store.next_webhook_due(WEBHOOK_LEASE_SECONDS)
@@ -186,7 +182,7 @@ class NotificationsService(base.CivicService):
 
     @timer(interval=1)
     def deliver_sms(self):
-        config = webhooks.settings()
+        config = webhooks.SETTINGS
         sender = sms.adapter(self.store.sms_sink)
         for _ in range(SMS_BATCH):
             delivery = self.store.next_sms_due(SMS_LEASE_SECONDS)

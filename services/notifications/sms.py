@@ -1,16 +1,15 @@
 """SMS behind one adapter interface: an HTTP provider in production, a local sink for `make up`
 and tests that records what would have been sent. Quiet hours hold non-urgent messages."""
 import json
-import os
-import urllib.error
-import urllib.request
 from datetime import datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from services.notifications.outbound import delivered
+from services.settings import SmsProviderSettings
 from services.storage import now
 
-TIMEOUT_SECONDS = 5
+PROVIDER = SmsProviderSettings()
 
 
 class SmsAdapter(Protocol):
@@ -31,12 +30,7 @@ class HttpSmsProvider(SmsAdapter):
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         body = json.dumps({"to": phone, "text": text, "id": message_id}, ensure_ascii=False).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-                return 200 <= response.status < 300
-        except (urllib.error.URLError, OSError):
-            return False
+        return delivered(self.url, body, headers)
 
 
 class LocalSmsSink(SmsAdapter):
@@ -53,9 +47,8 @@ class LocalSmsSink(SmsAdapter):
 
 def adapter(sink):
     """SMS_PROVIDER_URL chooses the HTTP provider; without it texts go to the local `sink` collection."""
-    url = os.environ.get("SMS_PROVIDER_URL")
-    if url:
-        return HttpSmsProvider(url, os.environ.get("SMS_PROVIDER_TOKEN", ""))
+    if PROVIDER.url:
+        return HttpSmsProvider(PROVIDER.url, PROVIDER.token)
     return LocalSmsSink(sink)
 
 

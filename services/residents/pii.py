@@ -7,31 +7,35 @@ value, and to refuse a second registration of one ID, without decrypting anythin
 import base64
 import hashlib
 import hmac
-import os
-import re
 from datetime import date
 
+import phonenumbers
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nameko.extensions import DependencyProvider
+from phonenumbers import NumberParseException, PhoneNumberType
+from stdnum.cn import ric
+from stdnum.exceptions import InvalidComponent
+from stdnum.util import isdigits
+
+from services.settings import PiiSettings
 
 FULL_PII_GRANT = "pii_full"
 PII_FIELDS = ("national_id", "phone")
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK_CHARS = "10X98765432"
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+PHONE_RULE = "must be a mainland mobile (11 digits from 13-19) or a landline like 010-12345678"
 
 
 def check_national_id(value):
     """The 18-character mainland resident ID: 6-digit area, YYYYMMDD birth date, 3-digit
-    sequence, ISO 7064 MOD 11-2 check character. Returns it upper-cased."""
-    value = value.upper()
-    if not re.fullmatch(r"\d{17}[\dX]", value):
+    sequence, ISO 7064 MOD 11-2 check character. Returns it upper-cased.
+
+    Not `ric.validate`: it also refuses area codes missing from python-stdnum's list of
+    counties, and the registry takes any area, as it always has (an ID outlives its county)."""
+    value = ric.compact(value)
+    if len(value) != 18 or not isdigits(value[:17]) or not (isdigits(value[17]) or value[17] == "X"):
         raise ValueError("must be 18 characters: 17 digits and a check digit or X")
-    total = sum(int(digit) * weight for digit, weight in zip(value[:17], ID_WEIGHTS))
-    if ID_CHECK_CHARS[total % 11] != value[17]:
+    if ric.calc_check_digit(value) != value[17]:
         raise ValueError("check digit does not match")
     birth_date_of_id(value)
     return value
@@ -39,8 +43,8 @@ def check_national_id(value):
 
 def birth_date_of_id(national_id):
     try:
-        born = date(int(national_id[6:10]), int(national_id[10:12]), int(national_id[12:14]))
-    except ValueError:
+        born = ric.get_birth_date(national_id)
+    except InvalidComponent:
         raise ValueError("carries an impossible birth date") from None
     if born > date.today() or born.year < 1880:
         raise ValueError("carries a birth date that is not a real one (future or before 1880)")
@@ -49,15 +53,37 @@ def birth_date_of_id(national_id):
 
 def with_check_digit(first17):
     """Completes 17 digits into a valid ID (used by seeds, imports' tests and the bench)."""
-    total = sum(int(digit) * weight for digit, weight in zip(first17, ID_WEIGHTS))
-    return first17 + ID_CHECK_CHARS[total % 11]
+    return first17 + ric.calc_check_digit(first17 + "?")
 
 
 def check_phone(value):
-    compact = value.replace(" ", "")
-    if not (MOBILE.match(compact) or LANDLINE.match(compact)):
-        raise ValueError("must be a mainland mobile (11 digits from 13-19) or a landline like 010-12345678")
-    return compact
+    """A number phonenumbers knows as a mainland mobile or landline, kept as written less its
+    spaces: the blind index finds a number again only as it was stored, so the written forms
+    stay the ones the registry has always taken (see `written_forms`)."""
+    written = value.replace(" ", "")
+    try:
+        number = phonenumbers.parse(written, "CN")
+    except NumberParseException:
+        raise ValueError(PHONE_RULE) from None
+    if written not in written_forms(number):
+        raise ValueError(PHONE_RULE)
+    return written
+
+
+def written_forms(number):
+    """A mobile's 11 digits; a landline's trunk 0, area code and number, with or without a hyphen
+    after the area code. Nothing for a number that is not a valid mainland one."""
+    if not phonenumbers.is_valid_number_for_region(number, "CN"):
+        return ()
+    national = phonenumbers.national_significant_number(number)
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.MOBILE:
+        return (national,)
+    if kind == PhoneNumberType.FIXED_LINE:
+        area = 1 + phonenumbers.length_of_geographical_area_code(number)
+        dialled = "0" + national
+        return (dialled, f"{dialled[:area]}-{dialled[area:]}")
+    return ()
 
 
 def mask(value):
@@ -75,7 +101,7 @@ class PiiVault:
     @classmethod
     def from_environment(cls):
         """CIVICGRID_PII_KEY; `make up` generates one into .run/stack/pii-key for a dev stack."""
-        secret = os.environ.get("CIVICGRID_PII_KEY")
+        secret = PiiSettings().pii_key
         if not secret:
             raise RuntimeError("set CIVICGRID_PII_KEY: residents' PII cannot be stored without a key")
         return cls(secret)

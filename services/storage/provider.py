@@ -1,24 +1,22 @@
 """`MongoStore`: the Nameko dependency that hands a service its repository and, once a worker has
 succeeded, publishes the events of everything the worker wrote."""
 import logging
-import os
 
 from nameko.extensions import DependencyProvider
 from pymongo import MongoClient
 
 from services.outbox import OutboxDispatcher
+from services.settings import StoreSettings
 from services.storage.records import WorkerWrites
 
 log = logging.getLogger(__name__)
 
-# No call waits on the store longer than this: a stalled store becomes UNAVAILABLE within the
-# gateway's default 10 s deadline rather than a hang. One operation (an import batch of 500
-# rows, a city's figures) takes well under it here.
-OPERATION_TIMEOUT_MS = int(os.environ.get("MONGO_OPERATION_TIMEOUT_MS", "8000"))
-CONNECT_TIMEOUT_MS = int(os.environ.get("MONGO_CONNECT_TIMEOUT_MS", "3000"))
-# Operations one service process has in flight at most; more wait for a connection. FerretDB v1
-# hangs once more arrive at once than its PostgreSQL pool holds (scripts/lib/postgres.sh).
-CONNECTIONS = int(os.environ.get("MONGO_MAX_POOL_SIZE", "32"))
+# No call waits on the store longer than its operation timeout: a stalled store becomes
+# UNAVAILABLE within the gateway's default 10 s deadline rather than a hang. One operation (an
+# import batch of 500 rows, a city's figures) takes well under it here. The pool size caps the
+# operations one service process has in flight; more wait for a connection. FerretDB v1 hangs
+# once more arrive at once than its PostgreSQL pool holds (scripts/lib/postgres.sh).
+STORE = StoreSettings()
 
 
 class MongoStore(DependencyProvider):
@@ -44,9 +42,9 @@ class MongoStore(DependencyProvider):
     def setup(self):
         config = self.container.config
         self.client = MongoClient(
-            config["MONGO_URI"], tz_aware=True, serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS,
-            connectTimeoutMS=CONNECT_TIMEOUT_MS, socketTimeoutMS=OPERATION_TIMEOUT_MS,
-            waitQueueTimeoutMS=OPERATION_TIMEOUT_MS, maxPoolSize=CONNECTIONS)
+            config["MONGO_URI"], tz_aware=True, serverSelectionTimeoutMS=STORE.connect_timeout_ms,
+            connectTimeoutMS=STORE.connect_timeout_ms, socketTimeoutMS=STORE.operation_timeout_ms,
+            waitQueueTimeoutMS=STORE.operation_timeout_ms, maxPoolSize=STORE.max_pool_size)
         database = self.client[f"{config.get('DB_PREFIX') or 'civicgrid_'}{self.container.service_name}"]
         self.repository = self.repository_class(database)
         self.repository.ensure_indexes()

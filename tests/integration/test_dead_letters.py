@@ -9,15 +9,15 @@ from kombu import Connection, Exchange, Producer
 from cli.main import main
 from services.events import envelope
 from services.grids.events import NodeMoved
-from services.messaging import DELIVERY_LIMIT
+from services.messaging import EVENT_HANDLING
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
 MOVED = NodeMoved.event_type
 # Every service follows moved nodes (services/base.py).
 FOLLOWERS = ("residents", "grids", "tickets", "notifications", "volunteers")
-# The first delivery and DELIVERY_LIMIT more.
-ATTEMPTS = DELIVERY_LIMIT + 1
+# The first delivery and EVENT_DELIVERY_LIMIT more.
+ATTEMPTS = EVENT_HANDLING.delivery_limit + 1
 
 
 def dead_letter_gauge(platform):

@@ -391,9 +391,8 @@ def test_watch_events_streams_and_resumes_from_a_position(platform, unique, part
 
 def test_webhook_pauses_after_repeated_failure_resumes_and_dead_letters(platform, unique, monkeypatch):
     from services.notifications import webhooks
-    monkeypatch.setenv("WEBHOOK_BACKOFF_SECONDS", "0")
-    monkeypatch.setenv("WEBHOOK_PAUSE_AFTER", "2")
-    monkeypatch.setenv("WEBHOOK_MAX_ATTEMPTS", "3")
+    from services.settings import WebhookSettings
+    monkeypatch.setattr(webhooks, "SETTINGS", WebhookSettings(backoff_seconds=0, pause_after=2, max_attempts=3))
     repository = scratch_repository(platform, unique)
     service = driven(repository)
     subscription, _ = repository.subscriptions.create("t1", "", {

@@ -7,6 +7,7 @@ from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 from services import messaging
 from services.errors import NotFound, Unavailable
 from services.events import consume_once
+from services.settings import RpcSettings
 
 
 class Marks:
@@ -93,7 +94,7 @@ def test_stacked_handlers_wrap_the_method_once():
 
 def test_work_queues_are_quorum_queues_that_dead_letter():
     queue = messaging.work_queue(messaging.Queue("evt-grids-x--residents.follow", routing_key="x"))
-    assert queue.queue_arguments == {"x-queue-type": "quorum", "x-delivery-limit": messaging.DELIVERY_LIMIT,
+    assert queue.queue_arguments == {"x-queue-type": "quorum", "x-delivery-limit": messaging.EVENT_HANDLING.delivery_limit,
                                      "x-dead-letter-exchange": "civicgrid.dead-letter"}
     assert queue.durable and not queue.auto_delete and not queue.exclusive
 
@@ -110,7 +111,7 @@ def test_a_call_to_another_service_gives_up_as_unavailable(monkeypatch):
     class ServiceProxy:
         count_people = MethodProxy()
 
-    monkeypatch.setattr(messaging, "RPC_CALL_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(messaging, "RPC", RpcSettings(call_timeout_seconds=0.05))
     residents = messaging.TimedServiceProxy(ServiceProxy(), "residents")
     with pytest.raises(Unavailable):
         residents.count_people({}, {})

@@ -9,12 +9,13 @@ from services.access import Caller
 from services.errors import InvalidArgument, NotFound, PermissionDenied
 from services.notifications import inbox, partners, preferences, webhooks
 from services.notifications.service import NotificationsService
+from services.settings import WebhookSettings
 
 ASSIGNED = "civicgrid.tickets.ticket.assigned.v1"
 PARTNER = {"subject": "clinic", "tenant": "t1", "role": "partner", "scope": ["g1"],
            "grants": ["partner_kind:clinic"]}
 WORKER = {"subject": "w1", "tenant": "t1", "role": "grid_worker", "scope": ["g1"]}
-CONFIG = {"backoff_seconds": 1.0, "max_backoff_seconds": 300.0, "max_attempts": 3, "pause_after": 2}
+CONFIG = WebhookSettings(backoff_seconds=1.0, max_backoff_seconds=300.0, max_attempts=3, pause_after=2)
 
 
 def assignment(assignee="w1", priority="URGENT"):
@@ -160,7 +161,7 @@ def test_a_message_that_is_no_event_is_dropped():
 
 def test_a_failed_webhook_pauses_its_subscription_and_holds_the_delivery(monkeypatch):
     monkeypatch.setattr(webhooks, "send", lambda url, secret, event: False)
-    monkeypatch.setattr(webhooks, "settings", lambda: CONFIG)
+    monkeypatch.setattr(webhooks, "SETTINGS", CONFIG)
     service = worker_factory(NotificationsService)
     service.store.live_subscription.return_value = subscription(webhook_failures=1)
     service.store.next_webhook_due.side_effect = [{"_id": "d1", "subscription_id": "s1", "attempts": 1,

@@ -14,10 +14,13 @@ def test_a_valid_id_passes_and_carries_its_birth_date():
 
 
 @pytest.mark.parametrize("value, reason", [
-    ("110105194912310021", "check digit"),
+    ("110105194912310021", "check digit does not match"),
+    ("110105194912310029", "check digit does not match"),
     ("1101051949123100", "18 characters"),
     ("11010519491231002Y", "18 characters"),
+    ("11010519491231002x0", "18 characters"),
     (with_check_digit("11010519490230002"), "impossible birth date"),
+    (with_check_digit("11010519491301002"), "impossible birth date"),
     (with_check_digit("11010530000101002"), "not a real one"),
 ])
 def test_bad_ids_are_refused_with_the_reason(value, reason):
@@ -25,12 +28,35 @@ def test_bad_ids_are_refused_with_the_reason(value, reason):
         check_national_id(value)
 
 
-def test_phones():
-    assert check_phone("138 1234 5678") == "13812345678"
-    assert check_phone("010-12345678") == "010-12345678"
-    for bad in ("12812345678", "1381234567", "phone"):
-        with pytest.raises(ValueError):
-            check_phone(bad)
+def test_any_area_code_is_taken_as_it_always_was():
+    unlisted = with_check_digit("99999919800101001")
+    assert check_national_id(unlisted) == unlisted
+
+
+@pytest.mark.parametrize("written, stored", [
+    ("138 1234 5678", "13812345678"),
+    ("19912345678", "19912345678"),
+    ("010-12345678", "010-12345678"),
+    ("01012345678", "01012345678"),
+    ("0755-12345678", "0755-12345678"),
+    ("0571 8888 8888", "057188888888"),
+])
+def test_phones_are_kept_as_written_less_spaces(written, stored):
+    assert check_phone(written) == stored
+
+
+@pytest.mark.parametrize("bad", [
+    "12812345678", "1381234567", "phone", "12345",
+    "14912345678",     # a data-only line, not a phone
+    "+8613812345678",  # the registry keeps national forms, which the blind index matches
+    "138-12345678",    # a mobile has no area code to set apart
+    "0101-2345678",    # the hyphen falls after the area code (010)
+    "010-1234567",     # Beijing numbers have 8 digits
+    "(010)12345678",
+])
+def test_phones_that_are_not_mainland_numbers_in_a_taken_form_are_refused(bad):
+    with pytest.raises(ValueError, match="mainland mobile"):
+        check_phone(bad)
 
 
 def test_masks_keep_three_and_four():

@@ -4,6 +4,7 @@ import pytest
 from services.access import Caller
 from services.errors import InvalidArgument, NotFound
 from services.grids import schemas
+from services.residents import schemas as resident_schemas
 from services.validation import calendar_day, masked_changes, parse
 
 
@@ -31,6 +32,43 @@ def test_update_mask_names_only_updatable_fields():
     assert raised.value.violations[0]["field"] == "update_mask"
     assert masked_changes(schemas.NodeChanges, {"id": "n1", "display_name": "New"}, ["display_name"], "node") == \
         ("n1", {"display_name": "New"})
+
+
+@pytest.mark.parametrize("mask, description", [
+    (["kind"], "cannot update kind; updatable: display_name"),
+    (["display_name.first"], "cannot update display_name.first; updatable: display_name"),
+    ([""], "names no field to update"),
+])
+def test_a_mask_outside_the_updatable_fields_is_refused_on_update_mask(mask, description):
+    with pytest.raises(InvalidArgument) as raised:
+        masked_changes(schemas.NodeChanges, {"id": "n1", "display_name": "New"}, mask, "node")
+    assert raised.value.violations == [{"field": "update_mask", "description": description}]
+
+
+def test_without_a_mask_the_updatable_fields_set_are_changed_and_none_set_is_refused():
+    assert masked_changes(schemas.NodeChanges, {"id": "n1", "display_name": "New"}, [], "node") == \
+        ("n1", {"display_name": "New"})
+    with pytest.raises(InvalidArgument) as raised:
+        masked_changes(schemas.NodeChanges, {"id": "n1", "kind": "CITY"}, [], "node")
+    assert raised.value.violations == [{"field": "update_mask", "description": "names no field to update"}]
+
+
+def test_a_mask_is_taken_in_canonical_form_each_path_once_and_absent_fields_cleared():
+    resident_id, changes = masked_changes(resident_schemas.ResidentChanges, {"id": "r1", "phone": "13812345678"},
+                                          ["phone", "tags", "phone"], "resident")
+    assert (resident_id, changes) == ("r1", {"phone": "13812345678", "tags": []})
+
+
+def test_unknown_paths_are_named_each_once_in_order():
+    with pytest.raises(InvalidArgument) as raised:
+        masked_changes(schemas.NodeChanges, {"id": "n1"}, ["zeta", "alpha", "zeta"], "node")
+    assert raised.value.violations[0]["description"].startswith("cannot update alpha, zeta; ")
+
+
+def test_a_resource_without_its_id_is_refused_naming_the_id():
+    with pytest.raises(InvalidArgument) as raised:
+        masked_changes(schemas.NodeChanges, {"display_name": "New"}, ["display_name"], "node")
+    assert raised.value.violations == [{"field": "node.id", "description": "is required"}]
 
 
 def test_clearing_a_required_field_through_the_mask_names_it():
