@@ -49,7 +49,11 @@ class ResidentsService(base.CivicService):
     @command(schemas.ListByNode)
     def list_households(self, caller, command):
         query = caller.scoped({"path": command.node_id} if command.node_id else None)
-        documents, token = self.store.households.page(query, command.page_size, command.page_token)
+        if command.node_id:
+            documents, token = self.store.households_page(
+                caller.tenant, command.node_id, query, command.page_size, command.page_token)
+        else:
+            documents, token = self.store.households.page(query, command.page_size, command.page_token)
         return {"households": [public(d) for d in documents], "next_page_token": token}
 
     @command(schemas.ListByNode)
@@ -95,7 +99,11 @@ class ResidentsService(base.CivicService):
         """Work lists: residents in a scope with all the given tags and/or a name prefix."""
         check_sensitive(caller, command.tags, "tags")
         query = caller.scoped(work_list(command.node_id, command.tags, command.name_prefix, command.include_departed))
-        documents, token = self.store.residents.page(query, command.page_size, command.page_token)
+        if command.node_id and not command.include_departed:
+            documents, token = self.store.residents_page(
+                caller.tenant, command.node_id, command.tags, query, command.page_size, command.page_token)
+        else:
+            documents, token = self.store.residents.page(query, command.page_size, command.page_token)
         return {"residents": self._shown_all(caller, documents, "ListResidents"), "next_page_token": token}
 
     @command(schemas.FindResidents)

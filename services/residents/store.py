@@ -1,14 +1,26 @@
 """Storage of the residents service: households, residents, visits and the PII read audit."""
 import re
+import time
 
 from pymongo import ASCENDING
 
 from services.residents.schemas import DEPARTED, UNVISITED_SCAN_LIMIT
-from services.storage import (BuildingSnapshots, CountedRecords, Records, Repository, combined, insert_all, live,
+from services.storage import (BuildingSnapshots, Listing, CountedRecords, Records, Repository, combined, insert_all, live,
                               now, read_each)
 
 
 TAG_COUNT = "tag:"
+# How long a list's size, read from the figures to choose how to read its pages, is taken as is:
+# a size only needs to be about right.
+LIST_SIZE_KEPT_SECONDS = 60
+
+
+def resident_lists(resident):
+    """The lists an active resident is in below each node of its path: everyone, and per tag.
+    Named as the figures count them, so a list's size is its figure."""
+    if resident.get("status", "ACTIVE") in DEPARTED:
+        return set()
+    return {"residents", *(f"{TAG_COUNT}{tag}" for tag in resident["tags"])}
 
 
 def resident_counts(resident):
@@ -40,15 +52,37 @@ class ResidentsRepository(Repository):
         super().__init__(database)
         self.figures = BuildingSnapshots(database, self.count_building)
         self.households = CountedRecords(database.households, "household", self.figures,
-                                         counts_of=lambda household: {"households": 1}, counted_fields=())
+                                         counts_of=lambda household: {"households": 1}, counted_fields=(),
+                                         listing=Listing(lambda household: {"households"}, depends_on=()))
         self.residents = CountedRecords(database.residents, "resident", self.figures,
-                                        counts_of=resident_counts, counted_fields=("tags", "status", "household_id"))
+                                        counts_of=resident_counts, counted_fields=("tags", "status", "household_id"),
+                                        listing=Listing(resident_lists, depends_on=("tags", "status")))
+        self.list_sizes = {}
         self.visits = Records(database.visits, "visit")
         self.pii_reads = database.pii_reads
         # blind index of a national ID -> the resident holding it; see claim_national_ids
         self.national_ids = database.national_ids
         # key of an import batch imported whole -> when; see ResidentsService.import_residents
         self.imported_batches = database.imported_batches
+
+    def residents_page(self, tenant, node_id, tags, query, page_size, page_token):
+        """A page of active residents below a node matching `query`, read from the list of the
+        rarest of `tags` (or of everyone)."""
+        sizes = self._list_sizes(tenant, node_id)
+        facet = min((f"{TAG_COUNT}{tag}" for tag in tags), key=lambda name: sizes.get(name, 0), default="residents")
+        return self.residents.listed_page(node_id, facet, sizes.get(facet, 0), query, page_size, page_token)
+
+    def households_page(self, tenant, node_id, query, page_size, page_token):
+        sizes = self._list_sizes(tenant, node_id)
+        return self.households.listed_page(
+            node_id, "households", sizes.get("households", 0), query, page_size, page_token)
+
+    def _list_sizes(self, tenant, node_id):
+        kept = self.list_sizes.get((tenant, node_id))
+        if kept is None or time.monotonic() - kept[0] > LIST_SIZE_KEPT_SECONDS:
+            kept = self.list_sizes[(tenant, node_id)] = (
+                time.monotonic(), self.figures.totals_below({"tenant": tenant, "path": node_id}))
+        return kept[1]
 
     def ensure_indexes(self):
         super().ensure_indexes()

@@ -24,17 +24,19 @@ def read_each(read, keys):
     return dict(zip(keys, GreenPool(READS_IN_FLIGHT).imap(read, keys)))
 
 
-def rewrite_paths(collection, query, node_id, node_path):
+def rewrite_paths(collection, query, node_id, node_path, fields_of=None):
     """Gives the documents matching `query`, all at or below `node_id`, `node_path` as the prefix
-    of their path; returns how many changed. One document per write: FerretDB v1 deadlocks for
-    good, every later command included, when two multi-document updates of the same documents
-    run at once, as a move and the handlers of its node.moved event do."""
+    of their path, and the fields `fields_of(document as moved)` derives from it, if given;
+    returns how many changed. One document per write: FerretDB v1 deadlocks for good, every
+    later command included, when two multi-document updates of the same documents run at once,
+    as a move and the handlers of its node.moved event do."""
     changed = {}
-    for document in collection.find(query, {"path": 1}):
+    for document in collection.find(query, None if fields_of else {"path": 1}):
         path = [*node_path, *document["path"][document["path"].index(node_id) + 1:]]
         if path != document["path"]:
-            changed[document["_id"]] = path
+            moved = document | {"path": path}
+            changed[document["_id"]] = {"path": path, **(fields_of(moved) if fields_of else {})}
 
     def rewrite(record_id):
-        return collection.update_one({"_id": record_id}, {"$set": {"path": changed[record_id]}}).modified_count
+        return collection.update_one({"_id": record_id}, {"$set": changed[record_id]}).modified_count
     return sum(read_each(rewrite, changed).values())

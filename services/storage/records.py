@@ -18,6 +18,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.errors import InvalidArgument, NotFound
 from services.ferretdb import duplicate_keys_reported
 from services.queries import combined
+from services.storage.listings import LISTED_IN
 
 OUTBOX = "outbox"
 DEFAULT_PAGE_SIZE = 50
@@ -27,7 +28,7 @@ MAX_PAGE_SIZE = 500
 # where any test on the outbox array itself scans every record on FerretDB.
 OUTBOX_PENDING = "outbox_pending"
 IMPORT_BATCH = "import_batch"
-INTERNAL_FIELDS = ("_id", "tenant", "request_id", OUTBOX, OUTBOX_PENDING, IMPORT_BATCH, "retire_time")
+INTERNAL_FIELDS = ("_id", "tenant", "request_id", OUTBOX, OUTBOX_PENDING, IMPORT_BATCH, "retire_time", LISTED_IN)
 # Deletion first marks a record retired, with its events, in one write; the record
 # is removed once the events are out, so a crash in between loses no event.
 LIVE = {"retire_time": {"$exists": False}}
@@ -103,11 +104,13 @@ class WorkerWrites:
 class Records:
     """One collection of tenant-owned records."""
 
-    def __init__(self, collection, what, claims=None):
-        """`claims` (a `ClaimedUpdates` of this collection) for records written by `claimed_update`."""
+    def __init__(self, collection, what, claims=None, listing=None):
+        """`claims` (a `ClaimedUpdates` of this collection) for records written by `claimed_update`;
+        `listing` (a `storage.listings.Listing`) for records paged by `listed_page`."""
         self.collection = collection
         self.what = what
         self.claims = claims
+        self.listing = listing
         self.writes = None
 
     def for_worker(self, writes):
@@ -128,6 +131,19 @@ class Records:
         self.collection.create_index(OUTBOX_PENDING, name="outbox_pending")
         if self.claims:
             self.claims.ensure_indexes()
+        if self.listing:
+            self.collection.create_index([(LISTED_IN, ASCENDING)], name="listed_in")
+            self._list_records_from_before_listing()
+
+    def _list_records_from_before_listing(self):
+        """Gives records written before this collection was listed their lists, once: a note in
+        `listings_started` spares later starts the scan."""
+        started = self.collection.database.listings_started
+        if started.find_one({"_id": self.collection.name}):
+            return
+        for document in self.collection.find({LISTED_IN: {"$exists": False}}):
+            self.collection.update_one({"_id": document["_id"]}, {"$set": self.listing.fields_of(document)})
+        insert_all(started, [{"_id": self.collection.name, "time": now()}])
 
     def create(self, tenant, request_id, fields, events=()):
         """Insert once per (tenant, request_id); a repeat returns the first record and
@@ -143,6 +159,8 @@ class Records:
             OUTBOX: list(events),
             OUTBOX_PENDING: bool(events),
         }
+        if self.listing:
+            document |= self.listing.fields_of(document)
         try:
             self.collection.insert_one(document)
             return self.wrote(document), True
@@ -153,6 +171,9 @@ class Records:
             return existing, False
 
     def insert_new(self, tenant, documents):
+        if self.listing:
+            for document in documents:
+                document |= self.listing.fields_of(document)
         return insert_new(self.collection, tenant, documents)
 
     def get(self, query):
@@ -169,7 +190,10 @@ class Records:
         return record
 
     def update(self, query, changes, events=(), extra=None):
-        """Apply `$set` changes and queue their events in the same single-document write."""
+        """Apply `$set` changes and queue their events in the same single-document write; a
+        listed record's lists change in that write too."""
+        if self.listing and self.listing.depends_on & set(changes):
+            changes = changes | self.listing.fields_of(self.get(query) | changes)
         operation = {"$set": {**changes, "update_time": now()}}
         for operator, fields in (extra or {}).items():
             operation.setdefault(operator, {}).update(fields)
@@ -204,6 +228,16 @@ class Records:
         documents = documents[:size]
         token = encode_page_token(documents[-1]["_id"]) if more else ""
         return documents, token
+
+    def listed_page(self, node_id, facet, size_of_list, query, page_size=None, page_token=None):
+        """`page` of the records below `node_id` in list `facet` that match `query`, read from
+        the list's shards (see `storage.listings`); `size_of_list` is about how many it holds."""
+        size = page_size_of(page_size)
+        after = decode_page_token(page_token)
+        documents = self.listing.page(self.collection, node_id, facet, size_of_list, live(query), size, after)
+        more = len(documents) > size
+        documents = documents[:size]
+        return documents, encode_page_token(documents[-1]["_id"]) if more else ""
 
     def first(self, query, fields=None):
         """The first live record matching `query`, or None; `fields` as a projection."""

@@ -70,8 +70,13 @@ class Repository:
         prefix. Idempotent, so a move interrupted halfway is finished by running it again.
         Returns how many records changed."""
         below = {"tenant": tenant, "path": node_id, "_id": {"$ne": node_id}}
-        return sum(rewrite_paths(getattr(self, name).collection, below, node_id, node_path)
+        return sum(self._rewrite_paths(getattr(self, name), below, node_id, node_path)
                    for name in self.record_collections)
+
+    @staticmethod
+    def _rewrite_paths(records, below, node_id, node_path):
+        fields_of = records.listing.fields_of if records.listing else None
+        return rewrite_paths(records.collection, below, node_id, node_path, fields_of)
 
     def hold_events(self, batch_id, held):
         self.database.held_events.insert_one({"_id": batch_id, "time": now(), "held": held})

@@ -153,8 +153,8 @@ class CountedRecords(Records):
     `counts_of(record)` gives what a live record counts, {name: number}; only a write touching
     `counted_fields` can change that."""
 
-    def __init__(self, collection, what, snapshots, counts_of, counted_fields):
-        super().__init__(collection, what)
+    def __init__(self, collection, what, snapshots, counts_of, counted_fields, listing=None):
+        super().__init__(collection, what, listing=listing)
         self.snapshots = snapshots
         self.counts_of = counts_of
         self.counted_fields = set(counted_fields) | {"path", "retire_time"}

@@ -1,0 +1,87 @@
+"""Pages of big lists (residents with a tag below a community, households below a city) that the
+store answers from an index, in `_id` order, on FerretDB as on MongoDB.
+
+FerretDB v1 pushes only equality filters down to PostgreSQL, never a sort or a limit: a page of
+"elderly below this community" reads, decodes and sorts every match (1,371 there, 20,000 in a
+city) to return 50. So a listed record carries, in the same write that changes it, the keys of
+the lists it is in (`listed_in`, an indexed array), each list split into shards by the first
+characters of the record's `_id`: the shard holding `_id`s that start with "3f" is one equality
+away, and shards taken in order give the records in `_id` order, so pages keep the keyset
+contract of `Records.page`. A list is stored at four shard granularities (1, 16, 256 and 4,096
+shards); a page reads the granularity whose shards hold about a page, chosen from the list's
+size (the node's figures), and reads several shards at once.
+"""
+import hashlib
+from functools import lru_cache
+
+from services.queries import combined
+from services.storage.bulk import read_each
+
+LISTED_IN = "listed_in"
+HEX = "0123456789abcdef"
+GRANULARITIES = (0, 1, 2, 3)
+# Records a shard should hold at most, so that reading it costs about a page.
+SHARD_SIZE = 120
+SHARDS_IN_FLIGHT = 8
+EVERYONE = "*"
+
+
+def list_key(node_id, facet, shard):
+    """A short, fixed-length key for (node, facet, shard): a resident is in some 80 of them."""
+    return hashlib.blake2b(f"{node_id}|{facet}|{shard}".encode(), digest_size=8).hexdigest()
+
+
+def keys_of(path, facets, record_id):
+    """Every list a record is in: below each node of its path, for each facet, at each granularity."""
+    return sorted({list_key(node_id, facet, record_id[:granularity])
+                   for node_id in path for facet in facets for granularity in GRANULARITIES})
+
+
+def granularity_for(size):
+    """The coarsest split whose shards hold at most SHARD_SIZE records of a list this big."""
+    for granularity in GRANULARITIES:
+        if size <= SHARD_SIZE * 16 ** granularity:
+            return granularity
+    return GRANULARITIES[-1]
+
+
+@lru_cache(maxsize=None)
+def shards_of(granularity):
+    if granularity == 0:
+        return ("",)
+    return tuple(prefix + char for prefix in shards_of(granularity - 1) for char in HEX)
+
+
+class Listing:
+    """How a collection's records are listed: `facets_of(record)` names the lists below each node
+    of its path a record is in (e.g. {"*", "tag:elderly"}), or none; `depends_on` names the
+    fields those depend on, besides `path`."""
+
+    def __init__(self, facets_of, depends_on):
+        self.facets_of = facets_of
+        self.depends_on = set(depends_on) | {"path"}
+
+    def fields_of(self, record):
+        """The `listed_in` field of a record (as it will be stored, `_id` included)."""
+        return {LISTED_IN: keys_of(record["path"], self.facets_of(record), record["_id"])}
+
+    def page(self, collection, node_id, facet, size_of_list, query, page_size, after):
+        """Up to `page_size` + 1 records of (node, facet) after `after` (an `_id`, or None) that
+        also match `query`, in `_id` order."""
+        shards = shards_of(granularity_for(size_of_list))
+        start = shards.index(after[:len(shards[0])]) if after and shards[0] else 0
+        found = []
+        for batch_start in range(start, len(shards), SHARDS_IN_FLIGHT):
+            batch = shards[batch_start:batch_start + SHARDS_IN_FLIGHT]
+            read = read_each(lambda shard: self._shard(collection, node_id, facet, shard, query, after), batch)
+            found += [document for shard in batch for document in read[shard]]
+            if len(found) > page_size:
+                break
+        return found[:page_size + 1]
+
+    @staticmethod
+    def _shard(collection, node_id, facet, shard, query, after):
+        conditions = {LISTED_IN: list_key(node_id, facet, shard)}
+        if after:
+            conditions["_id"] = {"$gt": after}
+        return sorted(collection.find(combined(conditions, query)), key=lambda document: document["_id"])
