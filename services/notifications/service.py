@@ -63,10 +63,8 @@ class NotificationsService(base.CivicService):
 
     @command(schemas.ListInbox)
     def list_inbox(self, caller, command):
-        query = {"tenant": caller.tenant, "recipient": caller.subject}
-        if command.unread_only:
-            query["read_time"] = {"$exists": False}
-        messages, token = self.store.inbox_page(query, command.page_size, command.page_token)
+        messages, token = self.store.inbox_page(
+            caller.tenant, caller.subject, command.unread_only, command.page_size, command.page_token)
         return {"messages": [public(m) for m in messages], "next_page_token": token,
                 "unread_count": self.store.unread_count(caller.tenant, caller.subject)}
 

@@ -7,10 +7,14 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.notifications.inbox import message_id
-from services.storage import Records, Repository, insert_all, now
+from services.storage import Listing, Records, Repository, insert_all, now, read_each
 
 DUPLICATE_KEY = 11000
 POSITION_BLOCK = 100
+# A person's messages, and those still unread, are lists (see services/storage/listings.py): a
+# page of a long inbox reads its shards, and counting the unread reads only unread messages.
+INBOX = Listing(lambda message: {"inbox"} if "read_time" in message else {"inbox", "unread"},
+                depends_on=("read_time",), nodes_of=lambda message: [message["recipient"]])
 
 
 class NotificationsRepository(Repository):
@@ -23,6 +27,7 @@ class NotificationsRepository(Repository):
         self.event_log = database.event_log
         self.counters = database.counters
         self.inbox = database.inbox
+        self.messages = Records(database.inbox, "message", listing=INBOX)
         self.partner_deliveries = database.partner_deliveries
         self.webhook_deliveries = database.webhook_deliveries
         self.sms_deliveries = database.sms_deliveries
@@ -42,6 +47,7 @@ class NotificationsRepository(Repository):
                                 unique=True, name="one_per_origin_recipient_channel")
         self.inbox.create_index([("tenant", ASCENDING), ("recipient", ASCENDING)], name="recipient")
         self.inbox.create_index([("notice_id", ASCENDING)], name="notice")
+        self.messages.ensure_listing()
         self.subscriptions.collection.create_index(
             [("tenant", ASCENDING), ("event_types", ASCENDING)], name="by_type")
         self.subscriptions.collection.create_index(
@@ -92,25 +98,34 @@ class NotificationsRepository(Repository):
         if not messages:
             return 0
         try:
-            return len(self.inbox.insert_many(messages, ordered=False).inserted_ids)
+            return len(self.inbox.insert_many([message | INBOX.fields_of(message) for message in messages],
+                                              ordered=False).inserted_ids)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(error.get("code") != DUPLICATE_KEY for error in errors):
                 raise
             return exc.details.get("nInserted", 0)
 
-    def inbox_page(self, query, page_size, page_token):
-        return Records(self.inbox, "message").page(query, page_size, page_token)
+    def inbox_page(self, tenant, recipient, unread_only, page_size, page_token):
+        facet = "unread" if unread_only else "inbox"
+        query = {"tenant": tenant, "recipient": recipient}
+        size = INBOX.estimated_size(self.inbox, recipient, facet, query)
+        return self.messages.listed_page(recipient, facet, size, query, page_size, page_token)
 
     def unread_count(self, tenant, recipient):
         return self.inbox.count_documents({"tenant": tenant, "recipient": recipient,
-                                           "read_time": {"$exists": False}})
+                                           **INBOX.whole_list(recipient, "unread")})
 
     def mark_read(self, tenant, recipient, message_ids):
-        return self.inbox.update_many(
-            {"tenant": tenant, "recipient": recipient, "_id": {"$in": list(message_ids)},
-             "read_time": {"$exists": False}},
-            {"$set": {"read_time": now()}}).modified_count
+        """One write per message, by `_id`: each leaves the unread list in the same write."""
+        moment = now()
+
+        def mark(message_id):
+            read = {"_id": message_id, "recipient": recipient, "read_time": moment}
+            return self.inbox.update_one(
+                {"_id": message_id, "tenant": tenant, "recipient": recipient, "read_time": {"$exists": False}},
+                {"$set": {"read_time": moment, **INBOX.fields_of(read)}}).modified_count
+        return sum(read_each(mark, set(message_ids)).values())
 
     def notice_counts(self, notice_id):
         return {"delivered_count": self.inbox.count_documents({"notice_id": notice_id}),

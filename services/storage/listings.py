@@ -52,18 +52,32 @@ def shards_of(granularity):
     return tuple(prefix + char for prefix in shards_of(granularity - 1) for char in HEX)
 
 
-class Listing:
-    """How a collection's records are listed: `facets_of(record)` names the lists below each node
-    of its path a record is in (e.g. {"*", "tag:elderly"}), or none; `depends_on` names the
-    fields those depend on, besides `path`."""
+def path_of(record):
+    return record["path"]
 
-    def __init__(self, facets_of, depends_on):
+
+class Listing:
+    """How a collection's records are listed: `facets_of(record)` names the lists below each of
+    its `nodes_of(record)` (by default the nodes of its path) a record is in (e.g. {"*",
+    "tag:elderly"}), or none; `depends_on` names the fields those depend on."""
+
+    def __init__(self, facets_of, depends_on, nodes_of=path_of):
         self.facets_of = facets_of
-        self.depends_on = set(depends_on) | {"path"}
+        self.nodes_of = nodes_of
+        self.depends_on = set(depends_on) | ({"path"} if nodes_of is path_of else set())
 
     def fields_of(self, record):
         """The `listed_in` field of a record (as it will be stored, `_id` included)."""
-        return {LISTED_IN: keys_of(record["path"], self.facets_of(record), record["_id"])}
+        return {LISTED_IN: keys_of(self.nodes_of(record), self.facets_of(record), record["_id"])}
+
+    def whole_list(self, node_id, facet):
+        """The filter of every record in a list, for counting a short one."""
+        return {LISTED_IN: list_key(node_id, facet, "")}
+
+    def estimated_size(self, collection, node_id, facet, query):
+        """About how many records a list holds, from one of its 256 finer shards: for lists whose
+        size nothing else keeps."""
+        return 256 * len(self._shard(collection, node_id, facet, "80", query, None))
 
     def page(self, collection, node_id, facet, size_of_list, query, page_size, after):
         """Up to `page_size` + 1 records of (node, facet) after `after` (an `_id`, or None) that

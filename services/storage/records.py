@@ -132,12 +132,12 @@ class Records:
         if self.claims:
             self.claims.ensure_indexes()
         if self.listing:
-            self.collection.create_index([(LISTED_IN, ASCENDING)], name="listed_in")
-            self._list_records_from_before_listing()
+            self.ensure_listing()
 
-    def _list_records_from_before_listing(self):
-        """Gives records written before this collection was listed their lists, once: a note in
-        `listings_started` spares later starts the scan."""
+    def ensure_listing(self):
+        """Indexes the lists, and gives records written before this collection was listed their
+        lists, once: a note in `listings_started` spares later starts the scan."""
+        self.collection.create_index([(LISTED_IN, ASCENDING)], name="listed_in")
         started = self.collection.database.listings_started
         if started.find_one({"_id": self.collection.name}):
             return
