@@ -12,6 +12,7 @@ from services.errors import PermissionDenied
 from services.queries import combined
 from services.tickets import figures, lifecycle, parties, schemas
 from services.tickets.queue_index import QueueIndex, millis
+from services.tickets.store import TicketQueue
 from services.validation import parse
 
 MOMENT = datetime(2026, 1, 10, 8, 0, tzinfo=timezone.utc)
@@ -235,3 +236,44 @@ def test_figures_count_what_the_mongodb_filter_did(caller, request_body):
     counted, query, index = figures.counted(caller, command), mongo_counted(caller, command), QueueIndex()
     assert ([ticket["_id"] for ticket in TICKETS if counted(index.entry_of(ticket))] ==
             [ticket["_id"] for ticket in TICKETS if mongo_matches(query, ticket)])
+
+
+# The queue of a process, over a store
+
+
+class StoredTickets:
+    """Just what `TicketQueue` asks of the tickets' `Records`, over a dict."""
+
+    def __init__(self, *documents):
+        self.documents = {document["_id"]: document for document in documents}
+        self.collection = self
+        self.reads = []
+
+    def find(self, query, fields):
+        return list(self.documents.values())
+
+    def first(self, query, fields):
+        self.reads.append(query["_id"])
+        return self.documents.get(query["_id"])
+
+
+def test_a_page_puts_right_what_the_store_contradicts_and_reads_again():
+    tickets = StoredTickets(stored("a", 10), stored("b", 20), stored("c", 30))
+    queue = TicketQueue(tickets)
+    assert [d["_id"] for d in queue.page("t1", everything, 2, None)] == ["a", "b"]
+    tickets.documents["c"] = stored("c", -30)  # overdue now, written behind the process's back
+    del tickets.documents["a"]
+    assert [d["_id"] for d in queue.page("t1", everything, 3, None)] == ["c", "b"]
+    assert queue.index.page("t1", everything, 10) == ["c", "b"]
+
+
+def test_a_process_reads_back_what_others_wrote_not_what_it_wrote_itself():
+    tickets = StoredTickets(stored("a", 10))
+    queue = TicketQueue(tickets)
+    queue.loaded()
+    queue.wrote({**stored("b", 5, version=1), "outbox": [{"id": "event-1"}]})
+    queue.mirror("b", "event-1")
+    assert tickets.reads == [] and queue.index.page("t1", everything, 10) == ["b", "a"]
+    tickets.documents["a"] = stored("a", 1, version=1)
+    queue.mirror("a", "event-2")
+    assert tickets.reads == ["a"] and queue.index.get("a").version == 1
