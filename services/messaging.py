@@ -174,3 +174,16 @@ def waiting_out_outages(handler):
 def log_outage_pause(attempt):
     log.warning("%s waits %.1fs for an outage to pass: %s", attempt.fn.__name__,
                 attempt.upcoming_sleep, attempt.outcome.exception())
+
+
+def broadcast_handler(source_service, event_type):
+    """Every process of the service handles each event, for what it keeps in memory: a queue of
+    its own (classic, exclusive, gone with the process). An outage of the store is waited out as
+    above; any other failure, or an event published while the process is not connected, is lost
+    to it, so what it keeps must also be rebuilt from the store from time to time. `event_type`
+    may be a topic pattern (`civicgrid.tickets.ticket.#`)."""
+    def register(method):
+        return events.EventHandler.decorator(
+            source_service, event_type, handler_type=events.BROADCAST, reliable_delivery=False)(
+            waiting_out_outages(method))
+    return register

@@ -1,33 +1,37 @@
 """Figures of the tickets created under a node in a period: counts by category and state,
-completion, response and resolution times, satisfaction and the overdue backlog."""
+completion, response and resolution times, satisfaction and the overdue backlog. They are
+counted over queue index entries (`queue_index`), whose times are milliseconds since the epoch."""
 from services.tickets import lifecycle
-from services.tickets.views import aware
+from services.tickets.parties import all_of, in_scope
+from services.tickets.queue_index import millis
 
 
-def period(command):
-    """The tickets a GetTicketFigures request counts, before the caller's scope: created in the
-    period, under the node if it names one."""
-    conditions = {"create_time": {"$gte": command.start_time, "$lt": command.end_time}}
+def counted(caller, command):
+    """The tickets a GetTicketFigures request counts (a predicate over queue index entries): in the
+    caller's scope, created in the period, under the node if it names one."""
+    start, end = millis(command.start_time), millis(command.end_time)
+    checks = [in_scope(caller), lambda entry: start <= entry.create_time < end]
     if command.node_id:
-        conditions["path"] = command.node_id
-    return conditions
+        checks.append(lambda entry: command.node_id in entry.path)
+    return all_of(*checks)
 
 
-def figures_of(rows, moment):
+def figures_of(entries, moment):
     counts, first_response, resolution, scores = {}, [], [], []
     total = done = overdue = 0
-    for row in rows:
+    now = millis(moment)
+    for entry in entries:
         total += 1
-        key = (row["category_id"], row["state"])
+        key = (entry.category_id, entry.state)
         counts[key] = counts.get(key, 0) + 1
-        done += row["state"] in lifecycle.DONE_STATES
-        overdue += row["state"] in lifecycle.OPEN_STATES and aware(row["queue_due"]) <= moment
-        if row.get("first_response_time"):
-            first_response.append(minutes_between(row["create_time"], row["first_response_time"]))
-        if row.get("resolve_time"):
-            resolution.append(minutes_between(row["create_time"], row["resolve_time"]))
-        if row.get("feedback"):
-            scores.append(row["feedback"]["satisfaction"])
+        done += entry.state in lifecycle.DONE_STATES
+        overdue += entry.state in lifecycle.OPEN_STATES and entry.queue_due <= now
+        if entry.first_response_time is not None:
+            first_response.append(minutes_between(entry.create_time, entry.first_response_time))
+        if entry.resolve_time is not None:
+            resolution.append(minutes_between(entry.create_time, entry.resolve_time))
+        if entry.satisfaction is not None:
+            scores.append(entry.satisfaction)
     return {
         "total": total,
         "counts": [{"category_id": category, "state": state, "count": count}
@@ -42,4 +46,5 @@ def figures_of(rows, moment):
 
 
 def minutes_between(start, end):
-    return (aware(end) - aware(start)).total_seconds() / 60
+    """Minutes between two times in milliseconds, rounded as `timedelta.total_seconds() / 60` is."""
+    return (end - start) / 1000 / 60

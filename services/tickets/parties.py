@@ -1,8 +1,8 @@
 """Who a ticket involves and who may do what with it: staff of its place, its assignee, its
 reporter, its followers and parties, and the queues each of them reads."""
 from services.errors import InvalidArgument, NotFound, PermissionDenied
-from services.queries import combined
 from services.tickets.lifecycle import STAFF_ROLES
+from services.tickets.queue_index import millis
 
 
 def identities(caller):
@@ -89,33 +89,57 @@ def party_of(command):
     return "organisation_ids", command.organisation_id
 
 
-def queue_filter(caller, command):
+def all_of(*checks):
+    """One predicate over queue index entries from several: an entry must pass every check."""
+    def matches(entry):
+        for check in checks:
+            if not check(entry):
+                return False
+        return True
+    return matches
+
+
+def in_scope(caller):
+    """The caller's tenant and scope, as `Caller.scoped` asks the store for them."""
+    tenant, scope = caller.tenant, frozenset(caller.scope)
+    if caller.whole_tenant:
+        return lambda entry: entry.tenant == tenant
+    return lambda entry: entry.tenant == tenant and not scope.isdisjoint(entry.path)
+
+
+def in_queue(caller, command):
     """The tickets of the queue asked for: the caller's own (MINE), an organisation's (for staff or
     the organisation itself), or by default every ticket in the caller's scope."""
+    tenant = caller.tenant
     if command.queue == "MINE":
-        return {"tenant": caller.tenant, "involved": {"$in": sorted(identities(caller))}}
+        mine = frozenset(identities(caller))
+        return lambda entry: entry.tenant == tenant and not mine.isdisjoint(entry.involved)
     if command.queue == "ORGANISATION_QUEUE":
-        query = {"organisation_ids": command.organisation_id}
-        if command.organisation_id in identities(caller):
-            return {"tenant": caller.tenant, **query}
+        organisation = command.organisation_id
+        if organisation in identities(caller):
+            return lambda entry: entry.tenant == tenant and organisation in entry.organisation_ids
         if caller.role in STAFF_ROLES:
-            return caller.scoped(query)
+            return all_of(in_scope(caller), lambda entry: organisation in entry.organisation_ids)
         raise PermissionDenied("only staff or the organisation itself read its queue")
-    return caller.scoped()
+    return in_scope(caller)
 
 
 def listed(caller, command):
-    """The query of ListTickets: the queue, narrowed by every filter the request sets."""
-    conditions = [queue_filter(caller, command)]
+    """Which tickets ListTickets lists (a predicate over queue index entries): the queue, narrowed
+    by every filter the request sets."""
+    checks = [in_queue(caller, command)]
     if command.node_id:
-        conditions.append({"path": command.node_id})
+        checks.append(lambda entry: command.node_id in entry.path)
     if command.states:
-        conditions.append({"state": {"$in": command.states}})
+        states = frozenset(command.states)
+        checks.append(lambda entry: entry.state in states)
     for name in ("category_id", "kind", "priority"):
         if getattr(command, name):
-            conditions.append({name: getattr(command, name)})
+            checks.append(lambda entry, name=name, value=getattr(command, name): getattr(entry, name) == value)
     if command.created_after:
-        conditions.append({"create_time": {"$gte": command.created_after}})
+        after = millis(command.created_after)
+        checks.append(lambda entry: entry.create_time >= after)
     if command.created_before:
-        conditions.append({"create_time": {"$lt": command.created_before}})
-    return combined(*conditions)
+        before = millis(command.created_before)
+        checks.append(lambda entry: entry.create_time < before)
+    return all_of(*checks)

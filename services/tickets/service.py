@@ -1,5 +1,6 @@
 """The tickets service: the category catalogue and the closed loop of a ticket —
 collect, triage, dispatch, handle, feedback — with promised times and a timeline."""
+import logging
 import time
 
 from nameko.timer import timer
@@ -8,12 +9,14 @@ from services import base
 from services.commands import command
 from services.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.events import consume_once
-from services.messaging import RpcProxy, event_handler
-from services.storage import MongoStore, now, public
+from services.messaging import RpcProxy, broadcast_handler, event_handler
+from services.storage import STORE_UNREACHABLE, MongoStore, now, public
 from services.tickets import catalogue, figures, lifecycle, metrics, parties, schemas, tasks, transitions
 from services.tickets.store import TicketsRepository
 from services.tickets.timeline import SYSTEM
 from services.tickets.views import shown, summary
+
+log = logging.getLogger(__name__)
 
 # Promised times are minutes long; a scan every few seconds is prompt and keeps the database load low.
 DEADLINE_SCAN_SECONDS = 5
@@ -22,6 +25,9 @@ DEADLINE_SCAN_SECONDS = 5
 # tries again, up to this many times (about ten seconds in all).
 APPEND_ATTEMPTS = 20
 APPEND_BACKOFF_SECONDS = 0.05
+# Events a process misses (published while it was not connected to the broker) leave its queue
+# index behind until it reloads, this often.
+QUEUE_RELOAD_SECONDS = 600
 
 
 class TicketsService(base.CivicService):
@@ -60,8 +66,7 @@ class TicketsService(base.CivicService):
         for household_id in command.household_ids:
             self._household(caller, household_id, "household_ids")
         fields, event = transitions.opened(caller, command, category, extra, reporter_subject, place, tags, now())
-        document, _ = self.store.tickets.create(caller.tenant, command.request_id, fields, [event])
-        return shown(document)
+        return shown(self.store.create_ticket(caller.tenant, command.request_id, fields, [event]))
 
     @command(schemas.GetById)
     def get_ticket(self, caller, command):
@@ -74,7 +79,7 @@ class TicketsService(base.CivicService):
     @command(schemas.ListTickets)
     def list_tickets(self, caller, command):
         documents, token = self.store.queue_page(
-            parties.listed(caller, command), command.page_size, command.page_token)
+            caller.tenant, parties.listed(caller, command), command.page_size, command.page_token)
         return {"tickets": [shown(d) for d in documents], "next_page_token": token}
 
     @command(schemas.ListSimilar)
@@ -226,13 +231,33 @@ class TicketsService(base.CivicService):
 
     @command(schemas.Figures)
     def get_ticket_figures(self, caller, command):
-        """Figures of the tickets created under a node in a period. One pass over an index range
-        (tenant, path, create_time) reading seven small fields per ticket — no timelines — so the
-        cost is linear in the period's tickets; percentiles are computed here, exactly."""
+        """Figures of the tickets created under a node in a period: one pass over the tenant's
+        entries in the queue index, no store read; percentiles are computed here, exactly."""
         if command.node_id:
             self._place(caller, command.node_id)
-        rows = self.store.figures_rows(caller.scoped(figures.period(command)))
+        rows = self.store.figures_rows(caller.tenant, figures.counted(caller, command))
         return {"node_id": command.node_id, **figures.figures_of(rows, now())}
+
+    # The queue index of this process (`queue_index`, `store.TicketQueue`)
+
+    @broadcast_handler("tickets", "civicgrid.tickets.ticket.#")
+    def mirror_ticket(self, event):
+        """Every process reads back the ticket another one wrote, as its event comes round."""
+        self.store.mirror_ticket(event["data"]["id"], event["id"])
+
+    @broadcast_handler("grids", "civicgrid.grids.node.moved.v1")
+    def move_queue_below(self, event):
+        """Every process moves the tickets below a moved node in its queue index, once they are
+        moved in the store (`follow_node_move` moves them there once; doing it again changes nothing)."""
+        self.store.rewrite_paths_below(event["tenant"], event["data"]["id"], event["data"]["path"])
+
+    @timer(interval=QUEUE_RELOAD_SECONDS)
+    def reload_queue(self):
+        """Takes every ticket again, for the events a process misses while it is not connected."""
+        try:
+            self.store.reload_queue()
+        except STORE_UNREACHABLE as error:
+            log.warning("the queue index waits for the store: %s", error)
 
     # Promised times
 

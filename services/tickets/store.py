@@ -3,23 +3,32 @@
 A ticket is one document holding its clock, parties and timeline, so a transition, its
 timeline entry and its events are a single write. Only one transition may leave a given
 version (a claimed update, `storage.claims`): it writes conditionally on the state and version it read.
+
+Queues and figures are read from the process's queue index (`queue_index`, `TicketQueue`), not
+by a query: FerretDB would read every matching ticket to sort it.
 """
 import base64
 import binascii
 import json
+import threading
+from collections import OrderedDict
 from datetime import datetime
 
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.errors import AlreadyExists, InvalidArgument
-from services.storage import LIVE, OUTBOX, ClaimedUpdates, Records, Repository, combined, page_size_of
+from services.storage import LIVE, OUTBOX, ClaimedUpdates, Records, Repository, page_size_of, read_each
+from services.tickets import queue_index
 from services.tickets.lifecycle import OPEN_STATES
+from services.tickets.queue_index import ENTRY_FIELDS, QueueIndex, millis
 
 # Fields a queue page does not need; GetTicket and ListTicketTimeline return them.
 QUEUE_PROJECTION = {"timeline": 0, OUTBOX: 0}
-FIGURE_FIELDS = {"category_id": 1, "state": 1, "create_time": 1, "first_response_time": 1,
-                 "resolve_time": 1, "feedback": 1, "queue_due": 1}
+# A page whose tickets keep changing while it is read is read again, at most this many times.
+PAGE_READS = 3
+# Events this process wrote, which it need not read back when they come round to it.
+OWN_EVENTS_KEPT = 10_000
 
 
 class TicketsRepository(Repository):
@@ -30,6 +39,7 @@ class TicketsRepository(Repository):
         self.categories = Records(database.categories, "category")
         self.tickets = Records(database.tickets, "ticket",
                                claims=ClaimedUpdates(database.tickets, database.transition_claims))
+        self.queue = TicketQueue(self.tickets)
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -56,6 +66,11 @@ class TicketsRepository(Repository):
                                 [{"field": "name", "description": "already used in this tenant"}]) from None
         return document
 
+    def create_ticket(self, tenant, request_id, fields, events):
+        """A new ticket (or the one this request created before), as written."""
+        document, _ = self.tickets.create(tenant, request_id, fields, events)
+        return self.queue.wrote(document)
+
     def find_ticket(self, tenant, ticket_id):
         """The tenant's ticket, or None."""
         return self.tickets.first({"tenant": tenant, "_id": ticket_id})
@@ -66,23 +81,18 @@ class TicketsRepository(Repository):
     def transition(self, ticket, changes, timeline_entries, events):
         """Applies a change only if the ticket is still as it was read; None if it moved on."""
         operation = {"$set": dict(changes), "$push": {"timeline": {"$each": list(timeline_entries)}}}
-        return self.tickets.claimed_update(
-            ticket, operation, events, {"tenant": ticket["tenant"], "state": ticket["state"]})
+        return self.queue.wrote(self.tickets.claimed_update(
+            ticket, operation, events, {"tenant": ticket["tenant"], "state": ticket["state"]}))
 
     def release_stale_claims(self):
         self.tickets.claims.release_stale()
 
-    def queue_page(self, query, page_size, page_token):
-        """Keyset pages ordered by (queue_due, _id): overdue first, then soonest due."""
+    def queue_page(self, tenant, matches, page_size, page_token):
+        """Keyset pages ordered by (queue_due, _id): overdue first, then soonest due. `matches`
+        is a predicate over queue index entries (`parties.listed`)."""
         size = page_size_of(page_size)
         after = decode_queue_token(page_token)
-        conditions = [query, LIVE]
-        if after:
-            due, last_id = after
-            conditions.append({"$or": [{"queue_due": {"$gt": due}},
-                                       {"queue_due": due, "_id": {"$gt": last_id}}]})
-        documents = list(self.tickets.collection.find(combined(*conditions), QUEUE_PROJECTION)
-                         .sort([("queue_due", ASCENDING), ("_id", ASCENDING)]).limit(size + 1))
+        documents = self.queue.page(tenant, matches, size + 1, after and (millis(after[0]), after[1]))
         more = len(documents) > size
         documents = documents[:size]
         token = encode_queue_token(documents[-1]) if more else ""
@@ -106,17 +116,107 @@ class TicketsRepository(Repository):
 
     def open_counts(self):
         """Open tickets by state over all tenants, for the ops gauges."""
-        pipeline = [{"$match": {"state": {"$in": list(OPEN_STATES)}}},
-                    {"$group": {"_id": "$state", "count": {"$sum": 1}}}]
-        return {row["_id"]: row["count"] for row in self.tickets.collection.aggregate(pipeline)}
+        return queue_index.open_counts(self.queue.loaded().every())
 
     def overdue_count(self, moment):
-        return self.tickets.collection.count_documents(
-            {"queue_due": {"$lte": moment}, "state": {"$in": list(OPEN_STATES)}})
+        return queue_index.overdue_count(self.queue.loaded().every(), moment)
 
-    def figures_rows(self, query):
-        """The few fields figures need, for every ticket of a node and period (index `figures`)."""
-        return self.tickets.collection.find(combined(query, LIVE), FIGURE_FIELDS)
+    def figures_rows(self, tenant, matches):
+        """The queue index entries of the tenant's tickets that `matches` accepts (`figures.counted`)."""
+        return self.queue.loaded().rows(tenant, matches)
+
+    def mirror_ticket(self, ticket_id, event_id):
+        """Brings the queue index up to the ticket as stored, after an event about it."""
+        self.queue.mirror(ticket_id, event_id)
+
+    def reload_queue(self):
+        self.queue.load()
+
+    def rewrite_paths_below(self, tenant, node_id, node_path):
+        """As every repository does, and the queue index follows the tickets' new paths."""
+        changed = super().rewrite_paths_below(tenant, node_id, node_path)
+        self.queue.index.move_below(tenant, node_id, node_path)
+        return changed
+
+
+class TicketQueue:
+    """The process's queue index, kept as close to the store as it can be without reading it for
+    every page:
+
+    - loaded from the store once, when first asked for (every live ticket, `ENTRY_FIELDS` only),
+      and again by `load` from time to time, which a process that missed events needs;
+    - given every ticket the process writes, as written;
+    - given every ticket another process writes, read by `_id` when its event comes round
+      (`mirror`; the service consumes its own events, one queue per process);
+    - corrected by every page: a page reads its tickets by `_id`, and a ticket whose entry is not
+      what the store holds now is put right in the index and the page taken again.
+
+    Versions keep a late read from undoing a later write: the index never takes an older version
+    of a ticket than it holds."""
+
+    def __init__(self, tickets):
+        self.tickets = tickets
+        self.index = QueueIndex()
+        self.is_loaded = False
+        self.loading = threading.Lock()
+        self.own_events = OrderedDict()
+
+    def loaded(self):
+        if not self.is_loaded:
+            with self.loading:
+                if not self.is_loaded:
+                    self.load()
+        return self.index
+
+    def load(self):
+        """Takes every live ticket as stored; entries of tickets written meanwhile stay, as the
+        versions decide."""
+        for document in self.tickets.collection.find(LIVE, ENTRY_FIELDS):
+            self.index.put(document)
+        self.is_loaded = True
+
+    def wrote(self, document):
+        """A ticket this process wrote (None if the write did not happen), noted and returned."""
+        if document is not None:
+            self.index.put(document)
+            for event in document.get(OUTBOX, ()):
+                self.own_events[event["id"]] = None
+            while len(self.own_events) > OWN_EVENTS_KEPT:
+                self.own_events.popitem(last=False)
+        return document
+
+    def mirror(self, ticket_id, event_id):
+        if event_id in self.own_events:
+            return
+        document = self.tickets.first({"_id": ticket_id}, ENTRY_FIELDS)
+        if document is None:
+            self.index.remove(ticket_id)
+        else:
+            self.index.put(document)
+
+    def page(self, tenant, matches, size, after):
+        """Up to `size` of the tenant's tickets `matches` accepts, after the key `after`, as stored
+        now (no timeline) and in queue order."""
+        index = self.loaded()
+        for _ in range(PAGE_READS):
+            ids = index.page(tenant, matches, size, after)
+            stored = read_each(self._queue_document, ids)
+            stale = {ticket_id: document for ticket_id, document in stored.items()
+                     if not index.agrees(ticket_id, document)}
+            if not stale:
+                return [stored[ticket_id] for ticket_id in ids]
+            for ticket_id, document in stale.items():
+                if document is None:
+                    index.remove(ticket_id)
+                else:
+                    index.put(document)
+        # Still changing: what was read last, as it is stored now.
+        entries = [index.entry_of(document) for document in stored.values() if document]
+        return [stored[entry.id] for entry in sorted(entries, key=lambda entry: entry.key)
+                if matches(entry) and (after is None or entry.key > after)]
+
+    def _queue_document(self, ticket_id):
+        return self.tickets.first({"_id": ticket_id}, QUEUE_PROJECTION)
 
 
 def encode_queue_token(document):

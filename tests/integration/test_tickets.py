@@ -273,6 +273,24 @@ def test_queues_mine_scope_filters_overdue_first_and_pages(platform, town, uniqu
     assert rpc_error(lambda: call(town.worker, "GetTicket", id=far["id"])).code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_a_transition_moves_the_ticket_in_the_queue_at_once_and_figures_follow(town):
+    first, second, third = (town.report(description=f"queue {number}") for number in range(3))
+
+    def in_queue():
+        return [t["id"] for t in call(town.worker, "ListTickets", node_id=town.ids["FLAT"])["tickets"]]
+    assert in_queue() == [first["id"], second["id"], third["id"]]
+    call(town.worker, "TriageTicket", id=first["id"], decision="ACCEPT")  # on to the longer resolution clock
+    assert in_queue() == [second["id"], third["id"], first["id"]]
+    triaged = call(town.worker, "ListTickets", node_id=town.ids["FLAT"], states=["TRIAGED"])["tickets"]
+    assert [t["id"] for t in triaged] == [first["id"]]
+    today = datetime.now(timezone.utc)
+    figures = call(town.operator, "GetTicketFigures", node_id=town.ids["FLAT"],
+                   start_time=(today - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   end_time=(today + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert figures["total"] == 3 and figures["first_response"]["count"] == 1
+    assert {(c["state"], c["count"]) for c in figures["counts"]} == {("SUBMITTED", 2), ("TRIAGED", 1)}
+
+
 # Promised times
 
 
@@ -426,6 +444,8 @@ def test_figures_on_known_data(platform, unique):
         created = start + timedelta(days=number)
         changes = {"state": state, "create_time": created, "clock.missed_notified": True,
                    "queue_due": created if overdue else datetime(9999, 12, 31, tzinfo=timezone.utc)}
+        if overdue:
+            changes["clock.due_at"] = created
         if responded is not None:
             changes["first_response_time"] = created + timedelta(minutes=responded)
         if resolved is not None:
@@ -433,6 +453,9 @@ def test_figures_on_known_data(platform, unique):
         if score is not None:
             changes["feedback"] = {"satisfaction": score, "comment": "", "time": created}
         town.tickets().update_one({"_id": ticket["id"]}, {"$set": changes})
+        # Figures are counted from the service's queue index, which learns of a change made
+        # behind the service's back when the service next writes the ticket.
+        call(town.operator, "FollowTicket", id=ticket["id"])
     outside = town.report(description="outside the period")
     town.tickets().update_one({"_id": outside["id"]}, {"$set": {"create_time": start - timedelta(days=1)}})
     figures = call(town.operator, "GetTicketFigures", node_id=town.ids["GRID"],

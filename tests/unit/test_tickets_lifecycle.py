@@ -6,6 +6,7 @@ import pytest
 from services.errors import FailedPrecondition, InvalidArgument
 from services.tickets import lifecycle, schemas
 from services.tickets.figures import figures_of
+from services.tickets.queue_index import QueueIndex
 from services.tickets.transitions import missed_deadline
 from services.validation import parse
 
@@ -93,13 +94,16 @@ def test_percentiles_and_medians():
 
 
 def test_figures_of_known_rows():
-    rows = [
+    stored = [
         {"category_id": "c", "state": "CLOSED", "create_time": MOMENT, "queue_due": lifecycle.NO_DEADLINE,
          "first_response_time": MOMENT + timedelta(minutes=10), "resolve_time": MOMENT + timedelta(hours=2),
          "feedback": {"satisfaction": 4}},
         {"category_id": "c", "state": "ASSIGNED", "create_time": MOMENT, "queue_due": MOMENT,
          "first_response_time": MOMENT + timedelta(minutes=30)},
     ]
+    index = QueueIndex()
+    rows = [index.entry_of({"_id": f"t{number}", "tenant": "t1", "kind": "REQUEST", "priority": "NORMAL", **row})
+            for number, row in enumerate(stored)]
     figures = figures_of(rows, MOMENT + timedelta(days=1))
     assert figures["total"] == 2 and figures["completion_rate"] == 0.5 and figures["overdue_count"] == 1
     assert figures["first_response"]["median_minutes"] == 20 and figures["resolution"]["p90_minutes"] == 120
@@ -117,7 +121,7 @@ def test_cross_field_rules_name_their_field():
 
 
 def test_filters_are_combined_flat_where_keys_do_not_clash():
-    from services.tickets.store import combined
+    from services.queries import combined
     scoped = {"$and": [{"tenant": "t"}, {"path": {"$in": ["g1"]}}]}
     assert combined(scoped, {"path": "b1"}, {"state": {"$in": ["SUBMITTED"]}}) == {
         "tenant": "t", "path": {"$in": ["g1"]}, "state": {"$in": ["SUBMITTED"]}, "$and": [{"path": "b1"}]}
