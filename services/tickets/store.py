@@ -6,6 +6,7 @@ version (a claimed update, `storage.claims`): it writes conditionally on the sta
 """
 import base64
 import binascii
+import copy
 import json
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.errors import AlreadyExists, InvalidArgument
+from services.reference import REFERENCE, ReferenceMemory
 from services.storage import LIVE, OUTBOX, ClaimedUpdates, Records, Repository, combined, page_size_of
 from services.tickets.lifecycle import OPEN_STATES
 
@@ -28,6 +30,8 @@ class TicketsRepository(Repository):
     def __init__(self, database):
         super().__init__(database)
         self.categories = Records(database.categories, "category")
+        # Shared by every worker's copy of the repository: one memory per process.
+        self.remembered_categories = ReferenceMemory(REFERENCE.max_entries, REFERENCE.ttl_seconds)
         self.tickets = Records(database.tickets, "ticket",
                                claims=ClaimedUpdates(database.tickets, database.transition_claims))
 
@@ -55,6 +59,18 @@ class TicketsRepository(Repository):
             raise AlreadyExists(f"a category named {fields['name']!r} exists",
                                 [{"field": "name", "description": "already used in this tenant"}]) from None
         return document
+
+    def category(self, tenant, category_id):
+        """The tenant's category (NotFound if none), remembered by this process: no call changes or
+        deletes a category once created, so a remembered one is never stale. Should a call ever
+        change them, it must make every process forget the category; until then the time-to-live
+        (REFERENCE_TTL_SECONDS) bounds how long the old one is used."""
+        remembered = self.remembered_categories.recall(tenant, category_id)
+        if remembered is None:
+            category = self.categories.get({"tenant": tenant, "_id": category_id})
+            self.remembered_categories.remember(tenant, category_id, "category", category)
+            return copy.deepcopy(category)
+        return copy.deepcopy(remembered[1])
 
     def find_ticket(self, tenant, ticket_id):
         """The tenant's ticket, or None."""
