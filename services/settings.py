@@ -32,6 +32,17 @@ class RpcSettings(Settings):
     call_timeout_seconds: float = 20
 
 
+class ReferenceSettings(Settings):
+    """What a process remembers of other services' reference data (services/reference.py): at most
+    `max_entries` records, each for at most `ttl_seconds`, the bound on staleness should an
+    event that changes one be lost."""
+
+    model_config = SettingsConfigDict(env_prefix="REFERENCE_")
+
+    max_entries: int = 10000
+    ttl_seconds: float = 60
+
+
 class EventHandlingSettings(Settings):
     model_config = SettingsConfigDict(env_prefix="EVENT_")
 

@@ -10,6 +10,7 @@ from services.commands import command
 from services.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.events import consume_once
 from services.messaging import RpcProxy, broadcast_handler, event_handler
+from services.reference import GridsReference
 from services.storage import STORE_UNREACHABLE, MongoStore, now, public
 from services.tickets import catalogue, figures, lifecycle, metrics, parties, schemas, tasks, transitions
 from services.tickets.store import TicketsRepository
@@ -33,7 +34,7 @@ QUEUE_RELOAD_SECONDS = 600
 class TicketsService(base.CivicService):
     name = "tickets"
     store = MongoStore(TicketsRepository)
-    grids = RpcProxy("grids")
+    grids = GridsReference()
     residents = RpcProxy("residents")
     volunteers = RpcProxy("volunteers")
 
@@ -326,25 +327,17 @@ class TicketsService(base.CivicService):
 
     def _category(self, caller, category_id):
         try:
-            return self.store.categories.get({"tenant": caller.tenant, "_id": category_id})
+            return self.store.category(caller.tenant, category_id)
         except NotFound:
             raise InvalidArgument.field("category_id", "is not a category of this tenant") from None
 
     def _place(self, caller, node_id):
         """The flat or node a ticket is about: its id, path and building (if any)."""
-        context = caller.model_dump()
         try:
-            flat = self.grids.get_flat(context, {"id": node_id})
-            return {"id": flat["id"], "path": flat["path"], "building_id": flat["building_id"]}
-        except NotFound:
-            pass
-        try:
-            node = self.grids.get_node(context, {"id": node_id})
+            return self.grids.place(caller, node_id)
         except NotFound:
             raise NotFound("node not found", [{"field": "node_id", "description": "no such flat or node in scope"}]) \
                 from None
-        return {"id": node["id"], "path": node["path"],
-                "building_id": node["id"] if node["kind"] == "BUILDING" else ""}
 
     def _resident_tags(self, caller, resident_id):
         if not resident_id:

@@ -9,6 +9,7 @@ by a query: FerretDB would read every matching ticket to sort it.
 """
 import base64
 import binascii
+import copy
 import json
 import threading
 from collections import OrderedDict
@@ -18,6 +19,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.errors import AlreadyExists, InvalidArgument
+from services.reference import REFERENCE, ReferenceMemory
 from services.storage import LIVE, OUTBOX, ClaimedUpdates, Records, Repository, page_size_of, read_each
 from services.tickets import queue_index
 from services.tickets.lifecycle import OPEN_STATES
@@ -37,6 +39,8 @@ class TicketsRepository(Repository):
     def __init__(self, database):
         super().__init__(database)
         self.categories = Records(database.categories, "category")
+        # Shared by every worker's copy of the repository: one memory per process.
+        self.remembered_categories = ReferenceMemory(REFERENCE.max_entries, REFERENCE.ttl_seconds)
         self.tickets = Records(database.tickets, "ticket",
                                claims=ClaimedUpdates(database.tickets, database.transition_claims))
         self.queue = TicketQueue(self.tickets)
@@ -70,6 +74,18 @@ class TicketsRepository(Repository):
         """A new ticket (or the one this request created before), as written."""
         document, _ = self.tickets.create(tenant, request_id, fields, events)
         return self.queue.wrote(document)
+
+    def category(self, tenant, category_id):
+        """The tenant's category (NotFound if none), remembered by this process: no call changes or
+        deletes a category once created, so a remembered one is never stale. Should a call ever
+        change them, it must make every process forget the category; until then the time-to-live
+        (REFERENCE_TTL_SECONDS) bounds how long the old one is used."""
+        remembered = self.remembered_categories.recall(tenant, category_id)
+        if remembered is None:
+            category = self.categories.get({"tenant": tenant, "_id": category_id})
+            self.remembered_categories.remember(tenant, category_id, "category", category)
+            return copy.deepcopy(category)
+        return copy.deepcopy(remembered[1])
 
     def find_ticket(self, tenant, ticket_id):
         """The tenant's ticket, or None."""

@@ -11,6 +11,7 @@ from services import base
 from services.commands import command
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.messaging import RpcProxy
+from services.reference import GridsReference
 from services.storage import MongoStore, new_id, now, public
 from services.validation import masked_changes
 from services.volunteers import hours, matching, rotation, schemas, staffing, tasks
@@ -28,7 +29,7 @@ OPEN_TASKS_SCANNED = 500
 class VolunteersService(base.CivicService):
     name = "volunteers"
     store = MongoStore(VolunteersRepository)
-    grids = RpcProxy("grids")
+    grids = GridsReference()
     residents = RpcProxy("residents")
     tickets = RpcProxy("tickets")
 
@@ -416,7 +417,7 @@ class VolunteersService(base.CivicService):
 
     def _node(self, caller, node_id, field):
         try:
-            return self.grids.get_node(caller.model_dump(), {"id": node_id})
+            return self.grids.node(caller, node_id)
         except NotFound:
             raise NotFound("node not found", [{"field": field, "description": "no such node in scope"}]) from None
 

@@ -336,7 +336,7 @@ def tickets_on_the_store():
     repository = TicketsRepository(database)
     repository.ensure_indexes()
     service = worker_factory(TicketsService, store=repository.for_worker(WorkerWrites(outbox=None)))
-    service.grids.get_flat.return_value = {"id": "f1", "path": ["c1", "g1", "b1", "f1"], "building_id": "b1"}
+    service.grids.place.return_value = {"id": "f1", "path": ["c1", "g1", "b1", "f1"], "building_id": "b1"}
     yield service, database.tickets
     client.drop_database(database.name)
 

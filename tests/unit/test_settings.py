@@ -5,12 +5,14 @@ from pydantic import ValidationError
 from cli.settings import CliSettings
 from gateway.settings import GatewaySettings
 from services.settings import (EventHandlingSettings, EventLogSettings, OutboxSettings, PartnerBrokerSettings,
-                               PiiSettings, RpcSettings, SmsProviderSettings, StoreSettings, WebhookSettings)
+                               PiiSettings, ReferenceSettings, RpcSettings, SmsProviderSettings, StoreSettings,
+                               WebhookSettings)
 
 DEFAULTS = [
     (StoreSettings, {"operation_timeout_ms": 8000, "connect_timeout_ms": 3000, "max_pool_size": 32}),
     (OutboxSettings, {"relay_seconds": 10}),
     (RpcSettings, {"call_timeout_seconds": 20}),
+    (ReferenceSettings, {"max_entries": 10000, "ttl_seconds": 60}),
     (EventHandlingSettings, {"delivery_limit": 5, "outage_patience_seconds": 600}),
     (EventLogSettings, {"retention_seconds": 7 * 24 * 3600}),
     (WebhookSettings, {"backoff_seconds": 1, "max_backoff_seconds": 300, "max_attempts": 8, "pause_after": 5}),
@@ -28,6 +30,7 @@ VARIABLES = [
     (StoreSettings, "MONGO_MAX_POOL_SIZE", "max_pool_size", "4", 4),
     (OutboxSettings, "OUTBOX_RELAY_SECONDS", "relay_seconds", "2", 2),
     (RpcSettings, "RPC_CALL_TIMEOUT_SECONDS", "call_timeout_seconds", "1.5", 1.5),
+    (ReferenceSettings, "REFERENCE_TTL_SECONDS", "ttl_seconds", "5", 5),
     (EventHandlingSettings, "EVENT_DELIVERY_LIMIT", "delivery_limit", "3", 3),
     (EventHandlingSettings, "EVENT_OUTAGE_PATIENCE_SECONDS", "outage_patience_seconds", "60", 60),
     (EventLogSettings, "EVENT_RETENTION_SECONDS", "retention_seconds", "3600", 3600),
