@@ -15,7 +15,11 @@ import dataclasses
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+
+import grpc
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from cli.demo_city import REAL, SEED, generate
 from cli.importer import import_rows
@@ -29,8 +33,8 @@ VOLUNTEERS = "civicgrid.volunteers.v1.Volunteers"
 TICKETS_PER_COMMUNITY = 500
 VOLUNTEERS_PER_COMMUNITY = 100
 TASKS_PER_COMMUNITY = 50
-# Eleven pages of 50, so a tenth page exists.
-NOTICES_PER_INBOX = 550
+# Ten pages of 50: enough for a tenth page.
+NOTICES_PER_INBOX = 500
 NOTICE_AUDIENCE_TAGS = ["elderly", "living_alone"]
 SKILLS = ("first_aid", "cooking", "patrol", "childcare", "calligraphy")
 # Qualifies for every task: the volunteer whose open-task list is measured.
@@ -51,50 +55,87 @@ class SeededCity:
 def seed_city(gateway, communities, workers=8, log=print):
     """Seeds `communities` demo communities; `gateway` is a cli.api.Gateway whose token has the
     whole tenant and the sensitive_tags grant."""
+    gateway = Retrying(gateway)
     create = creator(gateway)
-    categories = create_categories(create)
-    national_ids = set()
-    ids, buildings, inbox_subjects = [], [], {}
-    counts = {"residents": 0, "households": 0, "tickets": 0, "volunteers": 0, "tasks": 0, "notices": 0}
-    city = None
-    for index in range(communities):
+    seeder = CommunitySeeder(gateway, create, create_categories(create), workers, log)
+    seeded = [seeder.seed(index, measured_inbox=index in (0, communities - 1)) for index in range(communities)]
+    city = seeded[0]["node"]["path"][0]
+    inboxes = [community["inbox_subject"] for community in seeded if community["inbox_subject"]]
+    seed_all_rounder(create, seeded[0]["buildings"][0])
+    write_grid, write_flat = seed_write_area(create, city)
+    counts = {"residents": sum(community["residents"] for community in seeded),
+              "households": communities * REAL.households, "tickets": communities * TICKETS_PER_COMMUNITY,
+              "volunteers": communities * VOLUNTEERS_PER_COMMUNITY, "tasks": communities * TASKS_PER_COMMUNITY,
+              "notices": len(inboxes) * NOTICES_PER_INBOX}
+    return SeededCity(city, [community["node"]["id"] for community in seeded],
+                      [community["buildings"] for community in seeded], write_grid, write_flat,
+                      {"community": inboxes[0], "city": inboxes[-1]}, counts)
+
+
+class CommunitySeeder:
+    def __init__(self, gateway, create, categories, workers, log):
+        self.gateway, self.create, self.categories, self.workers, self.log = gateway, create, categories, workers, log
+        self.national_ids = set()
+
+    def seed(self, index, measured_inbox):
+        """The community's hierarchy, flats, residents, tickets, volunteers, tasks and, when its
+        inbox is measured, notices; logs how long each took."""
         phases = Phases()
         community = generate(community_size(index), seed=SEED + index)
-        community_node, building_ids = create_hierarchy(create, community)
-        city = city or community_node["path"][0]
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda flats: create_vacant_flats(create, dataclasses.replace(community, flats=flats),
-                                                            building_ids), split(community.flats, workers)))
-        phases.done("nodes and vacant flats")
-        report = import_rows(gateway, unique_national_ids(community.import_rows(building_ids, True), national_ids),
-                             progress=sys.stderr)
-        if report["errors"]:
-            log(f"  {len(report['errors'])} rows refused, first: {report['errors'][0]}")
-        phases.done("import")
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda n: seed_ticket(gateway, create, index, n, building_ids, categories),
+        node, building_ids = create_hierarchy(self.create, community)
+        with ThreadPoolExecutor(self.workers) as pool:
+            list(pool.map(lambda flats: create_vacant_flats(
+                self.create, dataclasses.replace(community, flats=flats), building_ids),
+                split(community.flats, self.workers)))
+            phases.done("nodes and vacant flats")
+            rows = unique_national_ids(community.import_rows(building_ids, True), self.national_ids)
+            report = import_rows(self.gateway, rows, progress=sys.stderr)
+            if report["errors"]:
+                self.log(f"  {len(report['errors'])} rows refused, first: {report['errors'][0]}")
+            phases.done("import")
+            list(pool.map(lambda n: seed_ticket(self.gateway, self.create, index, n, building_ids, self.categories),
                           range(TICKETS_PER_COMMUNITY)))
             phases.done("tickets")
-            list(pool.map(lambda n: seed_volunteer(create, index, n, building_ids), range(VOLUNTEERS_PER_COMMUNITY)))
-            list(pool.map(lambda n: seed_task(gateway, create, index, n, building_ids), range(TASKS_PER_COMMUNITY)))
+            list(pool.map(lambda n: seed_volunteer(self.create, index, n, building_ids),
+                          range(VOLUNTEERS_PER_COMMUNITY)))
+            list(pool.map(lambda n: seed_task(self.gateway, self.create, index, n, building_ids),
+                          range(TASKS_PER_COMMUNITY)))
             phases.done("volunteers and tasks")
-            if index in (0, communities - 1):
-                inbox_subjects["city" if index else "community"] = seed_inbox(gateway, create, pool, index,
-                                                                              building_ids)
-                counts["notices"] += NOTICES_PER_INBOX
+            inbox_subject = seed_inbox(self.gateway, self.create, pool, index, building_ids) if measured_inbox else ""
+            if measured_inbox:
                 phases.done("notices")
-        ids.append(community_node["id"])
-        buildings.append(building_ids)
-        counts["residents"] += report["residents_created"] + report["rows_unchanged"]
-        counts["households"] += community.size.households
-        counts["tickets"] += TICKETS_PER_COMMUNITY
-        counts["volunteers"] += VOLUNTEERS_PER_COMMUNITY
-        counts["tasks"] += TASKS_PER_COMMUNITY
-        log(f"community {index + 1}/{communities} {community.size.community} seeded: {phases}")
-    inbox_subjects.setdefault("city", inbox_subjects["community"])
-    seed_all_rounder(create, buildings[0][0])
-    write_grid, write_flat = seed_write_area(create, city)
-    return SeededCity(city, ids, buildings, write_grid, write_flat, inbox_subjects, counts)
+        self.log(f"community {index + 1} {community.size.community} seeded: {phases}")
+        return {"node": node, "buildings": building_ids, "inbox_subject": inbox_subject,
+                "residents": report["residents_created"] + report["rows_unchanged"]}
+
+
+def busy(error):
+    return isinstance(error, grpc.RpcError) and error.code() in (
+        grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+class Retrying:
+    """The gateway, with a call the platform was too busy to answer made again: on a loaded
+    store an import batch can time out. Creates carry request ids and the import keys rows by
+    content, so a call made twice writes once."""
+
+    def __init__(self, gateway):
+        self.gateway = gateway
+
+    @retry(retry=retry_if_exception(busy), stop=stop_after_attempt(6), wait=wait_exponential(1, max=30),
+           reraise=True)
+    def call(self, method, request, timeout=30):
+        return self.gateway.call(method, request, timeout=timeout)
+
+
+@contextmanager
+def unless_moved_on():
+    """A step retried after its first try went through finds its record moved on: as wanted."""
+    try:
+        yield
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            raise
 
 
 class Phases:
@@ -158,10 +199,12 @@ def seed_ticket(gateway, create, community, number, building_ids, categories):
         "node_id": building_ids[number % len(building_ids)], "description": f"bench ticket {number}"})
     if number % 5 > 1:
         return
-    if ticket["state"] == "SUBMITTED":
-        ticket = gateway.call(f"{TICKETS}/TriageTicket", {"id": ticket["id"], "decision": "ACCEPT"})
-    if ticket["state"] == "TRIAGED":
-        gateway.call(f"{TICKETS}/AssignTicket", {"id": ticket["id"], "assignee_subject": f"bench-staff-{community}"})
+    with unless_moved_on():
+        if ticket["state"] == "SUBMITTED":
+            ticket = gateway.call(f"{TICKETS}/TriageTicket", {"id": ticket["id"], "decision": "ACCEPT"})
+        if ticket["state"] == "TRIAGED":
+            gateway.call(f"{TICKETS}/AssignTicket", {"id": ticket["id"],
+                                                     "assignee_subject": f"bench-staff-{community}"})
 
 
 def seed_volunteer(create, community, number, building_ids):
@@ -188,7 +231,8 @@ def seed_task(gateway, create, community, number, building_ids):
         "required_skills": [{"name": SKILLS[number % len(SKILLS)], "min_level": 1 + number % 3}],
         "start_time": start.isoformat(), "end_time": (start + timedelta(hours=3)).isoformat(), "people_needed": 3})
     if number % 3 and task["state"] == "DRAFT":
-        gateway.call(f"{VOLUNTEERS}/PublishTask", {"id": task["id"]})
+        with unless_moved_on():
+            gateway.call(f"{VOLUNTEERS}/PublishTask", {"id": task["id"]})
 
 
 def seed_inbox(gateway, create, pool, community, building_ids):

@@ -23,8 +23,9 @@ call), and prints two tables:
    figure also as a ratio to this machine's floor (bench/floor.py: a store read plus a bare
    broker round trip).
 
-The community measured is the city's first, so one seed serves both columns. `--keep` leaves the
-platform running and says how to reach it.
+The community measured is the city's first, so one seed serves both columns. Measuring starts once
+the seed's events are worked through (at most `--settle` seconds). `--keep` leaves the platform
+running and says how to reach it.
 """
 import argparse
 import json
@@ -108,14 +109,14 @@ def run(platform, args):
     city = seed_city(staff, args.communities, log=lambda line: print(line, flush=True))
     print(f"seeded {args.communities} communities in {time.perf_counter() - started:.0f} s: {city.counts}",
           flush=True)
-    wait_until_settled(platform, args.settle)
+    queued = wait_until_settled(platform, args.settle)
     bench = Bench(platform, args, city)
     rows = bench.lists() + bench.figures()
     throughput = bench.throughput()
     rows += bench.memory()
     print(f"\nspeed at real scale: community = {city.counts['residents'] // args.communities:,} residents, "
           f"city = {args.communities} communities ({city.counts['residents']:,} residents, "
-          f"{city.counts['tickets']:,} tickets)")
+          f"{city.counts['tickets']:,} tickets)" + (f"; {queued:,} events still queued" if queued else ""))
     print_table(("measure", "community", "city", "target", "met?"), rows)
     print()
     print_table(("call (concurrency 16)", "calls/s", "target", "p50 ms", "direct p50", "gw/direct",
@@ -125,21 +126,24 @@ def run(platform, args):
 def wait_until_settled(platform, timeout):
     """Every write publishes events that the other services (notifications above all, which logs
     every event) work through after the seed has finished; measuring while they still do would
-    time their backlog. Waits, up to `timeout`, until the platform's queues are empty."""
+    time their backlog. Waits, up to `timeout`, until the queues the platform consumes are empty
+    (a queue nobody consumes, such as a partner's, is not the platform's to drain)."""
     broker = Broker(platform.amqp_uri)
     vhost = platform.amqp_uri.rsplit("/", 1)[1]
     started = time.monotonic()
     while True:
         queues = requests.get(f"{broker.api}/queues/{vhost}", auth=broker.auth, timeout=10).json()
-        waiting = {queue["name"]: queue.get("messages", 0) for queue in queues if queue.get("messages")}
+        waiting = {queue["name"]: queue["messages"] for queue in queues
+                   if queue.get("messages") and queue.get("consumers")}
         elapsed = time.monotonic() - started
         if not waiting or elapsed > timeout:
             break
         if int(elapsed) % 30 < 5:
             print(f"  waiting for {sum(waiting.values())} queued events ({', '.join(sorted(waiting))})", flush=True)
         time.sleep(5)
-    state = f"{sum(waiting.values())} events still queued" if waiting else "no events queued"
-    print(f"settled for {elapsed:.0f} s: measuring with {state}", flush=True)
+    queued = sum(waiting.values())
+    print(f"settled for {elapsed:.0f} s: measuring with {queued} events still queued", flush=True)
+    return queued
 
 
 class Bench:
