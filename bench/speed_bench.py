@@ -64,10 +64,11 @@ def parse_args():
     parser.add_argument("--communities", type=int, help="communities in the city (default 15, 2 with --quick)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 communities, fewer calls")
     parser.add_argument("--keep", action="store_true", help="leave the platform running afterwards")
-    parser.add_argument("--settle", type=int, default=1800, metavar="SECONDS",
-                        help="the longest wait for the seed's events to be worked through before measuring")
+    parser.add_argument("--settle", type=int, metavar="SECONDS", help="the longest wait for the seed's events "
+                        "to be worked through before measuring (default 1800, 120 with --quick)")
     args = parser.parse_args()
     args.communities = args.communities or (2 if args.quick else 15)
+    args.settle = args.settle if args.settle is not None else (120 if args.quick else 1800)
     args.list_calls, args.figure_calls, args.throughput_calls = (80, 5, 300) if args.quick else (400, 20, 2000)
     return args
 
@@ -126,15 +127,16 @@ def run(platform, args):
 def wait_until_settled(platform, timeout):
     """Every write publishes events that the other services (notifications above all, which logs
     every event) work through after the seed has finished; measuring while they still do would
-    time their backlog. Waits, up to `timeout`, until the queues the platform consumes are empty
-    (a queue nobody consumes, such as a partner's, is not the platform's to drain)."""
+    time their backlog. Waits, up to `timeout`, until the queues the platform consumes are empty:
+    not a queue nobody consumes (a partner's), nor an RPC client's reply queue (late replies to
+    calls that timed out stay there until the client is next used)."""
     broker = Broker(platform.amqp_uri)
     vhost = platform.amqp_uri.rsplit("/", 1)[1]
     started = time.monotonic()
     while True:
         queues = requests.get(f"{broker.api}/queues/{vhost}", auth=broker.auth, timeout=10).json()
         waiting = {queue["name"]: queue["messages"] for queue in queues
-                   if queue.get("messages") and queue.get("consumers")}
+                   if queue.get("messages") and queue.get("consumers") and not queue["name"].startswith("rpc.reply-")}
         elapsed = time.monotonic() - started
         if not waiting or elapsed > timeout:
             break
