@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import grpc
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from cli.demo_city import REAL, SEED, generate
 from cli.importer import import_rows
@@ -115,14 +115,14 @@ def busy(error):
 
 
 class Retrying:
-    """The gateway, with a call the platform was too busy to answer made again: on a loaded
-    store an import batch can time out. Creates carry request ids and the import keys rows by
-    content, so a call made twice writes once."""
+    """The gateway, with a call the platform was too busy to answer made again, for up to ten
+    minutes: on a store loaded by others an import batch can time out again and again. Creates
+    carry request ids and the import keys rows by content, so a call made twice writes once."""
 
     def __init__(self, gateway):
         self.gateway = gateway
 
-    @retry(retry=retry_if_exception(busy), stop=stop_after_attempt(6), wait=wait_exponential(1, max=30),
+    @retry(retry=retry_if_exception(busy), stop=stop_after_delay(600), wait=wait_exponential(1, max=30),
            reraise=True)
     def call(self, method, request, timeout=30):
         return self.gateway.call(method, request, timeout=timeout)
