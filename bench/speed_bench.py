@@ -29,6 +29,7 @@ running and says how to reach it.
 """
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,17 +79,21 @@ def main():
     state_dir = Path(tempfile.mkdtemp(prefix="speed-bench-"))
     broker = Broker(required_env("AMQP_URI"))
     platform = Platform(state_dir, broker.create(), required_env("MONGO_URI"))
+    finished = False
     try:
         started = time.perf_counter()
         platform.start()
         print(f"platform up in {time.perf_counter() - started:.0f} s ({state_dir})", flush=True)
         run(platform, args)
         print(f"\nthe whole run took {time.perf_counter() - started:.0f} s", flush=True)
+        finished = True
     finally:
         if args.keep:
             keep_notice(platform, broker)
         else:
             remove(platform, broker)
+            if finished:  # a failed run's logs stay, for whoever looks into it
+                shutil.rmtree(state_dir)
 
 
 def remove(platform, broker):
