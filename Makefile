@@ -41,8 +41,9 @@ test: install
 test-unit: install
 	$(PY) -m pytest -q tests/unit tests/contracts
 
+# `make bench BENCH="speed_bench --quick"` runs one benchmark with its arguments.
 bench: install
-	eval "$$(scripts/servers.sh up)" && bench/run.sh
+	eval "$$(scripts/servers.sh up)" && bench/run.sh $(BENCH)
 
 clean:
 	rm -rf $(VENV) $(PROTO_OUT) .run
