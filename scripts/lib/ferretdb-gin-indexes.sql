@@ -24,6 +24,11 @@ BEGIN
   twin := left((SELECT relname FROM pg_class WHERE oid = btree), 59) || '_gin';
   EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin (%s)',
                  twin, index_row.indrelid::regclass, expressions);
+  -- A btree keeps a whole array as one key, and a record's list keys (services/storage/listings.py)
+  -- outgrow a btree row (2,704 bytes): inserts would fail. Only the GIN twin is kept for them.
+  IF pg_get_indexdef(btree) LIKE '%(_jsonb -> ''listed_in''::text)%' THEN
+    EXECUTE format('DROP INDEX %s', btree);
+  END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION civicgrid_gin_twins_of_new_indexes() RETURNS event_trigger LANGUAGE plpgsql AS $$

@@ -97,3 +97,10 @@ def test_records_written_before_listing_get_their_lists_once(people):
 def test_shards_cover_every_hex_prefix_in_order():
     assert shards_of(0) == ("",)
     assert list(shards_of(2)) == sorted(shards_of(2)) and len(shards_of(3)) == 4096
+
+
+def test_a_record_in_many_lists_is_stored_and_listed(people):
+    """Its list keys outgrow a btree row on FerretDB; ferretdb-gin-indexes.sql keeps only the GIN."""
+    tags = [f"tag-{number}" for number in range(30)]
+    record, _ = people.create("t1", None, {"path": [CITY, "grid-1", "b1", "f1"], "tags": tags})
+    assert record["_id"] in every_page(people, "b1", "tag:tag-29", SIZE_FOR[0], {}, 50)
