@@ -23,7 +23,6 @@ GRANULARITIES = (0, 1, 2, 3)
 # Records a shard should hold at most, so that reading it costs about a page.
 SHARD_SIZE = 120
 SHARDS_IN_FLIGHT = 8
-EVERYONE = "*"
 
 
 def list_key(node_id, facet, shard):

@@ -189,11 +189,12 @@ class Records:
         caller.require(record["path"], self.what)
         return record
 
-    def update(self, query, changes, events=(), extra=None):
+    def update(self, query, changes, events=(), extra=None, current=None):
         """Apply `$set` changes and queue their events in the same single-document write; a
-        listed record's lists change in that write too."""
+        listed record's lists change in that write too, derived from `current` (the record as
+        the caller just read it) or read here."""
         if self.listing and self.listing.depends_on & set(changes):
-            changes = changes | self.listing.fields_of(self.get(query) | changes)
+            changes = changes | self.listing.fields_of((current or self.get(query)) | changes)
         operation = {"$set": {**changes, "update_time": now()}}
         for operator, fields in (extra or {}).items():
             operation.setdefault(operator, {}).update(fields)

@@ -166,13 +166,13 @@ class CountedRecords(Records):
         self.snapshots.add(tenant, counted_changes((document, +1 if created else 0), counts_of=self.counts_of), marks)
         return document, created
 
-    def update(self, query, changes, events=(), extra=None):
+    def update(self, query, changes, events=(), extra=None, current=None):
         touched = set(changes).union(*(fields for fields in (extra or {}).values()))
         if not touched & self.counted_fields:
-            return super().update(query, changes, events, extra)
-        before = self.get(query)
+            return super().update(query, changes, events, extra, current)
+        before = current or self.get(query)
         marks = self.snapshots.mark(before["tenant"], before["path"], changes.get("path", before["path"]))
-        document = super().update(query, changes, events, extra)
+        document = super().update(query, changes, events, extra, current=before)
         self.snapshots.add(before["tenant"], counted_changes(
             (before, -1), (document, +1), counts_of=self.counts_of), marks)
         return document
