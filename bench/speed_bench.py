@@ -5,6 +5,7 @@ on the real-scale demo community and on a city of N of them, through the real ga
     .venv/bin/python bench/speed_bench.py                   # a city of 15 communities (~100,000 people)
     .venv/bin/python bench/speed_bench.py --quick           # a city of 2, fewer calls: a smoke run
     .venv/bin/python bench/speed_bench.py --communities 5 --keep
+    .venv/bin/python bench/speed_bench.py --reuse /tmp/speed-bench-XXXX  # measure a kept seed again
 
 Starts a private platform (own RabbitMQ vhost and database prefix, on the servers AMQP_URI and
 MONGO_URI name), seeds the city through the gateway (bench/seeding.py: residents, households,
@@ -25,9 +26,11 @@ call), and prints two tables:
 
 The community measured is the city's first, so one seed serves both columns. Measuring starts once
 the seed's events are worked through (at most `--settle` seconds). `--keep` leaves the platform
-running and says how to reach it.
+running and says how to reach it; `--reuse` restarts a kept platform's processes (so they run the
+code as it is now) on its seeded store and measures again without seeding.
 """
 import argparse
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -47,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from cli.api import Gateway  # noqa: E402
 from gateway_bench import ghz_binary, run_direct  # noqa: E402
 from floor import broker_floor, store_floor  # noqa: E402
-from seeding import ALL_ROUNDER, Retrying, seed_city  # noqa: E402
+from seeding import ALL_ROUNDER, Retrying, SeededCity, seed_city  # noqa: E402
 from services.access import Caller  # noqa: E402
 from tests.conftest import SERVICES, Broker, Platform, required_env  # noqa: E402
 
@@ -58,6 +61,7 @@ LIST_P50_MS, LIST_P99_MS, CITY_OVER_COMMUNITY = 100, 300, 2.0
 FIGURES_MS = {"community": 200, "city": 500}
 READS_PER_SECOND, CREATES_PER_SECOND, GATEWAY_OVER_DIRECT = 500, 200, 1.3
 RSS_MB = 200
+SEED_RECORD = "seeded.json"
 MEASURE_HEADERS = ("measure", "community", "city", "target", "met?")
 
 
@@ -66,6 +70,8 @@ def parse_args():
     parser.add_argument("--communities", type=int, help="communities in the city (default 15, 2 with --quick)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 communities, fewer calls")
     parser.add_argument("--keep", action="store_true", help="leave the platform running afterwards")
+    parser.add_argument("--reuse", type=Path, metavar="STATE_DIR",
+                        help="measure the platform a --keep run left in STATE_DIR again, without seeding")
     parser.add_argument("--settle", type=int, metavar="SECONDS", help="the longest wait for the seed's events "
                         "to be worked through before measuring (default 1800, 120 with --quick)")
     args = parser.parse_args()
@@ -77,15 +83,16 @@ def parse_args():
 
 def main():
     args = parse_args()
-    state_dir = Path(tempfile.mkdtemp(prefix="speed-bench-"))
-    broker = Broker(required_env("AMQP_URI"))
-    platform = Platform(state_dir, broker.create(), required_env("MONGO_URI"))
+    args.keep = args.keep or bool(args.reuse)
+    platform, broker, city = reused(args.reuse) if args.reuse else fresh()
     finished = False
     try:
         started = time.perf_counter()
+        if args.reuse:
+            platform.stop()
         platform.start()
-        print(f"platform up in {time.perf_counter() - started:.0f} s ({state_dir})", flush=True)
-        run(platform, args)
+        print(f"platform up in {time.perf_counter() - started:.0f} s ({platform.state_dir})", flush=True)
+        run(platform, args, city)
         print(f"\nthe whole run took {time.perf_counter() - started:.0f} s", flush=True)
         finished = True
     finally:
@@ -94,7 +101,24 @@ def main():
         else:
             remove(platform, broker)
             if finished:  # a failed run's logs stay, for whoever looks into it
-                shutil.rmtree(state_dir)
+                shutil.rmtree(platform.state_dir)
+
+
+def fresh():
+    broker = Broker(required_env("AMQP_URI"))
+    platform = Platform(Path(tempfile.mkdtemp(prefix="speed-bench-")), broker.create(), required_env("MONGO_URI"))
+    return platform, broker, None
+
+
+def reused(state_dir):
+    """The platform, broker and seeded city a --keep run recorded in `state_dir`."""
+    kept = json.loads((state_dir / SEED_RECORD).read_text())
+    broker = Broker(kept["amqp_uri"])
+    broker.vhost = kept["vhost"]
+    platform = Platform(state_dir, kept["amqp_uri"], kept["mongo_uri"])
+    platform.db_prefix, platform.secret = kept["db_prefix"], kept["secret"]
+    platform.env.update(CIVICGRID_DB_PREFIX=platform.db_prefix, CIVICGRID_JWT_SECRET=platform.secret)
+    return platform, broker, SeededCity(**kept["city"])
 
 
 def remove(platform, broker):
@@ -110,12 +134,10 @@ def remove(platform, broker):
         broker.delete()
 
 
-def run(platform, args):
-    staff = platform.client(tenant=TENANT, subject="bench-operator", grants=("sensitive_tags",))
-    started = time.perf_counter()
-    city = seed_city(staff, args.communities, log=lambda line: print(line, flush=True))
-    print(f"seeded {args.communities} communities in {time.perf_counter() - started:.0f} s: {city.counts}",
-          flush=True)
+def run(platform, args, city):
+    if city is None:
+        city = seed(platform, args)
+    args.communities = len(city.communities)
     queued = wait_until_settled(platform, args.settle)
     bench = Bench(platform, args, city)
     rows = bench.lists() + bench.figures()
@@ -133,6 +155,18 @@ def run(platform, args):
     print()
     print_table(("call (concurrency 16)", "calls/s", "target", "p50 ms", "direct p50", "gw/direct",
                  "calls/s ÷ floor", "p50 ÷ floor", "met?"), throughput)
+
+
+def seed(platform, args):
+    staff = platform.client(tenant=TENANT, subject="bench-operator", grants=("sensitive_tags",))
+    started = time.perf_counter()
+    city = seed_city(staff, args.communities, log=lambda line: print(line, flush=True))
+    print(f"seeded {args.communities} communities in {time.perf_counter() - started:.0f} s: {city.counts}",
+          flush=True)
+    (platform.state_dir / SEED_RECORD).write_text(json.dumps({
+        "amqp_uri": platform.amqp_uri, "mongo_uri": platform.mongo_uri, "vhost": platform.amqp_uri.rsplit("/", 1)[1],
+        "db_prefix": platform.db_prefix, "secret": platform.secret, "city": dataclasses.asdict(city)}))
+    return city
 
 
 def wait_until_settled(platform, timeout):

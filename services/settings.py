@@ -60,6 +60,14 @@ class EventLogSettings(Settings):
     retention_seconds: int = 7 * 24 * 3600
 
 
+class SubscriptionSettings(Settings):
+    """How long the notifications service feeds partners from its last read of their subscriptions."""
+
+    model_config = SettingsConfigDict(env_prefix="SUBSCRIPTIONS_")
+
+    fed_ttl_seconds: float = 2
+
+
 class WebhookSettings(Settings):
     """Retries of partner webhooks, and of texts to the SMS provider."""
 

@@ -120,6 +120,7 @@ class NotificationsService(base.CivicService):
         webhook_secret = webhooks.new_secret() if command.webhook_url else ""
         fields = partners.new_subscription(caller, command, queue, broker_user, webhook_secret)
         subscription, created = self.store.subscriptions.create(caller.tenant, command.request_id, fields)
+        self.store.forget_fed_subscriptions(caller.tenant)
         shown = partners.view(subscription)
         if created:
             shown |= {"webhook_secret": subscription["webhook_secret"], "broker_password": broker_password}
@@ -136,6 +137,7 @@ class NotificationsService(base.CivicService):
     def delete_partner_subscription(self, caller, command):
         subscription = self._subscription(caller, command.id)
         self.store.subscriptions.retire({"_id": subscription["_id"]}, [])
+        self.store.forget_fed_subscriptions(caller.tenant)
         return partners.view(subscription)
 
     @command(schemas.GetById)
@@ -229,14 +231,16 @@ class NotificationsService(base.CivicService):
         recipients += [s for s in self._level_staff(event) if s not in recipients]
         if recipients:
             chosen = self.store.preferences_of(event["tenant"], recipients)
-            self._deliver(inbox.event_messages(event, recipients, chosen))
+            self._deliver(inbox.event_messages(event, recipients, chosen), chosen)
 
-    def _deliver(self, messages):
-        """Writes inbox messages and queues a text for each recipient who asked for SMS."""
+    def _deliver(self, messages, chosen=None):
+        """Writes inbox messages and queues a text for each recipient who asked for SMS; `chosen`
+        is the recipients' preferences, when already read."""
         self.store.deliver_to_inbox(messages)
         if not messages:
             return
-        chosen = self.store.preferences_of(messages[0]["tenant"], [m["recipient"] for m in messages])
+        if chosen is None:
+            chosen = self.store.preferences_of(messages[0]["tenant"], [m["recipient"] for m in messages])
         for message, phone in inbox.texts_wanted(messages, chosen):
             self.store.queue_sms(message, phone)
 
@@ -247,11 +251,9 @@ class NotificationsService(base.CivicService):
         for queue, subscriptions in partners.by_queue(self.store.subscriptions_for(event["tenant"], event["type"]),
                                                       event).items():
             shown = rules.redact_event(event, subscriptions[0]["partner_kind"])
-            # Marked after the publish: a crash in between sends it again (partners drop the repeat
-            # by its CloudEvents id) rather than never.
-            if not self.store.partner_delivered(event["id"], queue):
-                self.partner_feed(shown, routing_key=queue)
-                self.store.mark_partner_delivered(event["id"], queue)
+            # At least once: a redelivered event is fed again, and partners drop the repeat by its
+            # CloudEvents id.
+            self.partner_feed(shown, routing_key=queue)
             for subscription in subscriptions:
                 if subscription["webhook_url"]:
                     self.store.queue_webhook(subscription, shown)

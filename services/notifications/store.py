@@ -1,20 +1,49 @@
 """Storage of the notifications service: the event log, inbox messages, notices, partner
 subscriptions and the deliveries to partners."""
-import threading
+import time
 from datetime import timedelta
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.ferretdb import DUPLICATE_KEY
+from services.notifications.event_log import EventLog
 from services.notifications.inbox import message_id
-from services.storage import Listing, Records, Repository, insert_all, now, read_each
+from services.settings import SubscriptionSettings
+from services.storage import Listing, Records, Repository, now, read_each
 
-DUPLICATE_KEY = 11000
-POSITION_BLOCK = 100
+SUBSCRIPTIONS = SubscriptionSettings()
 # A person's messages, and those still unread, are lists (see services/storage/listings.py): a
 # page of a long inbox reads its shards, and counting the unread reads only unread messages.
 INBOX = Listing(lambda message: {"inbox"} if "read_time" in message else {"inbox", "unread"},
                 depends_on=("read_time",), nodes_of=lambda message: [message["recipient"]])
+
+class FedSubscriptions:
+    """Each tenant's live subscriptions, as the intake of events reads them: from the store at most
+    once per `ttl_seconds`, rather than once per event. This process forgets a tenant's on its own
+    change to them; another replica's change reaches it within `ttl_seconds`, and what a new
+    subscription's queue missed meanwhile is in the event log, where the partner's stream reads it.
+    Green threads share it, as every worker's copy of the repository does."""
+
+    def __init__(self, collection, ttl_seconds, clock=time.monotonic):
+        self.collection, self.ttl_seconds, self.clock = collection, ttl_seconds, clock
+        self.read = {}
+        # Counts forgettings: a read under way while one happened may have read what was forgotten.
+        self.forgettings = 0
+
+    def of(self, tenant):
+        read_at, subscriptions = self.read.get(tenant, (None, None))
+        if read_at is not None and self.clock() - read_at <= self.ttl_seconds:
+            return subscriptions
+        forgettings, read_at = self.forgettings, self.clock()
+        subscriptions = list(self.collection.find({"tenant": tenant, "retire_time": {"$exists": False}}))
+        if forgettings == self.forgettings:
+            self.read[tenant] = (read_at, subscriptions)
+        return subscriptions
+
+    def forget(self, tenant):
+        self.read.pop(tenant, None)
+        self.forgettings += 1
 
 
 class NotificationsRepository(Repository):
@@ -25,24 +54,18 @@ class NotificationsRepository(Repository):
         self.notices = Records(database.notices, "notice")
         self.subscriptions = Records(database.subscriptions, "partner subscription")
         self.event_log = database.event_log
-        self.counters = database.counters
+        self.log = EventLog(database.event_log, database.counters)
         self.inbox = database.inbox
         self.messages = Records(database.inbox, "message", listing=INBOX)
-        self.partner_deliveries = database.partner_deliveries
+        self.fed_subscriptions = FedSubscriptions(database.subscriptions, SUBSCRIPTIONS.fed_ttl_seconds)
         self.webhook_deliveries = database.webhook_deliveries
         self.sms_deliveries = database.sms_deliveries
         self.preferences = database.preferences
         self.sms_sink = database.sms_sink
-        # Positions are taken and written under one lock so that, within this process, a reader
-        # that saw position n never later finds a new event below n.
-        self._append_lock = threading.Lock()
-        self._next = 0
-        self._positions_left = 0
 
     def ensure_indexes(self):
         super().ensure_indexes()
-        self.event_log.create_index([("position", ASCENDING)], unique=True, name="position")
-        self.event_log.create_index([("received_time", ASCENDING)], name="age")
+        self.log.ensure_indexes()
         self.inbox.create_index([("origin", ASCENDING), ("recipient", ASCENDING), ("channel", ASCENDING)],
                                 unique=True, name="one_per_origin_recipient_channel")
         self.inbox.create_index([("tenant", ASCENDING), ("recipient", ASCENDING)], name="recipient")
@@ -58,37 +81,13 @@ class NotificationsRepository(Repository):
     # Event log
 
     def append_event(self, event):
-        """Keeps an event once; returns its log entry, new or already there. A redelivery costs
-        a position (positions increase but may skip), never a second entry."""
-        with self._append_lock:
-            entry = {"_id": event["id"], "position": self._next_position(), "tenant": event.get("tenant"),
-                     "type": event.get("type"), "received_time": now(), "event": event}
-            try:
-                self.event_log.insert_one(entry)
-                return entry
-            except DuplicateKeyError:
-                return self.event_log.find_one({"_id": event["id"]})
-
-    def _next_position(self):
-        """Positions come from a shared counter in blocks, so most events cost no counter write;
-        a restart starts a fresh block above every position handed out before."""
-        if self._positions_left == 0:
-            block_end = self.counters.find_one_and_update(
-                {"_id": "event_log"}, {"$inc": {"value": POSITION_BLOCK}}, upsert=True,
-                return_document=ReturnDocument.AFTER)["value"]
-            self._next, self._positions_left = block_end - POSITION_BLOCK + 1, POSITION_BLOCK
-        position = self._next
-        self._next += 1
-        self._positions_left -= 1
-        return position
+        return self.log.append(event)
 
     def events_after(self, tenant, position, event_types, node_ids, limit):
-        query = {"tenant": tenant, "position": {"$gt": position}, "type": {"$in": list(event_types)},
-                 "event.data.path": {"$in": list(node_ids)}}
-        return list(self.event_log.find(query).sort("position", ASCENDING).limit(limit))
+        return self.log.after(tenant, position, event_types, node_ids, limit)
 
     def purge_events_older_than(self, seconds):
-        return self.event_log.delete_many({"received_time": {"$lt": now() - timedelta(seconds=seconds)}}).deleted_count
+        return self.log.purge_older_than(seconds)
 
     # Inbox
 
@@ -134,8 +133,11 @@ class NotificationsRepository(Repository):
     # Partners
 
     def subscriptions_for(self, tenant, event_type):
-        return list(self.subscriptions.collection.find(
-            {"tenant": tenant, "event_types": event_type, "retire_time": {"$exists": False}}))
+        return [subscription for subscription in self.fed_subscriptions.of(tenant)
+                if event_type in subscription["event_types"]]
+
+    def forget_fed_subscriptions(self, tenant):
+        self.fed_subscriptions.forget(tenant)
 
     def live_subscription(self, subscription_id):
         return self.subscriptions.first({"_id": subscription_id})
@@ -146,12 +148,6 @@ class NotificationsRepository(Repository):
     def live_subscriptions_of(self, tenant, partner):
         return list(self.subscriptions.collection.find(
             {"tenant": tenant, "partner": partner, "retire_time": {"$exists": False}}))
-
-    def partner_delivered(self, event_id, queue):
-        return self.partner_deliveries.find_one({"_id": f"{event_id}:{queue}"}, {"_id": 1}) is not None
-
-    def mark_partner_delivered(self, event_id, queue):
-        insert_all(self.partner_deliveries, [{"_id": f"{event_id}:{queue}", "time": now()}])
 
     def queue_webhook(self, subscription, event):
         try:
@@ -211,8 +207,9 @@ class NotificationsRepository(Repository):
         return f"{tenant}/{recipient}"
 
     def preferences_of(self, tenant, recipients):
-        keys = [self.preference_key(tenant, recipient) for recipient in recipients]
-        return {found["recipient"]: found for found in self.preferences.find({"_id": {"$in": keys}})}
+        found = read_each(lambda recipient: self.preferences.find_one({"_id": self.preference_key(tenant, recipient)}),
+                          set(recipients))
+        return {recipient: chosen for recipient, chosen in found.items() if chosen}
 
     def set_preferences(self, tenant, recipient, changes):
         return self.preferences.find_one_and_update(

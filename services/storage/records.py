@@ -16,7 +16,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.errors import InvalidArgument, NotFound
-from services.ferretdb import duplicate_keys_reported
+from services.ferretdb import DUPLICATE_KEY, duplicate_keys_reported
 from services.queries import combined
 from services.storage.listings import LISTED_IN
 
@@ -279,7 +279,7 @@ def insert_all(collection, documents):
         collection.insert_many(documents, ordered=False)
         return set()
     except BulkWriteError as error:
-        if any(problem["code"] != 11000 for problem in error.details["writeErrors"]):
+        if any(problem["code"] != DUPLICATE_KEY for problem in error.details["writeErrors"]):
             raise
         return {documents[problem["index"]]["_id"] for problem in error.details["writeErrors"]}
 

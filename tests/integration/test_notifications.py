@@ -350,6 +350,30 @@ def test_event_log_purges_what_is_older_than_the_retention(platform, unique):
     assert [e["_id"] for e in repository.event_log.find()] == [third["_id"]]
 
 
+def test_workers_appending_together_log_each_event_once_in_one_block_of_positions(platform, unique):
+    """Every worker has its own copy of the repository; they share one log, its lock and its
+    block of positions, and each group commit writes what the others queued meanwhile."""
+    repository = scratch_repository(platform, unique)
+    events = [assignment("t", f"e{n}", []) for n in range(24)]
+    entries, failures = [], []
+
+    def append(event):
+        try:
+            entries.append(repository.for_worker(None).append_event(event))
+        except Exception as failure:  # a worker's failure is the test's
+            failures.append(failure)
+    workers = [threading.Thread(target=append, args=(event,)) for event in events + events[:4]]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not failures
+    logged = list(repository.event_log.find().sort("position", 1))
+    assert sorted(entry["_id"] for entry in logged) == sorted(event["id"] for event in events)
+    assert {entry["_id"]: entry["position"] for entry in entries} == {e["_id"]: e["position"] for e in logged}
+    assert repository.database.counters.find_one({"_id": "event_log"})["value"] == 100
+
+
 def watch(platform, client_claims, from_position, count, timeout=20):
     """The first `count` events of a WatchEvents stream, then the stream is cancelled."""
     from civicgrid.notifications.v1 import notifications_pb2

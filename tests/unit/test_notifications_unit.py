@@ -9,6 +9,7 @@ from services.access import Caller
 from services.errors import InvalidArgument, NotFound, PermissionDenied
 from services.notifications import inbox, partners, preferences, webhooks
 from services.notifications.service import NotificationsService
+from services.notifications.store import FedSubscriptions
 from services.settings import WebhookSettings
 
 ASSIGNED = "civicgrid.tickets.ticket.assigned.v1"
@@ -171,3 +172,45 @@ def test_a_failed_webhook_pauses_its_subscription_and_holds_the_delivery(monkeyp
         "s1", {"webhook_failures": 2, "webhook_state": "WEBHOOK_PAUSED"})
     delivery_id, changes = service.store.set_webhook_delivery.call_args.args
     assert delivery_id == "d1" and (changes["state"], changes["attempts"]) == ("HELD", 2)
+
+
+class CountedSubscriptions:
+    """A subscriptions collection that counts its reads, and may change while one is under way."""
+
+    def __init__(self, documents, during_read=None):
+        self.documents, self.during_read, self.reads = documents, during_read, 0
+
+    def find(self, query):
+        self.reads += 1
+        found = [d for d in self.documents if d["tenant"] == query["tenant"] and "retire_time" not in d]
+        if self.during_read:
+            self.during_read()
+        return found
+
+
+def test_fed_subscriptions_are_read_once_per_ttl_and_forgotten_at_once():
+    clock = SimpleNamespace(now=0.0)
+    collection = CountedSubscriptions([subscription()])
+    fed = FedSubscriptions(collection, ttl_seconds=2, clock=lambda: clock.now)
+    assert [s["_id"] for s in fed.of("t1")] == ["s1"]
+    clock.now = 1.9
+    assert fed.of("t1") and fed.of("t1") and collection.reads == 1
+    clock.now = 2.5
+    fed.of("t1")
+    assert collection.reads == 2
+    collection.documents.append(subscription(_id="s2"))
+    fed.forget("t1")
+    assert [s["_id"] for s in fed.of("t1")] == ["s1", "s2"] and collection.reads == 3
+    assert fed.of("other") == [] and collection.reads == 4
+
+
+def test_fed_subscriptions_do_not_keep_a_read_that_a_forgetting_overtook():
+    fed = None
+    collection = CountedSubscriptions([subscription()], during_read=lambda: fed.forget("t1"))
+    fed = FedSubscriptions(collection, ttl_seconds=60)
+    fed.of("t1")
+    collection.during_read = None
+    fed.of("t1")
+    assert collection.reads == 2
+    fed.of("t1")
+    assert collection.reads == 2
