@@ -12,6 +12,7 @@ shards); a page reads the granularity whose shards hold about a page, chosen fro
 size (the node's figures), and reads several shards at once.
 """
 import hashlib
+import math
 from functools import lru_cache
 
 from services.queries import combined
@@ -42,6 +43,13 @@ def granularity_for(size):
         if size <= SHARD_SIZE * 16 ** granularity:
             return granularity
     return GRANULARITIES[-1]
+
+
+def shards_for_a_page(records_per_shard, page_size):
+    """How many shards to read at once for a page: about as many as hold one, at most
+    SHARDS_IN_FLIGHT. Reading more costs decoding records the page does not show: at 86 records
+    a shard, eight shards read at once were 690 records for a page of 50."""
+    return max(1, min(SHARDS_IN_FLIGHT, math.ceil((page_size + 1) / max(records_per_shard, 1))))
 
 
 @lru_cache(maxsize=None)
@@ -83,9 +91,10 @@ class Listing:
         also match `query`, in `_id` order."""
         shards = shards_of(granularity_for(size_of_list))
         start = shards.index(after[:len(shards[0])]) if after and shards[0] else 0
+        in_flight = shards_for_a_page(size_of_list / len(shards), page_size)
         found = []
-        for batch_start in range(start, len(shards), SHARDS_IN_FLIGHT):
-            batch = shards[batch_start:batch_start + SHARDS_IN_FLIGHT]
+        for batch_start in range(start, len(shards), in_flight):
+            batch = shards[batch_start:batch_start + in_flight]
             read = read_each(lambda shard: self._shard(collection, node_id, facet, shard, query, after), batch)
             found += [document for shard in batch for document in read[shard]]
             if len(found) > page_size:

@@ -123,6 +123,32 @@ def queue_due(clock):
     return clock["due_at"]
 
 
+def warning_due(ticket, moment):
+    """Whether the deadline scan must now announce the ticket's approaching deadline."""
+    clock = ticket.get("clock")
+    return bool(ticket["state"] in OPEN_STATES and clock and not clock["paused"] and not clock["approaching_notified"]
+                and clock["warn_at"] <= moment)
+
+
+def deadline_missed(ticket, moment):
+    """Whether the deadline scan must now mark the ticket's deadline missed."""
+    clock = ticket.get("clock")
+    return bool(ticket["state"] in OPEN_STATES and clock and not clock["missed_notified"]
+                and ticket["queue_due"] <= moment)
+
+
+def watch_time(ticket):
+    """The first moment at which `warning_due` or `deadline_missed` may hold, as the ticket stands;
+    None if neither ever will until it changes."""
+    clock = ticket.get("clock")
+    if ticket["state"] not in OPEN_STATES or not clock:
+        return None
+    times = [ticket["queue_due"]] if not clock["missed_notified"] else []
+    if not clock["paused"] and not clock["approaching_notified"]:
+        times.append(clock["warn_at"])
+    return min(times, default=None)
+
+
 def checked_extra(category, extra):
     """Validates a ticket's extra fields against its category, like an Open311 service definition."""
     declared = {field["name"]: field for field in category.get("extra_fields", [])}

@@ -22,13 +22,14 @@ import sys
 from bisect import bisect_left, bisect_right, insort
 from typing import NamedTuple
 
+from services.tickets import lifecycle
 from services.tickets.lifecycle import OPEN_STATES
 from services.tickets.views import aware
 
 # The fields of a stored ticket an entry is made of: the projection the index loads with.
 ENTRY_FIELDS = {"tenant": 1, "path": 1, "state": 1, "category_id": 1, "kind": 1, "priority": 1, "involved": 1,
                 "organisation_ids": 1, "create_time": 1, "queue_due": 1, "first_response_time": 1,
-                "resolve_time": 1, "feedback": 1, "version": 1}
+                "resolve_time": 1, "feedback": 1, "clock": 1, "version": 1}
 
 
 class Entry(NamedTuple):
@@ -48,6 +49,7 @@ class Entry(NamedTuple):
     first_response_time: int | None
     resolve_time: int | None
     satisfaction: int | None
+    watch_time: int | None
     version: int
 
     @property
@@ -90,7 +92,8 @@ class QueueIndex:
             create_time=millis(document["create_time"]), queue_due=millis(document["queue_due"]),
             first_response_time=optional_millis(document.get("first_response_time")),
             resolve_time=optional_millis(document.get("resolve_time")),
-            satisfaction=feedback.get("satisfaction"), version=document.get("version", 0))
+            satisfaction=feedback.get("satisfaction"), watch_time=optional_millis(lifecycle.watch_time(document)),
+            version=document.get("version", 0))
 
     def _shared(self, value):
         if isinstance(value, str):
@@ -163,6 +166,11 @@ class QueueIndex:
 
     def every(self):
         return self.entries.values()
+
+    def watched(self, moment):
+        """The ids of the tickets the deadline scan may have to act on at `moment` (milliseconds)."""
+        return [entry.id for entry in self.entries.values()
+                if entry.watch_time is not None and entry.watch_time <= moment]
 
 
 def open_counts(entries):

@@ -267,9 +267,10 @@ class TicketsService(base.CivicService):
         """Announces approaching deadlines, marks missed ones and escalates them a level with a new
         clock; each once, as the conditional write lets only one scan win."""
         moment = now()
-        for ticket in self.store.warnings_due(moment):
+        warnings, missed = self.store.deadlines_due(moment)
+        for ticket in warnings:
             self._write(ticket, *transitions.approaching_deadline(ticket), moment, SYSTEM, SYSTEM)
-        for ticket in self.store.deadlines_missed(moment):
+        for ticket in missed:
             self._write(ticket, *transitions.missed_deadline(ticket, moment), moment, SYSTEM, SYSTEM)
         self.store.release_stale_claims()
         metrics.update_gauges(self.store.open_counts(), self.store.overdue_count(moment))

@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 from services.errors import AlreadyExists, InvalidArgument
 from services.reference import REFERENCE, ReferenceMemory
 from services.storage import LIVE, OUTBOX, ClaimedUpdates, Records, Repository, page_size_of, read_each
-from services.tickets import queue_index
+from services.tickets import lifecycle, queue_index
 from services.tickets.lifecycle import OPEN_STATES
 from services.tickets.queue_index import ENTRY_FIELDS, QueueIndex, millis
 
@@ -120,15 +120,15 @@ class TicketsRepository(Repository):
              "state": {"$in": list(OPEN_STATES)}, **LIVE}, QUEUE_PROJECTION).sort("create_time", ASCENDING)
             .limit(limit))
 
-    def warnings_due(self, moment, limit=200):
-        return list(self.tickets.collection.find(
-            {"clock.warn_at": {"$lte": moment}, "clock.paused": False, "clock.approaching_notified": False,
-             "state": {"$in": list(OPEN_STATES)}, **LIVE}).limit(limit))
-
-    def deadlines_missed(self, moment, limit=200):
-        return list(self.tickets.collection.find(
-            {"queue_due": {"$lte": moment}, "clock.missed_notified": False,
-             "state": {"$in": list(OPEN_STATES)}, **LIVE}).limit(limit))
+    def deadlines_due(self, moment):
+        """(tickets whose approaching deadline is due to be announced, tickets whose deadline is
+        due to be marked missed), as stored now. The queue index names the candidates: a query
+        on the clock's fields would make FerretDB read every ticket, timelines and all."""
+        candidates = read_each(lambda ticket_id: self.tickets.first({"_id": ticket_id}),
+                               self.queue.loaded().watched(millis(moment)))
+        tickets = [ticket for ticket in candidates.values() if ticket]
+        return ([ticket for ticket in tickets if lifecycle.warning_due(ticket, moment)],
+                [ticket for ticket in tickets if lifecycle.deadline_missed(ticket, moment)])
 
     def open_counts(self):
         """Open tickets by state over all tenants, for the ops gauges."""

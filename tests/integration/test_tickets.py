@@ -294,10 +294,19 @@ def test_a_transition_moves_the_ticket_in_the_queue_at_once_and_figures_follow(t
 # Promised times
 
 
+def shown_in_a_page(town, ticket):
+    """The service's queue index learns a ticket's changes from its writes and events; a write
+    behind its back, as these tests make to stand in for time passing, is learnt when a page
+    reads the ticket."""
+    page = call(town.operator, "ListTickets", page_size=100)["tickets"]
+    assert ticket["id"] in [shown["id"] for shown in page]
+
+
 def test_deadlines_are_announced_once_and_escalate_with_a_new_clock(platform, town, tap):
     ticket = town.report()
     past = datetime.now(timezone.utc) - timedelta(seconds=5)
     town.tickets().update_one({"_id": ticket["id"]}, {"$set": {"clock.warn_at": past}})
+    shown_in_a_page(town, ticket)
     warned = eventually(lambda: town.tickets().find_one({"_id": ticket["id"], "clock.approaching_notified": True}),
                         timeout=40, interval=0.3)
     assert warned
@@ -306,6 +315,7 @@ def test_deadlines_are_announced_once_and_escalate_with_a_new_clock(platform, to
     # this write (standing in for time passing) must not undo the service's.
     town.tickets().update_one({"_id": ticket["id"]}, {"$set": {"clock.due_at": past, "queue_due": past,
                                                                "clock.approaching_notified": True}})
+    shown_in_a_page(town, ticket)
     escalated = eventually(lambda: town.tickets().find_one({"_id": ticket["id"], "level": "COMMUNITY"}),
                            timeout=40, interval=0.3)
     assert escalated
@@ -354,9 +364,14 @@ def test_each_deadline_is_announced_once_whatever_the_timer_rounds(tickets_on_th
         stored = tickets.find_one({"_id": ticket["id"]})
         return [entry["action"] for entry in stored["timeline"]], [event["type"] for event in stored["outbox"]]
 
-    tickets.update_one({"_id": ticket["id"]}, {"$set": {"clock.warn_at": past}})
+    def as_time_passes(changes):
+        """Stands in for time passing; the service learns of the change as from the ticket's event."""
+        tickets.update_one({"_id": ticket["id"]}, {"$set": changes})
+        service.store.mirror_ticket(ticket["id"], "time-passed")
+
+    as_time_passes({"clock.warn_at": past})
     service.watch_deadlines()
-    tickets.update_one({"_id": ticket["id"]}, {"$set": {"clock.due_at": past, "queue_due": past}})
+    as_time_passes({"clock.due_at": past, "queue_due": past})
     service.watch_deadlines()
     once = announced()
     assert once == (["created", "deadline_approaching", "deadline_missed", "escalated"],

@@ -277,3 +277,34 @@ def test_a_process_reads_back_what_others_wrote_not_what_it_wrote_itself():
     tickets.documents["a"] = stored("a", 1, version=1)
     queue.mirror("a", "event-2")
     assert tickets.reads == ["a"] and queue.index.get("a").version == 1
+
+
+def clocked(ticket_id, **clock):
+    """A stored ticket on a fresh first-response clock of 60 minutes from MOMENT, changed by `clock`."""
+    running = lifecycle.new_clock({"first_response_minutes": 60, "resolution_minutes": 600}, "FIRST_RESPONSE",
+                                  "GRID", MOMENT) | clock
+    return stored(ticket_id, clock=running, queue_due=lifecycle.queue_due(running))
+
+
+def test_the_deadline_scan_watches_a_ticket_from_its_warning_then_its_deadline_until_both_are_told():
+    fresh = clocked("fresh")
+    warned = clocked("warned", approaching_notified=True)
+    paused = clocked("paused", paused=True)
+    told = clocked("told", approaching_notified=True, missed_notified=True)
+    closed = stored("closed", state="CLOSED", clock=None)
+    assert lifecycle.watch_time(fresh) == fresh["clock"]["warn_at"] < fresh["queue_due"]
+    assert lifecycle.watch_time(warned) == warned["queue_due"]
+    assert lifecycle.watch_time(paused) == lifecycle.NO_DEADLINE
+    assert lifecycle.watch_time(told) is None and lifecycle.watch_time(closed) is None
+
+    index = QueueIndex()
+    for document in (fresh, warned, paused, told, closed):
+        index.put(document)
+    before_warning = fresh["clock"]["warn_at"] - timedelta(seconds=1)
+    assert index.watched(millis(before_warning)) == []
+    assert index.watched(millis(fresh["clock"]["warn_at"])) == ["fresh"]
+    assert sorted(index.watched(millis(fresh["queue_due"]))) == ["fresh", "warned"]
+    moment = fresh["clock"]["warn_at"]
+    assert lifecycle.warning_due(fresh, moment) and not lifecycle.deadline_missed(fresh, moment)
+    assert lifecycle.deadline_missed(warned, warned["queue_due"]) and not lifecycle.warning_due(warned, moment)
+    assert not lifecycle.warning_due(paused, moment) and not lifecycle.deadline_missed(told, told["queue_due"])

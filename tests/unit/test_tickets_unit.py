@@ -191,8 +191,7 @@ def test_a_task_event_about_another_ticket_is_ignored_and_one_about_ours_noted_o
 
 def test_the_timer_announces_an_approaching_deadline_as_the_system():
     service = tickets_service()
-    service.store.warnings_due.return_value = [ticket()]
-    service.store.deadlines_missed.return_value = []
+    service.store.deadlines_due.return_value = ([ticket()], [])
     service.store.open_counts.return_value = {}
     service.store.overdue_count.return_value = 0
     service.watch_deadlines()
