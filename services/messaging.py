@@ -13,11 +13,15 @@ handler failed, so the event is lost. These:
   attempts RabbitMQ moves it to the dead-letter queue (`civicgrid dead-letters` lists and replays it).
   Their queues are durable quorum queues: RabbitMQ counts deliveries and dead-letters them there.
 """
+import functools
 import logging
 
 import eventlet
 from kombu import Queue
 from nameko import events, messaging, rpc as nameko_rpc
+from nameko.amqp.publish import Publisher
+from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER, LOGIN_METHOD_CONFIG_KEY,
+                              SERIALIZER_CONFIG_KEY)
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_chain, wait_fixed
 
 from services.bus import BROKER_UNREACHABLE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
@@ -38,15 +42,34 @@ WORK_QUEUE_ARGUMENTS = {"x-queue-type": "quorum", "x-delivery-limit": EVENT_HAND
 
 # RPC
 
+class UnconfirmedReplies(nameko_rpc.Responder):
+    """Replies go out without waiting for the broker to confirm them: a reply lives in the
+    caller's own transient queue, and one the broker loses is what the caller's deadline is
+    for, confirmed or not. It saves every call a wait for the broker."""
+
+    publisher_cls = functools.partial(Publisher, use_confirms=False)
+
+
 class RpcConsumer(nameko_rpc.RpcConsumer):
     def handle_result(self, message, result, exc_info):
         try:
-            return super().handle_result(message, result, exc_info)
+            return self._reply(message, result, exc_info)
         except BROKER_UNREACHABLE as error:
             log.warning("reply to %s not sent, the broker did not take it: %s",
                         message.delivery_info.get("routing_key"), error)
             self.queue_consumer.ack_message(message)
             return result, exc_info
+
+    def _reply(self, message, result, exc_info):
+        """Nameko's `handle_result`, with unconfirmed replies."""
+        config = self.container.config
+        responder = UnconfirmedReplies(
+            config[AMQP_URI_CONFIG_KEY], nameko_rpc.get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message, ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
 
 
 class Rpc(nameko_rpc.Rpc):
