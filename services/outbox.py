@@ -12,7 +12,8 @@ offers) can keep it:
    (`MongoStore.worker_result`); the relay publishes what a failed or crashed worker, or a broker
    outage, left PENDING for longer than `RELAY_GRACE_SECONDS`.
 3. PRUNED: removed from the record by the relay (a retired record is deleted with it, and a held
-   batch released); the mark is forgotten after `PUBLISHED_MARKS_KEPT_SECONDS`.
+   batch released); the mark is forgotten after `PUBLISHED_MARKS_KEPT_SECONDS`
+   (services/storage/repository.py).
 
 A crash between 1 and 2 makes the relay publish the event again: consumers drop repeats by id.
 """
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 RELAY_GRACE_SECONDS = 5
 # Long enough for the relay to have pruned every record that carried the event.
-PUBLISHED_MARKS_KEPT_SECONDS = 3600
 CONFIRMS_TIMEOUT_SECONDS = 30
 
 
@@ -137,7 +137,7 @@ class OutboxPublisher:
         for batch in repository.held_batches(older_than_seconds=RELAY_GRACE_SECONDS):
             recovered.append(self._publish_unmarked(repository, repository.events_imported_by(batch)))
             repository.release_events(batch["_id"])
-        repository.forget_published(older_than_seconds=PUBLISHED_MARKS_KEPT_SECONDS)
+        repository.forget_published()
         unpublished = sum(count for count, _ in recovered)
         oldest = max((age for _, age in recovered), default=0.0)
         metrics.OUTBOX_PENDING.labels(self.service).set(unpublished)

@@ -5,15 +5,17 @@ the queue and the block of positions), because a position taken from a worker's 
 lost with the worker."""
 import collections
 import threading
-from datetime import timedelta
-
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError
 
 from services.ferretdb import DUPLICATE_KEY
+from services.settings import EventLogSettings
 from services.storage import now
+from services.storage.ageing import AgeBuckets
 
+EVENT_LOG = EventLogSettings()
 POSITION_BLOCK = 100
+BUCKET_SECONDS = 3600
 
 
 class PendingEntry:
@@ -22,10 +24,10 @@ class PendingEntry:
     def __init__(self, event):
         self.event, self.entry, self.failure, self.done = event, None, None, False
 
-    def number(self, position, moment):
+    def number(self, position, stamp):
         event = self.event
         self.entry = {"_id": event["id"], "position": position, "tenant": event.get("tenant"),
-                      "type": event.get("type"), "received_time": moment, "event": event}
+                      "type": event.get("type"), **stamp, "event": event}
 
     def result(self):
         if self.failure:
@@ -35,6 +37,7 @@ class PendingEntry:
 class EventLog:
     def __init__(self, collection, counters):
         self.collection, self.counters = collection, counters
+        self.ages = AgeBuckets(collection, "received_time", BUCKET_SECONDS)
         # Positions are taken and written under one lock so that, within this process, a reader
         # that saw position n never later finds a new event below n.
         self._lock = threading.Lock()
@@ -43,7 +46,7 @@ class EventLog:
 
     def ensure_indexes(self):
         self.collection.create_index([("position", ASCENDING)], unique=True, name="position")
-        self.collection.create_index([("received_time", ASCENDING)], name="age")
+        self.ages.ensure_index()
 
     def append(self, event):
         """Keeps an event once; returns its log entry, new or already there. A redelivery costs
@@ -66,7 +69,10 @@ class EventLog:
         return list(self.collection.find(query).sort("position", ASCENDING).limit(limit))
 
     def purge_older_than(self, seconds):
-        return self.collection.delete_many({"received_time": {"$lt": now() - timedelta(seconds=seconds)}}).deleted_count
+        return self.ages.forget_older_than(seconds)
+
+    def sweep_older_than(self, seconds):
+        return self.ages.sweep(seconds)
 
     def _take_queued(self):
         batch = []
@@ -77,7 +83,7 @@ class EventLog:
     def _write_in_order(self, batch):
         try:
             for pending in batch:
-                pending.number(self._next_position(), now())
+                pending.number(self._next_position(), self.ages.stamp(now()))
             unwritten = batch
             while unwritten:
                 unwritten = self._insert_until_duplicate(unwritten)

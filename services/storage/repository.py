@@ -6,6 +6,7 @@ from datetime import timedelta
 import pymongo
 from pymongo.errors import ConnectionFailure, ExecutionTimeout
 
+from services.storage.ageing import AgeBuckets
 from services.storage.bulk import read_each, rewrite_paths
 from services.storage.records import IMPORT_BATCH, OUTBOX, OUTBOX_PENDING, insert_all, new_id, now
 
@@ -13,6 +14,9 @@ from services.storage.records import IMPORT_BATCH, OUTBOX, OUTBOX_PENDING, inser
 # no connection free in time, or the server gave up on the operation.
 UNREACHABLE = (ConnectionFailure, ExecutionTimeout)
 PING_TIMEOUT_SECONDS = 1.5
+PUBLISHED_MARK_BUCKET_SECONDS = 300
+# How long the relay remembers an event as published (services/outbox.py).
+PUBLISHED_MARKS_KEPT_SECONDS = 3600
 
 
 class Repository:
@@ -24,6 +28,7 @@ class Repository:
     def __init__(self, database):
         self.database = database
         self.writes = None
+        self.published_marks = AgeBuckets(database.published_events, "time", PUBLISHED_MARK_BUCKET_SECONDS)
 
     def for_worker(self, writes):
         """This repository for one worker: its records note in `writes` what they write with
@@ -61,6 +66,7 @@ class Repository:
     def ensure_indexes(self):
         for records in self.outbox_records():
             records.ensure_indexes()
+        self.published_marks.ensure_index()
 
     def outbox_records(self):
         return [getattr(self, name) for name in self.record_collections]
@@ -98,14 +104,20 @@ class Repository:
         return [item["event"] for item in batch["held"] if inserted[(item["records"], item["record_id"])]]
 
     def mark_published(self, event_ids):
-        moment = now()
-        insert_all(self.database.published_events, [{"_id": event_id, "time": moment} for event_id in event_ids])
+        stamp = self.published_marks.stamp(now())
+        insert_all(self.database.published_events, [{"_id": event_id, **stamp} for event_id in event_ids])
 
-    def forget_published(self, older_than_seconds):
-        self.database.published_events.delete_many({"time": {"$lt": now() - timedelta(seconds=older_than_seconds)}})
+    def forget_published(self):
+        self.published_marks.forget_older_than(PUBLISHED_MARKS_KEPT_SECONDS)
+
+    def sweep_aged(self):
+        """At a process's start: forgets, by range, what forgetting by age bucket may not reach."""
+        self.published_marks.sweep(PUBLISHED_MARKS_KEPT_SECONDS)
 
     def published_among(self, event_ids):
-        return {marker["_id"] for marker in self.database.published_events.find({"_id": {"$in": event_ids}})}
+        found = read_each(lambda event_id: self.database.published_events.find_one({"_id": event_id}, {"_id": 1}),
+                          event_ids)
+        return {event_id for event_id, marker in found.items() if marker}
 
     def was_handled(self, event_id):
         return self.database.processed_events.find_one({"_id": event_id}, {"_id": 1}) is not None
