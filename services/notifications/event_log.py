@@ -71,9 +71,6 @@ class EventLog:
     def purge_older_than(self, seconds):
         return self.ages.forget_older_than(seconds)
 
-    def sweep_older_than(self, seconds):
-        return self.ages.sweep(seconds)
-
     def _take_queued(self):
         batch = []
         while self._queued:

@@ -7,7 +7,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.ferretdb import DUPLICATE_KEY
-from services.notifications.event_log import EVENT_LOG, EventLog
+from services.notifications.event_log import EventLog
 from services.notifications.inbox import message_id
 from services.settings import SubscriptionSettings
 from services.storage import Listing, Records, Repository, now, read_each
@@ -88,10 +88,6 @@ class NotificationsRepository(Repository):
 
     def purge_events_older_than(self, seconds):
         return self.log.purge_older_than(seconds)
-
-    def sweep_aged(self):
-        super().sweep_aged()
-        self.log.sweep_older_than(EVENT_LOG.retention_seconds)
 
     # Inbox
 

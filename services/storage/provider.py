@@ -48,7 +48,6 @@ class MongoStore(DependencyProvider):
         database = self.client[f"{config.get('DB_PREFIX') or 'civicgrid_'}{self.container.service_name}"]
         self.repository = self.repository_class(database)
         self.repository.ensure_indexes()
-        self.repository.sweep_aged()
 
     def stop(self):
         if self.client is not None:

@@ -110,10 +110,6 @@ class Repository:
     def forget_published(self):
         self.published_marks.forget_older_than(PUBLISHED_MARKS_KEPT_SECONDS)
 
-    def sweep_aged(self):
-        """At a process's start: forgets, by range, what forgetting by age bucket may not reach."""
-        self.published_marks.sweep(PUBLISHED_MARKS_KEPT_SECONDS)
-
     def published_among(self, event_ids):
         found = read_each(lambda event_id: self.database.published_events.find_one({"_id": event_id}, {"_id": 1}),
                           event_ids)

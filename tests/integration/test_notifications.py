@@ -17,6 +17,7 @@ from services.notifications.catalog import load_contracts
 from services.notifications.service import NotificationsService
 from services.notifications.store import NotificationsRepository
 from services.storage import new_id, now
+from services.storage.ageing import SWEEP_SECONDS
 from tests.support.errors import field_violations, rpc_error
 from tests.support.hierarchy import add_residents, build_hierarchy
 from tests.support.partners import partner_connection, remove_partner_users
@@ -349,11 +350,12 @@ def test_event_log_forgets_whole_hours_older_than_the_retention(platform, unique
     third = repository.append_event(assignment("t", "c", []))
     assert repository.purge_events_older_than(3600) == 2
     assert [e["_id"] for e in repository.event_log.find()] == [third["_id"]]
-    # Beyond the buckets a purge visits (a process down for days): swept, by range, at start.
+    # Beyond the buckets a purge visits (a process down for days): swept by range when a sweep is due.
     repository.event_log.update_one({"_id": third["_id"]}, {"$set": {"received_time": now() - timedelta(days=30),
                                                                      "age_bucket": 0}})
     assert repository.purge_events_older_than(3600) == 0
-    repository.sweep_aged()
+    repository.log.ages.swept_at -= SWEEP_SECONDS + 1
+    assert repository.purge_events_older_than(3600) == 1
     assert repository.event_log.count_documents({}) == 0
 
 
