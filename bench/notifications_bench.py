@@ -95,7 +95,7 @@ def main():
     parser.add_argument("--events", type=int, default=500)
     args = parser.parse_args()
     load_contracts()
-    with private_platform(tempfile.mkdtemp(prefix="notifications-bench-")) as platform:
+    with tempfile.TemporaryDirectory() as state_dir, private_platform(state_dir) as platform:
         try:
             run(platform, args.events)
         finally:
