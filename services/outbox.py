@@ -137,7 +137,7 @@ class OutboxPublisher:
         for batch in repository.held_batches(older_than_seconds=RELAY_GRACE_SECONDS):
             recovered.append(self._publish_unmarked(repository, repository.events_imported_by(batch)))
             repository.release_events(batch["_id"])
-        repository.forget_published()
+        repository.forget_aged_marks()
         unpublished = sum(count for count, _ in recovered)
         oldest = max((age for _, age in recovered), default=0.0)
         metrics.OUTBOX_PENDING.labels(self.service).set(unpublished)

@@ -17,6 +17,8 @@ PING_TIMEOUT_SECONDS = 1.5
 PUBLISHED_MARK_BUCKET_SECONDS = 300
 # How long the relay remembers an event as published (services/outbox.py).
 PUBLISHED_MARKS_KEPT_SECONDS = 3600
+HANDLED_MARK_BUCKET_SECONDS = 3600
+HANDLED_MARKS_KEPT_SECONDS = 7 * 24 * 3600
 
 
 class Repository:
@@ -29,6 +31,7 @@ class Repository:
         self.database = database
         self.writes = None
         self.published_marks = AgeBuckets(database.published_events, "time", PUBLISHED_MARK_BUCKET_SECONDS)
+        self.handled_marks = AgeBuckets(database.processed_events, "time", HANDLED_MARK_BUCKET_SECONDS)
 
     def for_worker(self, writes):
         """This repository for one worker: its records note in `writes` what they write with
@@ -67,6 +70,7 @@ class Repository:
         for records in self.outbox_records():
             records.ensure_indexes()
         self.published_marks.ensure_index()
+        self.handled_marks.ensure_index()
 
     def outbox_records(self):
         return [getattr(self, name) for name in self.record_collections]
@@ -107,8 +111,11 @@ class Repository:
         stamp = self.published_marks.stamp(now())
         insert_all(self.database.published_events, [{"_id": event_id, **stamp} for event_id in event_ids])
 
-    def forget_published(self):
+    def forget_aged_marks(self):
+        """Forgets published-event marks after an hour, and handled-event marks after a week (a
+        replay from the dead letters later than that runs its idempotent handler again)."""
         self.published_marks.forget_older_than(PUBLISHED_MARKS_KEPT_SECONDS)
+        self.handled_marks.forget_older_than(HANDLED_MARKS_KEPT_SECONDS)
 
     def published_among(self, event_ids):
         found = read_each(lambda event_id: self.database.published_events.find_one({"_id": event_id}, {"_id": 1}),
@@ -121,7 +128,7 @@ class Repository:
     def mark_handled(self, event_id):
         """Written once the handler has succeeded, never before: a crash in between makes the
         redelivery run the handler again, which idempotent handlers allow."""
-        insert_all(self.database.processed_events, [{"_id": event_id, "time": now()}])
+        insert_all(self.database.processed_events, [{"_id": event_id, **self.handled_marks.stamp(now())}])
 
     def answers(self):
         """Whether the store answers a ping in time; for health checks, so it never waits long."""

@@ -18,6 +18,7 @@ from services.notifications.service import NotificationsService
 from services.notifications.store import NotificationsRepository
 from services.storage import new_id, now
 from services.storage.ageing import SWEEP_SECONDS
+from services.storage.repository import HANDLED_MARK_BUCKET_SECONDS, PUBLISHED_MARK_BUCKET_SECONDS
 from tests.support.errors import field_violations, rpc_error
 from tests.support.hierarchy import add_residents, build_hierarchy
 from tests.support.partners import partner_connection, remove_partner_users
@@ -359,15 +360,21 @@ def test_event_log_forgets_whole_hours_older_than_the_retention(platform, unique
     assert repository.event_log.count_documents({}) == 0
 
 
-def test_published_marks_are_forgotten_by_age_bucket(platform, unique):
+def test_published_and_handled_marks_are_forgotten_by_age_bucket(platform, unique):
     repository = scratch_repository(platform, unique)
     repository.mark_published(["e1", "e2"])
+    repository.mark_handled("h1")
+    repository.mark_handled("h2")
     assert repository.published_among(["e1", "e2", "e3"]) == {"e1", "e2"}
-    marks = repository.database.published_events
-    bucket = marks.find_one({"_id": "e1"})["age_bucket"]
-    marks.update_one({"_id": "e1"}, {"$set": {"time": now() - timedelta(hours=2), "age_bucket": bucket - 24}})
-    repository.forget_published()
+    for marks, old_id, hours, bucket_seconds in (
+            (repository.database.published_events, "e1", 2, PUBLISHED_MARK_BUCKET_SECONDS),
+            (repository.database.processed_events, "h1", 8 * 24, HANDLED_MARK_BUCKET_SECONDS)):
+        bucket = marks.find_one({"_id": old_id})["age_bucket"]
+        marks.update_one({"_id": old_id}, {"$set": {"time": now() - timedelta(hours=hours),
+                                                    "age_bucket": bucket - hours * 3600 // bucket_seconds}})
+    repository.forget_aged_marks()
     assert repository.published_among(["e1", "e2"]) == {"e2"}
+    assert not repository.was_handled("h1") and repository.was_handled("h2")
 
 
 def test_workers_appending_together_log_each_event_once_in_one_block_of_positions(platform, unique):
