@@ -5,15 +5,14 @@ the queue and the block of positions), because a position taken from a worker's 
 lost with the worker."""
 import collections
 import threading
+
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError
 
 from services.ferretdb import DUPLICATE_KEY
-from services.settings import EventLogSettings
 from services.storage import now
 from services.storage.ageing import AgeBuckets
 
-EVENT_LOG = EventLogSettings()
 POSITION_BLOCK = 100
 BUCKET_SECONDS = 3600
 
@@ -33,6 +32,7 @@ class PendingEntry:
         if self.failure:
             raise self.failure
         return self.entry
+
 
 class EventLog:
     def __init__(self, collection, counters):

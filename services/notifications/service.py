@@ -14,8 +14,8 @@ from services.errors import InvalidArgument, NotFound, PermissionDenied
 from services.messaging import RpcProxy, consume
 from services.notifications import (broker, catalog, inbox, metrics, partners, preferences, rules, schemas, sms,
                                     webhooks)
-from services.notifications.event_log import EVENT_LOG
 from services.notifications.store import NotificationsRepository
+from services.settings import EventLogSettings
 from services.storage import MongoStore, now, page_size_of, public
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ EVENT_LOG_QUEUE = Queue(
     "notifications.event-log", durable=True,
     bindings=[binding(Exchange(f"{source}.events", type="topic", durable=True), routing_key="#")
               for source in EVENT_SOURCES])
+EVENT_LOG = EventLogSettings()
 RESIDENTS_PAGE = 500
 WEBHOOK_BATCH = 20
 WEBHOOK_LEASE_SECONDS = 30

@@ -18,6 +18,7 @@ SUBSCRIPTIONS = SubscriptionSettings()
 INBOX = Listing(lambda message: {"inbox"} if "read_time" in message else {"inbox", "unread"},
                 depends_on=("read_time",), nodes_of=lambda message: [message["recipient"]])
 
+
 class FedSubscriptions:
     """Each tenant's live subscriptions, as the intake of events reads them: from the store at most
     once per `ttl_seconds`, rather than once per event. This process forgets a tenant's on its own
