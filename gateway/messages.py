@@ -9,6 +9,8 @@ service has to, and a bad value is refused naming its field instead of failing d
 - numbers in a google.protobuf.Struct that are not finite (JSON, and so the services, have none).
 """
 import math
+from datetime import datetime
+from functools import lru_cache
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -47,6 +49,63 @@ def as_dict(request, masks):
         # the services name better.
         request.ClearField(mask)
     return json_format.MessageToDict(request, preserving_proto_field_name=True) | paths
+
+
+def built(result, message_class):
+    """A service's answer as a message: `json_format.ParseDict`, but with each time parsed by
+    `datetime.fromisoformat` and set on the built message. Protobuf parses a time by strptime,
+    which took a quarter of the gateway's time on a page of 50 tickets."""
+    times = []
+    _take_times(result, message_class.DESCRIPTOR, (), times)
+    message = json_format.ParseDict(result, message_class(), ignore_unknown_fields=True)
+    for path, moment in times:
+        _field_at(message, path).FromDatetime(moment)
+    return message
+
+
+def _take_times(values, descriptor, path, times):
+    """Moves every time in `values` (a message's dict) that fromisoformat reads to `times`, as
+    (path in the message, datetime)."""
+    times_of, messages_of = _time_and_message_fields(descriptor)
+    for key, name in times_of:
+        value = values.get(key)
+        if isinstance(value, str):
+            try:
+                times.append(((*path, (name, None)), datetime.fromisoformat(value)))
+            except ValueError:
+                continue  # left to ParseDict, which names what is wrong with it
+            del values[key]
+    for key, name, field in messages_of:
+        value = values.get(key)
+        if isinstance(value, dict):
+            _take_times(value, field.message_type, (*path, (name, None)), times)
+        elif isinstance(value, list) and field.is_repeated:
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    _take_times(item, field.message_type, (*path, (name, index)), times)
+
+
+@lru_cache(maxsize=None)
+def _time_and_message_fields(descriptor):
+    """((key, field name) of each single time field, (key, field name, field) of each field
+    holding messages of the contract), under both the names a dict may use for it."""
+    times, messages = [], []
+    for field in descriptor.fields:
+        kind = field.message_type
+        if kind is None or kind.GetOptions().map_entry:
+            continue
+        keys = {field.name, field.json_name}
+        if kind.full_name == TIMESTAMP and not field.is_repeated:
+            times += [(key, field.name) for key in keys]
+        elif not kind.full_name.startswith("google.protobuf."):
+            messages += [(key, field.name, field) for key in keys]
+    return tuple(times), tuple(messages)
+
+
+def _field_at(message, path):
+    for name, index in path:
+        message = getattr(message, name) if index is None else getattr(message, name)[index]
+    return message
 
 
 def problems(message, prefix=""):

@@ -12,7 +12,6 @@ import re
 import time
 
 import grpc
-from google.protobuf import json_format
 
 from gateway import messages, metrics
 from gateway.auth import authorised_caller
@@ -68,7 +67,7 @@ class Route:
         return messages.as_dict(messages.decoded(self.request_class, body), self.masks)
 
     def response(self, result):
-        return json_format.ParseDict(result, self.response_class(), ignore_unknown_fields=True)
+        return messages.built(result, self.response_class)
 
 
 def allowed_roles(method_descriptor):

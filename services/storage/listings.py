@@ -24,6 +24,8 @@ GRANULARITIES = (0, 1, 2, 3)
 # Records a shard should hold at most, so that reading it costs about a page.
 SHARD_SIZE = 120
 SHARDS_IN_FLIGHT = 8
+# Records a sampled shard must hold for its size to tell the list's.
+SAMPLE_ENOUGH = 8
 
 
 def list_key(node_id, facet, shard):
@@ -82,9 +84,13 @@ class Listing:
         return {LISTED_IN: list_key(node_id, facet, "")}
 
     def estimated_size(self, collection, node_id, facet, query):
-        """About how many records a list holds, from one of its 256 finer shards: for lists whose
-        size nothing else keeps."""
-        return 256 * len(self._shard(collection, node_id, facet, "80", query, None))
+        """About how many records a list holds, for lists whose size nothing else keeps: from one
+        of its 256 finer shards, or from one of its 16 when that holds too few to tell (a list of
+        500 was taken for empty, and its page read all 500)."""
+        sample = len(self._shard(collection, node_id, facet, "80", query, None))
+        if sample >= SAMPLE_ENOUGH:
+            return 256 * sample
+        return 16 * len(self._shard(collection, node_id, facet, "8", query, None))
 
     def page(self, collection, node_id, facet, size_of_list, query, page_size, after):
         """Up to `page_size` + 1 records of (node, facet) after `after` (an `_id`, or None) that

@@ -79,9 +79,9 @@ class TicketsService(base.CivicService):
 
     @command(schemas.ListTickets)
     def list_tickets(self, caller, command):
-        documents, token = self.store.queue_page(
+        tickets, token = self.store.queue_page(
             caller.tenant, parties.listed(caller, command), command.page_size, command.page_token)
-        return {"tickets": [shown(d) for d in documents], "next_page_token": token}
+        return {"tickets": tickets, "next_page_token": token}
 
     @command(schemas.ListSimilar)
     def list_similar_tickets(self, caller, command):

@@ -13,8 +13,10 @@ import copy
 import json
 import threading
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
+import bson
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
@@ -24,13 +26,18 @@ from services.storage import LIVE, OUTBOX, ClaimedUpdates, Records, Repository, 
 from services.tickets import lifecycle, queue_index
 from services.tickets.lifecycle import OPEN_STATES
 from services.tickets.queue_index import ENTRY_FIELDS, QueueIndex, millis
+from services.tickets.views import shown
 
 # Fields a queue page does not need; GetTicket and ListTicketTimeline return them.
-QUEUE_PROJECTION = {"timeline": 0, OUTBOX: 0}
+QUEUE_HIDDEN = ("timeline", OUTBOX)
+QUEUE_PROJECTION = dict.fromkeys(QUEUE_HIDDEN, 0)
 # A page whose tickets keep changing while it is read is read again, at most this many times.
 PAGE_READS = 3
 # Events this process wrote, which it need not read back when they come round to it.
 OWN_EVENTS_KEPT = 10_000
+# Tickets whose page row a process keeps, about 2 KB each: the most recently shown.
+PAGE_TICKETS_KEPT = 10_000
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class TicketsRepository(Repository):
@@ -88,8 +95,8 @@ class TicketsRepository(Repository):
         return copy.deepcopy(remembered[1])
 
     def find_ticket(self, tenant, ticket_id):
-        """The tenant's ticket, or None."""
-        return self.tickets.first({"tenant": tenant, "_id": ticket_id})
+        """The tenant's ticket, or None; what is read keeps the queue index up to date."""
+        return self.queue.seen(self.tickets.first({"tenant": tenant, "_id": ticket_id}))
 
     def has_ticket(self, tenant, ticket_id):
         return self.tickets.count({"tenant": tenant, "_id": ticket_id}) > 0
@@ -108,11 +115,9 @@ class TicketsRepository(Repository):
         is a predicate over queue index entries (`parties.listed`)."""
         size = page_size_of(page_size)
         after = decode_queue_token(page_token)
-        documents = self.queue.page(tenant, matches, size + 1, after and (millis(after[0]), after[1]))
-        more = len(documents) > size
-        documents = documents[:size]
-        token = encode_queue_token(documents[-1]) if more else ""
-        return documents, token
+        rows = self.queue.page(tenant, matches, size + 1, after and (millis(after[0]), after[1]))
+        token = encode_queue_token(rows[size - 1].entry.key) if len(rows) > size else ""
+        return [row.shown for row in rows[:size]], token
 
     def similar_open(self, tenant, building_id, category_id, limit=20):
         return list(self.tickets.collection.find(
@@ -155,17 +160,30 @@ class TicketsRepository(Repository):
         return changed
 
 
+class Row(NamedTuple):
+    """A ticket as a page shows it (`views.shown`; shared, never to be changed), with the entry
+    it was made with."""
+
+    entry: queue_index.Entry
+    shown: dict
+
+
 class TicketQueue:
-    """The process's queue index, kept as close to the store as it can be without reading it for
-    every page:
+    """The process's queue index, and what a page shows of the tickets it lists, kept as close to
+    the store as they can be without reading it for every page:
 
     - loaded from the store once, when first asked for (every live ticket, `ENTRY_FIELDS` only),
       and again by `load` from time to time, which a process that missed events needs;
     - given every ticket the process writes, as written;
     - given every ticket another process writes, read by `_id` when its event comes round
       (`mirror`; the service consumes its own events, one queue per process);
-    - corrected by every page: a page reads its tickets by `_id`, and a ticket whose entry is not
-      what the store holds now is put right in the index and the page taken again.
+    - given every ticket read by `_id` (`seen`: GetTicket and every action read one).
+
+    A page is a walk of the index, and shows each ticket as kept with the entry the index holds
+    now; it reads from the store by `_id` only the tickets not kept with that entry. Pages read
+    every ticket from the store once: 50 reads a page kept FerretDB busy at 9 pages a second. So
+    a page is as fresh as the events this process has taken (milliseconds behind another
+    replica's write; its own writes at once), as the queue's order always was.
 
     Versions keep a late read from undoing a later write: the index never takes an older version
     of a ticket than it holds."""
@@ -176,6 +194,8 @@ class TicketQueue:
         self.is_loaded = False
         self.loading = threading.Lock()
         self.own_events = OrderedDict()
+        # ticket id -> its Row, the least recently shown first
+        self.rows = OrderedDict()
 
     def loaded(self):
         if not self.is_loaded:
@@ -194,49 +214,82 @@ class TicketQueue:
     def wrote(self, document):
         """A ticket this process wrote (None if the write did not happen), noted and returned."""
         if document is not None:
-            self.index.put(document)
+            self.seen(self._as_stored(document))
             for event in document.get(OUTBOX, ()):
                 self.own_events[event["id"]] = None
             while len(self.own_events) > OWN_EVENTS_KEPT:
                 self.own_events.popitem(last=False)
         return document
 
+    def seen(self, document):
+        """A ticket as stored now (None if none was found), noted and returned."""
+        if document is not None:
+            self.index.put(document)
+            self._keep(document)
+        return document
+
     def mirror(self, ticket_id, event_id):
         if event_id in self.own_events:
             return
-        document = self.tickets.first({"_id": ticket_id}, ENTRY_FIELDS)
+        document = self._queue_document(ticket_id)
         if document is None:
             self.index.remove(ticket_id)
         else:
-            self.index.put(document)
+            self.seen(document)
 
     def page(self, tenant, matches, size, after):
-        """Up to `size` of the tenant's tickets `matches` accepts, after the key `after`, as stored
-        now (no timeline) and in queue order."""
+        """Up to `size` of the tenant's tickets `matches` accepts, after the key `after`, in queue
+        order, as `Row`s."""
         index = self.loaded()
         for _ in range(PAGE_READS):
             ids = index.page(tenant, matches, size, after)
-            stored = read_each(self._queue_document, ids)
-            stale = {ticket_id: document for ticket_id, document in stored.items()
-                     if not index.agrees(ticket_id, document)}
-            if not stale:
-                return [stored[ticket_id] for ticket_id in ids]
-            for ticket_id, document in stale.items():
+            kept = [self._kept(ticket_id) for ticket_id in ids]
+            if None not in kept:
+                return kept
+            stored = read_each(self._queue_document, [ticket_id for ticket_id, row in zip(ids, kept) if row is None])
+            for ticket_id, document in stored.items():
                 if document is None:
                     index.remove(ticket_id)
                 else:
-                    index.put(document)
-        # Still changing: what was read last, as it is stored now.
-        entries = [index.entry_of(document) for document in stored.values() if document]
-        return [stored[entry.id] for entry in sorted(entries, key=lambda entry: entry.key)
-                if matches(entry) and (after is None or entry.key > after)]
+                    self.seen(document)
+        # Still changing: each ticket as kept, or as read last.
+        rows = [row or self._row(index.entry_of(stored[ticket_id]), stored[ticket_id])
+                for ticket_id, row in zip(ids, kept) if row or stored[ticket_id]]
+        return sorted((row for row in rows if matches(row.entry) and (after is None or row.entry.key > after)),
+                      key=lambda row: row.entry.key)
+
+    def _kept(self, ticket_id):
+        """The ticket's row, if kept with the entry the index holds now."""
+        row = self.rows.get(ticket_id)
+        if row is None or row.entry != self.index.get(ticket_id):
+            return None
+        self.rows.move_to_end(ticket_id)
+        return row
+
+    def _keep(self, document):
+        entry = self.index.get(document["_id"])
+        if entry is None or entry != self.index.entry_of(document):
+            return
+        self.rows[entry.id] = self._row(entry, document)
+        self.rows.move_to_end(entry.id)
+        while len(self.rows) > PAGE_TICKETS_KEPT:
+            self.rows.popitem(last=False)
+
+    @staticmethod
+    def _row(entry, document):
+        return Row(entry, shown({key: value for key, value in document.items() if key not in QUEUE_HIDDEN}))
+
+    def _as_stored(self, document):
+        """A written ticket as the store gives it back (times to the millisecond, zone as read)."""
+        return bson.decode(bson.encode(document), codec_options=self.tickets.collection.codec_options)
 
     def _queue_document(self, ticket_id):
         return self.tickets.first({"_id": ticket_id}, QUEUE_PROJECTION)
 
 
-def encode_queue_token(document):
-    key = json.dumps([document["queue_due"].isoformat(), document["_id"]])
+def encode_queue_token(queue_key):
+    due, last_id = queue_key
+    key = json.dumps([(EPOCH + timedelta(milliseconds=due)).isoformat(), last_id])
     return base64.urlsafe_b64encode(key.encode()).decode()
 
 

@@ -14,8 +14,9 @@ from standardwebhooks import Webhook
 
 from services.events import envelope
 from services.notifications.catalog import load_contracts
+from services.notifications.inbox import notice_message
 from services.notifications.service import NotificationsService
-from services.notifications.store import NotificationsRepository
+from services.notifications.store import UNREAD_COUNTED_UP_TO, NotificationsRepository
 from services.storage import new_id, now
 from services.storage.ageing import SWEEP_SECONDS
 from services.storage.repository import HANDLED_MARK_BUCKET_SECONDS, PUBLISHED_MARK_BUCKET_SECONDS
@@ -120,6 +121,16 @@ def test_an_event_delivered_twice_reaches_the_inbox_once(platform, unique):
     assert marked == {"marked": 1}
     assert worker.call(f"{NOTIFICATIONS}/ListInbox", {"unread_only": True}) == {}
     assert worker.call(f"{NOTIFICATIONS}/ListInbox", {})["messages"][0]["read_time"]
+
+
+def test_unread_messages_are_counted_up_to_a_hundred_and_read_ones_leave_the_count(platform, unique):
+    repository = scratch_repository(platform, unique)
+    notices = [{"_id": f"n{number}", "title": "停水通知", "body": "明日停水", "urgent": False} for number in range(102)]
+    assert repository.deliver_to_inbox([notice_message("t1", notice, "resident-li") for notice in notices]) == 102
+    assert repository.unread_count("t1", "resident-li") == UNREAD_COUNTED_UP_TO == 100
+    page, _ = repository.inbox_page("t1", "resident-li", True, 50, "")
+    assert repository.mark_read("t1", "resident-li", [message["_id"] for message in page]) == 50
+    assert repository.unread_count("t1", "resident-li") == 52 and repository.unread_count("t1", "resident-wang") == 0
 
 
 def test_an_event_taken_twice_writes_one_message_and_sends_one_text(platform, unique):

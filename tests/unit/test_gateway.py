@@ -8,11 +8,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from civicgrid.grids.v1 import grids_pb2
 from civicgrid.tickets.v1 import tickets_pb2
+from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
 
 from gateway.auth import Authenticator, Unauthenticated, mint
 from gateway.errors import STATUS_BY_CODE, Refusal, clipped, rich_status
-from gateway.messages import EARLIEST, LATEST, as_dict, decoded, problems
+from gateway.messages import EARLIEST, LATEST, as_dict, built, decoded, problems
 from gateway.routes import discover_routes, snake_case
 from services import errors
 
@@ -137,3 +138,25 @@ def test_statuses_stay_small_enough_for_grpc_trailers():
     status = rich_status("INVALID_ARGUMENT", "界" * 100_000, many)
     assert sum(len(key) + len(value) for key, value in status.trailing_metadata) < 8192
     assert clipped("界界界", 7) == "界…" and clipped("short", 10) == "short"
+
+
+def a_ticket_page():
+    ticket = {"id": "t1", "create_time": "2026-03-01T08:00:00.123456Z", "clock": {"due_at": "2026-03-01T09:00:00Z",
+              "started_at": "2026-03-01T16:00:00.5+08:00"}, "timeline": [
+                  {"action": "created", "time": "2026-03-01T08:00:00.123456Z"},
+                  {"action": "triaged", "time": "2026-03-01T08:05:00.000001Z"}],
+              "feedback": {"satisfaction": 5, "time": "2026-03-02T00:00:00Z"}, "unknown_field": "kept out"}
+    return {"tickets": [ticket, {"id": "t2", "resolve_time": None}], "next_page_token": "x"}
+
+
+def test_answers_are_built_as_parse_dict_builds_them():
+    expected = json_format.ParseDict(a_ticket_page(), tickets_pb2.ListTicketsResponse(), ignore_unknown_fields=True)
+    assert built(a_ticket_page(), tickets_pb2.ListTicketsResponse) == expected
+    assert built(a_ticket_page(), tickets_pb2.ListTicketsResponse).tickets[0].clock.started_at.nanos == 500_000_000
+
+
+def test_a_time_that_is_not_rfc_3339_fails_as_parse_dict_fails():
+    page = a_ticket_page()
+    page["tickets"][0]["timeline"][1]["time"] = "yesterday"
+    with pytest.raises(json_format.ParseError, match=r"tickets\[0\]\.timeline\[1\]\.time"):
+        built(page, tickets_pb2.ListTicketsResponse)

@@ -5,6 +5,7 @@ import itertools
 import tracemalloc
 from datetime import datetime, timedelta, timezone
 
+import bson
 import pytest
 
 from services.access import Caller
@@ -247,6 +248,7 @@ class StoredTickets:
     def __init__(self, *documents):
         self.documents = {document["_id"]: document for document in documents}
         self.collection = self
+        self.codec_options = bson.CodecOptions(tz_aware=True)
         self.reads = []
 
     def find(self, query, fields):
@@ -257,13 +259,45 @@ class StoredTickets:
         return self.documents.get(query["_id"])
 
 
+def ids_of(rows):
+    return [row.entry.id for row in rows]
+
+
+def test_a_page_reads_only_the_tickets_it_does_not_keep_as_the_index_has_them():
+    tickets = StoredTickets(stored("a", 10), stored("b", 20), stored("c", 30))
+    queue = TicketQueue(tickets)
+    assert ids_of(queue.page("t1", everything, 2, None)) == ["a", "b"]
+    assert tickets.reads == ["a", "b"]
+    rows = queue.page("t1", everything, 3, None)
+    assert ids_of(rows) == ["a", "b", "c"] and tickets.reads == ["a", "b", "c"]
+    assert rows[0].shown == {"id": "a", "path": ["c", "g1", "b1", "f1"], "state": "SUBMITTED",
+                             "category_id": "heating", "kind": "REQUEST", "priority": "NORMAL",
+                             "organisation_ids": [], "create_time": "2026-01-10T08:00:00.000000Z"}
+    tickets.documents["b"] = stored("b", 20, version=1, state="TRIAGED")
+    queue.index.put(tickets.documents["b"])  # as a reload of the index takes it
+    assert [row.shown["state"] for row in queue.page("t1", everything, 3, None)] == ["SUBMITTED", "TRIAGED", "SUBMITTED"]
+    assert tickets.reads == ["a", "b", "c", "b"]
+
+
+def test_a_page_learns_from_events_and_reads_by_id_what_was_written_behind_its_back():
+    tickets = StoredTickets(stored("a", 10), stored("b", 20), stored("c", 30))
+    queue = TicketQueue(tickets)
+    queue.page("t1", everything, 3, None)
+    tickets.documents["c"] = stored("c", -30)  # overdue now, written behind the process's back
+    del tickets.documents["a"]
+    assert ids_of(queue.page("t1", everything, 3, None)) == ["a", "b", "c"]
+    queue.mirror("a", "event-1")
+    queue.seen(tickets.first({"_id": "c"}, None))
+    assert ids_of(queue.page("t1", everything, 3, None)) == ["c", "b"]
+
+
 def test_a_page_puts_right_what_the_store_contradicts_and_reads_again():
     tickets = StoredTickets(stored("a", 10), stored("b", 20), stored("c", 30))
     queue = TicketQueue(tickets)
-    assert [d["_id"] for d in queue.page("t1", everything, 2, None)] == ["a", "b"]
+    queue.loaded()
     tickets.documents["c"] = stored("c", -30)  # overdue now, written behind the process's back
     del tickets.documents["a"]
-    assert [d["_id"] for d in queue.page("t1", everything, 3, None)] == ["c", "b"]
+    assert ids_of(queue.page("t1", everything, 3, None)) == ["c", "b"]
     assert queue.index.page("t1", everything, 10) == ["c", "b"]
 
 
