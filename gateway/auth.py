@@ -61,10 +61,10 @@ def authorised_caller(authenticator, context, roles, method):
     return caller
 
 
-def mint(secret, subject, tenant, role, scope, grants=(), ttl_seconds=3600):
-    """A HS256 token for development and tests."""
+def mint(secret, subject, tenant, role, scope, grants=(), ttl_seconds=3600, household_id=""):
+    """A HS256 token for development and tests; `household_id` is a resident's household claim."""
     import time
     now = int(time.time())
     claims = {"sub": subject, "tenant": tenant, "role": role, "scope": list(scope), "grants": list(grants),
-              "iat": now, "exp": now + ttl_seconds}
+              "iat": now, "exp": now + ttl_seconds, **({"household_id": household_id} if household_id else {})}
     return jwt.encode(claims, secret, algorithm="HS256")

@@ -25,6 +25,9 @@ class Caller(BaseModel):
     scope: tuple[str, ...] = ()
     # Extra rights, e.g. "sensitive_tags", "pii_full".
     grants: tuple[str, ...] = ()
+    # A resident's household, as their sign-in claims it; the tickets service checks it against
+    # the registry (residents' BindResidentAccount) before it lets the household's tickets through.
+    household_id: str = Field(default="", max_length=64)
     request_id: str = ""
 
     @classmethod

@@ -109,8 +109,8 @@ class Platform:
                                  str(self.state_dir)], env=self.env, cwd=ROOT, capture_output=True, text=True)
         return int(answer.stdout) if answer.returncode == 0 else None
 
-    def token(self, role="city_operator", tenant="t1", scope=("*",), subject="tester", grants=()):
-        return mint(self.secret, subject, tenant, role, scope, grants)
+    def token(self, role="city_operator", tenant="t1", scope=("*",), subject="tester", grants=(), household_id=""):
+        return mint(self.secret, subject, tenant, role, scope, grants, household_id=household_id)
 
     def client(self, **claims):
         return Gateway(self.address, self.token(**claims))

@@ -122,6 +122,15 @@ class UpdateResident(Schema):
     update_mask: list[str]
 
 
+class Empty(Schema):
+    pass
+
+
+class BindResidentAccount(Schema):
+    resident_id: Id
+    subject: Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class MoveResident(Schema):
     id: Id
     household_id: Id

@@ -173,6 +173,20 @@ class ResidentsService(base.CivicService):
 
     # Life events
 
+    @command(schemas.BindResidentAccount)
+    def bind_resident_account(self, caller, command):
+        resident = self._active_resident(caller, command.resident_id)
+        self.store.bind_account(caller.tenant, command.subject, resident["_id"])
+        return {"subject": command.subject, "resident_id": resident["_id"], "household_id": resident["household_id"]}
+
+    @command(schemas.Empty)
+    def account_household(self, caller, command):
+        """The household of the active resident whose sign-in the caller is, or "": the tickets
+        service checks a resident's household claim by it (not a gateway method)."""
+        resident = self.store.resident_of_account(caller.tenant, caller.subject)
+        active = resident is not None and resident.get("status", "ACTIVE") == "ACTIVE"
+        return {"household_id": resident["household_id"] if active else ""}
+
     @command(schemas.MoveResident)
     def move_resident(self, caller, command):
         """Moves a resident to another household; the old one stays in `moves`."""

@@ -3,10 +3,11 @@ import re
 import time
 
 from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
 
 from services.residents.schemas import DEPARTED, UNVISITED_SCAN_LIMIT
-from services.storage import (BuildingSnapshots, Listing, CountedRecords, Records, Repository, combined, insert_all, live,
-                              now, read_each)
+from services.storage import (BuildingSnapshots, Listing, CountedRecords, Records, Repository, combined, content_id,
+                              insert_all, live, now, read_each)
 
 
 TAG_COUNT = "tag:"
@@ -58,6 +59,8 @@ class ResidentsRepository(Repository):
                                         counts_of=resident_counts, counted_fields=("tags", "status", "household_id"),
                                         listing=Listing(resident_lists, depends_on=("tags", "status")))
         self.list_sizes = {}
+        # a resident's sign-in (tenant, subject) -> the resident; see ResidentsService.bind_resident_account
+        self.accounts = database.accounts
         self.visits = Records(database.visits, "visit")
         self.pii_reads = database.pii_reads
         # blind index of a national ID -> the resident holding it; see claim_national_ids
@@ -83,6 +86,20 @@ class ResidentsRepository(Repository):
             kept = self.list_sizes[(tenant, node_id)] = (
                 time.monotonic(), self.figures.totals_below({"tenant": tenant, "path": node_id}))
         return kept[1]
+
+    def bind_account(self, tenant, subject, resident_id):
+        """Ties the sign-in `subject` to a resident of the tenant, instead of any other."""
+        account = {"tenant": tenant, "subject": subject, "resident_id": resident_id, "bind_time": now()}
+        key = {"_id": content_id(tenant, "account", subject)}
+        try:
+            self.accounts.replace_one(key, account, upsert=True)
+        except DuplicateKeyError:  # a concurrent first binding inserted it; the later one wins
+            self.accounts.replace_one(key, account)
+
+    def resident_of_account(self, tenant, subject):
+        """The resident the sign-in `subject` is bound to, or None."""
+        account = self.accounts.find_one({"_id": content_id(tenant, "account", subject)})
+        return account and self.residents.first({"tenant": tenant, "_id": account["resident_id"]})
 
     def ensure_indexes(self):
         super().ensure_indexes()

@@ -1,26 +1,42 @@
 """Who a ticket involves and who may do what with it: staff of its place, its assignee, its
 reporter, its followers and parties, and the queues each of them reads."""
 from services.errors import InvalidArgument, NotFound, PermissionDenied
+from services.tickets import views
 from services.tickets.lifecycle import STAFF_ROLES
 from services.tickets.queue_index import millis
 
 
+HOUSEHOLD = "household:"
+
+
 def identities(caller):
-    """The subject and the organisations (grant "org:<id>") a caller acts for."""
+    """The subject, the organisations (grant "org:<id>") and the household (once the registry has
+    confirmed the claim: `TicketsService._party`) a caller acts for."""
     organisations = {grant[4:] for grant in caller.grants if grant.startswith("org:")}
-    return {caller.subject} | organisations
+    household = {HOUSEHOLD + caller.household_id} if caller.household_id else set()
+    return {caller.subject} | organisations | household
 
 
 def involved(ticket):
-    """Everyone whose MINE queue shows the ticket."""
+    """Everyone whose MINE queue shows the ticket: its reporter, assignee, followers, and the
+    households and organisations that are its parties."""
     people = [ticket["reporter_subject"], ticket["assignee_subject"], ticket["assignee_organisation_id"],
-              *ticket["followers"], *ticket["organisation_ids"]]
+              *ticket["followers"], *ticket["organisation_ids"],
+              *(HOUSEHOLD + household_id for household_id in ticket.get("household_ids") or ())]
     return sorted({person for person in people if person})
 
 
 def sees(caller, ticket):
     """Staff and workers whose scope holds the ticket's place, and everyone it involves."""
-    return caller.reaches(ticket["path"]) or bool(identities(caller) & set(ticket.get("involved", [])))
+    return caller.reaches(ticket["path"]) or bool(identities(caller) & set(involved(ticket)))
+
+
+def as_seen_by(caller, ticket):
+    """A shown ticket as `caller` reads it: whole for its staff, its assignee and its reporter;
+    for every other party without what is not theirs (`views.for_party`)."""
+    if is_staff_for(caller, ticket) or is_assignee(caller, ticket) or is_reporter(caller, ticket):
+        return ticket
+    return views.for_party(ticket, identities(caller), {caller.household_id} if caller.household_id else set())
 
 
 def no_such_ticket(field_name="id"):

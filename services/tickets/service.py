@@ -7,7 +7,7 @@ from nameko.timer import timer
 
 from services import base
 from services.commands import command
-from services.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import consume_once
 from services.messaging import RpcProxy, broadcast_handler, event_handler
 from services.reference import GridsReference
@@ -67,21 +67,21 @@ class TicketsService(base.CivicService):
         for household_id in command.household_ids:
             self._household(caller, household_id, "household_ids")
         fields, event = transitions.opened(caller, command, category, extra, reporter_subject, place, tags, now())
-        return shown(self.store.create_ticket(caller.tenant, command.request_id, fields, [event]))
+        return self._shown_to(caller, self.store.create_ticket(caller.tenant, command.request_id, fields, [event]))
 
     @command(schemas.GetById)
     def get_ticket(self, caller, command):
-        return shown(self._ticket(caller, command.id))
+        return self._shown_to(caller, self._ticket(caller, command.id))
 
     @command(schemas.GetById)
     def list_ticket_timeline(self, caller, command):
-        return {"entries": shown(self._ticket(caller, command.id))["timeline"]}
+        return {"entries": self._shown_to(caller, self._ticket(caller, command.id))["timeline"]}
 
     @command(schemas.ListTickets)
     def list_tickets(self, caller, command):
         tickets, token = self.store.queue_page(
-            caller.tenant, parties.listed(caller, command), command.page_size, command.page_token)
-        return {"tickets": tickets, "next_page_token": token}
+            caller.tenant, parties.listed(self._party(caller), command), command.page_size, command.page_token)
+        return {"tickets": [parties.as_seen_by(caller, ticket) for ticket in tickets], "next_page_token": token}
 
     @command(schemas.ListSimilar)
     def list_similar_tickets(self, caller, command):
@@ -174,7 +174,7 @@ class TicketsService(base.CivicService):
     def follow_ticket(self, caller, command):
         ticket = self._followable_ticket(caller, command.id)
         following = transitions.followed(ticket, caller.subject)
-        return self._transition(caller, ticket, *following) if following else shown(ticket)
+        return self._transition(caller, ticket, *following) if following else self._shown_to(caller, ticket)
 
     @command(schemas.AddParty)
     def add_ticket_party(self, caller, command):
@@ -182,7 +182,7 @@ class TicketsService(base.CivicService):
         if command.household_id:
             self._household(caller, command.household_id, "household_id")
         added = transitions.party_added(ticket, command)
-        return self._transition(caller, ticket, *added) if added else shown(ticket)
+        return self._transition(caller, ticket, *added) if added else self._shown_to(caller, ticket)
 
     # Volunteers
 
@@ -281,7 +281,11 @@ class TicketsService(base.CivicService):
         document = self._write(ticket, changes, steps, moment or now(), caller.subject, caller.role)
         if document is None:
             raise FailedPrecondition("the ticket changed while this request ran; read it again and retry")
-        return shown(document)
+        return self._shown_to(caller, document)
+
+    @staticmethod
+    def _shown_to(caller, document):
+        return parties.as_seen_by(caller, shown(document))
 
     def _write(self, ticket, changes, steps, moment, actor, actor_role):
         """The ticket as written, or None if another write moved it on since it was read."""
@@ -290,7 +294,22 @@ class TicketsService(base.CivicService):
     # Reading a ticket for who may act on it
 
     def _ticket(self, caller, ticket_id, field_name="id"):
-        return parties.seen(caller, self.store.find_ticket(caller.tenant, ticket_id), field_name)
+        return parties.seen(self._party(caller), self.store.find_ticket(caller.tenant, ticket_id), field_name)
+
+    def _party(self, caller):
+        """The caller, once the household their sign-in claims is the one the registry places
+        them in (PERMISSION_DENIED otherwise): the household's tickets then reach them."""
+        if caller.household_id and caller.household_id != self._registered_household(caller):
+            raise PermissionDenied("your sign-in names a household the registry does not place you in")
+        return caller
+
+    def _registered_household(self, caller):
+        remembered = self.store.account_households.recall(caller.tenant, caller.subject)
+        if remembered is None:
+            household_id = self.residents.account_household(caller.model_dump(), {})["household_id"]
+            self.store.account_households.remember(caller.tenant, caller.subject, "household", household_id)
+            return household_id
+        return remembered[1]
 
     def _staff_ticket(self, caller, ticket_id):
         ticket = self._ticket(caller, ticket_id)

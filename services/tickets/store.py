@@ -33,6 +33,8 @@ QUEUE_HIDDEN = ("timeline", OUTBOX)
 QUEUE_PROJECTION = dict.fromkeys(QUEUE_HIDDEN, 0)
 # A page whose tickets keep changing while it is read is read again, at most this many times.
 PAGE_READS = 3
+# A resident moved to another household keeps seeing the old one's tickets this long at most.
+ACCOUNT_HOUSEHOLD_TTL_SECONDS = 30
 # Events this process wrote, which it need not read back when they come round to it.
 OWN_EVENTS_KEPT = 10_000
 # Tickets whose page row a process keeps, about 2 KB each: the most recently shown.
@@ -48,6 +50,8 @@ class TicketsRepository(Repository):
         self.categories = Records(database.categories, "category")
         # Shared by every worker's copy of the repository: one memory per process.
         self.remembered_categories = ReferenceMemory(REFERENCE.max_entries, REFERENCE.ttl_seconds)
+        # (tenant, a resident's subject) -> the household the registry places them in ("" if none)
+        self.account_households = ReferenceMemory(REFERENCE.max_entries, ACCOUNT_HOUSEHOLD_TTL_SECONDS)
         self.tickets = Records(database.tickets, "ticket",
                                claims=ClaimedUpdates(database.tickets, database.transition_claims))
         self.queue = TicketQueue(self.tickets)

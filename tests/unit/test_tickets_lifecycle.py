@@ -3,8 +3,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from services.access import Caller
 from services.errors import FailedPrecondition, InvalidArgument
-from services.tickets import lifecycle, schemas
+from services.tickets import lifecycle, parties, schemas
 from services.tickets.figures import figures_of
 from services.tickets.queue_index import QueueIndex
 from services.tickets.transitions import missed_deadline
@@ -126,3 +127,46 @@ def test_filters_are_combined_flat_where_keys_do_not_clash():
     assert combined(scoped, {"path": "b1"}, {"state": {"$in": ["SUBMITTED"]}}) == {
         "tenant": "t", "path": {"$in": ["g1"]}, "state": {"$in": ["SUBMITTED"]}, "$and": [{"path": "b1"}]}
     assert combined({"tenant": "t"}, {"kind": "HAZARD"}) == {"tenant": "t", "kind": "HAZARD"}
+
+
+# Who reads what of a ticket
+
+
+def a_shown_ticket():
+    return {"id": "t1", "path": ["c", "g1", "b1", "f301"], "state": "RESOLVED", "description": "Water from above",
+            "reporter_subject": "resident-li", "reporter_resident_id": "r-li", "assignee_subject": "worker-1",
+            "assignee_organisation_id": "", "priority_raised_for": ["elderly", "living_alone"],
+            "household_ids": ["hh301", "hh401", "hh501"], "organisation_ids": ["property-a"], "followers": ["f-1"],
+            "timeline": [
+                {"action": "created", "actor": "resident-li", "note": "priority raised to HIGH for elderly"},
+                {"action": "party_added", "actor": "worker-1", "note": "household hh501 involved"},
+                {"action": "followed", "actor": "resident-401", "note": "upstairs too"},
+                {"action": "resolved", "actor": "worker-1", "note": "valve replaced"}]}
+
+
+def test_a_household_party_reads_its_case_without_what_is_not_theirs():
+    resident = Caller(subject="resident-401", tenant="t1", role="resident", scope=("f401",), household_id="hh401")
+    seen = parties.as_seen_by(resident, a_shown_ticket())
+    assert seen["household_ids"] == ["hh401"] and seen["organisation_ids"] == ["property-a"]
+    assert {"priority_raised_for", "reporter_subject", "reporter_resident_id", "assignee_subject",
+            "followers"}.isdisjoint(seen)
+    assert seen["timeline"] == [{"action": "created"}, {"action": "party_added"},
+                                {"action": "followed", "actor": "resident-401", "note": "upstairs too"},
+                                {"action": "resolved", "note": "valve replaced"}]
+
+
+def test_staff_the_assignee_and_the_reporter_read_the_whole_ticket():
+    for caller in (Caller(subject="worker-2", tenant="t1", role="grid_worker", scope=("g1",)),
+                   Caller(subject="worker-1", tenant="t1", role="grid_worker", scope=()),
+                   Caller(subject="resident-li", tenant="t1", role="resident", scope=("f301",))):
+        assert parties.as_seen_by(caller, a_shown_ticket()) == a_shown_ticket(), caller
+
+
+def test_a_household_claim_is_an_identity_and_households_are_parties():
+    resident = Caller(subject="resident-401", tenant="t1", role="resident", household_id="hh401")
+    assert parties.identities(resident) == {"resident-401", "household:hh401"}
+    stored = {**a_shown_ticket(), "assignee_subject": "", "followers": []}
+    assert parties.involved(stored) == ["household:hh301", "household:hh401", "household:hh501", "property-a",
+                                        "resident-li"]
+    assert parties.sees(resident, stored)
+    assert not parties.sees(resident.model_copy(update={"household_id": "hh601"}), stored)
