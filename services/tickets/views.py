@@ -15,17 +15,19 @@ def shown(document):
 # written by staff for staff (a raised priority names the reporter's tags).
 PUBLIC_NOTES = frozenset({"resolved", "rejected", "clock_paused", "marked_duplicate", "closed", "reopened"})
 # Fields about other people, or for the staff's routing, that a party does not read.
-NOT_FOR_PARTIES = ("priority_raised_for", "reporter_subject", "reporter_resident_id", "assignee_subject", "followers",
+NOT_FOR_PARTIES = ("priority_raised_for", "reporter_subject", "reporter_resident_id", "assignee_subject",
                    "routing", "feedback", "volunteer_task_ids", "callback_requested")
 
 
 def for_party(ticket, identities, households):
     """What a party outside the ticket's staff reads of it (a shown ticket, with or without its
-    timeline): of the households only its own (`households`), nobody else's accounts or tags, and
-    on the timeline what it did itself (`identities`) and the notes of the outcome."""
+    timeline): of the households and followers only its own (`households`, `identities`), nobody
+    else's accounts or tags, and on the timeline what it did itself and the notes of the outcome."""
     seen = {key: value for key, value in ticket.items() if key not in NOT_FOR_PARTIES}
     if "household_ids" in ticket:
         seen["household_ids"] = [household for household in ticket["household_ids"] if household in households]
+    if "followers" in ticket:
+        seen["followers"] = [follower for follower in ticket["followers"] if follower in identities]
     if "timeline" in ticket:
         seen["timeline"] = [public_entry(entry, identities) for entry in ticket["timeline"]]
     return seen

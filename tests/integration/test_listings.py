@@ -13,7 +13,7 @@ from tests.conftest import required_env
 pytestmark = pytest.mark.integration
 CITY, GRIDS = "city", ("grid-1", "grid-2")
 # A list size that makes each granularity the chosen one.
-SIZE_FOR = {0: 10, 1: 1_000, 2: 20_000, 3: 1_000_000}
+SIZE_FOR = {0: 10, 1: 1_000, 2: 10_000, 3: 1_000_000}
 
 
 def tagged_lists(record):
