@@ -60,7 +60,9 @@ def dev_secret(state_dir, variable, file_name):
 
 def process_table(args, secret):
     """{name: (command, environment of its own)}, and the environment they all share."""
+    # WEBHOOK_ALLOW_LOCAL: development's webhook receivers listen on this machine, over http.
     shared_env = {**os.environ, "CIVICGRID_DB_PREFIX": args.db_prefix, "PYTHONUNBUFFERED": "1",
+                  "WEBHOOK_ALLOW_LOCAL": os.environ.get("WEBHOOK_ALLOW_LOCAL", "true"),
                   "CIVICGRID_PII_KEY": dev_secret(args.state_dir, "CIVICGRID_PII_KEY", "pii-key")}
     table = {}
     for offset, service in enumerate(SERVICES):

@@ -79,6 +79,9 @@ class WebhookSettings(Settings):
     max_attempts: int = 8
     # After this many failures in a row the subscription's webhook is paused.
     pause_after: int = 5
+    # Development only (scripts/devstack.py sets it): webhooks over http and to this machine's or
+    # a private network's addresses, where test receivers listen. Elsewhere that is an SSRF hole.
+    allow_local: bool = False
 
 
 class SmsProviderSettings(Settings):

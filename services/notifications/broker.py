@@ -40,6 +40,14 @@ def declare_partner_queue(amqp_uri, name):
             queue(channel).declare()
 
 
+def delete_partner_queues(amqp_uri, name):
+    """A partner's queue and its dead letters, with what they held."""
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        for queue in partner_queues(name):
+            channel.queue_delete(queue.name)
+
+
 class BrokerAdmin:
     """The RabbitMQ management API, as the user of AMQP_URI, on AMQP_URI's vhost."""
 
@@ -66,7 +74,19 @@ class BrokerAdmin:
         return password
 
     def delete_user(self, user):
+        """The user goes, and so do the connections it holds open."""
         self._request("DELETE", f"/users/{quote(user, safe='')}", missing_is_fine=True)
+        self.close_connections_of(user)
+
+    def rotate_password(self, user):
+        """A new password for `user`; the old one stops working, and connections made with it close."""
+        password = secrets.token_urlsafe(24)
+        self._request("PUT", f"/users/{quote(user, safe='')}", {"password": password, "tags": ""})
+        self.close_connections_of(user)
+        return password
+
+    def close_connections_of(self, user):
+        self._request("DELETE", f"/connections/username/{quote(user, safe='')}", missing_is_fine=True)
 
     def _exists(self, path):
         return self._request("GET", path, missing_is_fine=True).status_code != 404

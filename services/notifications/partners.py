@@ -10,11 +10,31 @@ def refuse_unless_partner(caller):
         raise PermissionDenied("only partners have partner subscriptions")
 
 
-def new_subscription(caller, command, queue, broker_user, webhook_secret):
+def organisation_named(caller):
+    """The organisation a partner's token names (grant "org:<id>"), or ""."""
+    return next((grant[4:] for grant in caller.grants if grant.startswith("org:")), "")
+
+
+def kind_of(caller, organisation):
+    """A partner's kind: its organisation's, in the registry; without one, its token's."""
+    if organisation:
+        return rules.PARTNER_KIND_OF_ORGANISATION.get(organisation["kind"], "other")
+    return rules.partner_kind(caller.grants)
+
+
+def refuse_ours_only_without_organisation(command, organisation):
+    if command.ours_only and not organisation:
+        raise InvalidArgument.field("ours_only", "your token names no organisation of the registry (grant org:<id>)")
+
+
+def new_subscription(caller, command, organisation, queue, broker_user, webhook_secret):
     """A subscription's fields; its scope nodes are its path, so that scope reads find it. The
-    partner's kind comes from its token, never from the request."""
+    partner's kind and organisation come from its token and the registry, never from the request."""
     scope = sorted(set(command.scope_node_ids))
-    return {"partner": caller.subject, "partner_kind": rules.partner_kind(caller.grants),
+    return {"partner": caller.subject, "partner_kind": kind_of(caller, organisation),
+            "organisation_id": organisation["id"] if organisation else "",
+            "ticket_kinds": sorted(set(command.ticket_kinds)), "category_ids": sorted(set(command.category_ids)),
+            "ours_only": command.ours_only,
             "event_types": sorted(set(command.event_types)), "scope_node_ids": scope, "path": scope,
             "queue": queue, "broker_user": broker_user, "webhook_url": command.webhook_url,
             "webhook_secret": webhook_secret, "webhook_failures": 0,

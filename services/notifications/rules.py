@@ -60,14 +60,22 @@ TEMPLATES = {
     },
 }
 
+# What no partner gets: notes are free text staff write for staff (a raised priority's note names
+# the reporter's tags), and residents' accounts are theirs.
+NEVER_TO_PARTNERS = frozenset({"note", "priority_raised_for", "reporter_subject", "reporter_resident_id",
+                               "followers", "served_subject"})
 # partner kind -> fields removed (at any depth) from an event's data before the partner gets it.
 # A property company gets the flat and the problem, never who the person is beyond a name.
 REDACTED_FIELDS = {
-    "property_company": frozenset({"national_id", "phone", "birth_date", "gender", "tags", "relation"}),
-    "police_post": frozenset({"tags"}),
-    "clinic": frozenset({"national_id", "phone"}),
-    "other": frozenset({"national_id", "phone", "birth_date", "gender", "tags", "relation", "display_name"}),
+    "property_company": NEVER_TO_PARTNERS | {"national_id", "phone", "birth_date", "gender", "tags", "relation"},
+    "police_post": NEVER_TO_PARTNERS | {"tags"},
+    "clinic": NEVER_TO_PARTNERS | {"national_id", "phone"},
+    "other": NEVER_TO_PARTNERS | {"national_id", "phone", "birth_date", "gender", "tags", "relation",
+                                  "display_name", "description"},
 }
+# organisation kind in the registry (grids) -> the partner kind its subscriptions are redacted for
+PARTNER_KIND_OF_ORGANISATION = {"PROPERTY_COMPANY": "property_company", "POLICE_POST": "police_post",
+                                "CLINIC": "clinic"}
 PARTNER_KIND_GRANT = "partner_kind:"
 
 
@@ -131,8 +139,24 @@ def is_urgent(data):
 
 
 def event_matches(subscription, event):
-    """Same tenant, a subscribed type, and the event's path passes through the subscription's scope."""
+    """Same tenant, a subscribed type, the event's path passes through the subscription's scope,
+    and what it is about passes the subscription's filters."""
     if event.get("tenant") != subscription["tenant"] or event.get("type") not in subscription["event_types"]:
         return False
-    path = (event.get("data") or {}).get("path") or []
-    return isinstance(path, list) and bool(set(path) & set(subscription["scope_node_ids"]))
+    data = event.get("data") or {}
+    path = data.get("path") or []
+    return (isinstance(path, list) and bool(set(path) & set(subscription["scope_node_ids"]))
+            and passes_filters(subscription, data))
+
+
+def passes_filters(subscription, data):
+    """A ticket of a kind and category the subscription names (if it names any), and routed to
+    the partner's organisation or naming it as a party when the subscription keeps to its own."""
+    kinds, categories = subscription.get("ticket_kinds") or (), subscription.get("category_ids") or ()
+    if (kinds and data.get("kind") not in kinds) or (categories and data.get("category_id") not in categories):
+        return False
+    if not subscription.get("ours_only"):
+        return True
+    organisation = subscription.get("organisation_id")
+    return bool(organisation) and (data.get("assignee_organisation_id") == organisation
+                                   or organisation in (data.get("organisation_ids") or ()))

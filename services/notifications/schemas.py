@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from services.notifications import webhooks
 from services.validation import Schema
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -20,9 +21,10 @@ def json_int64(value):
     return value
 
 
-def http_url(value):
-    if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-        raise ValueError("must be an http(s) URL")
+def webhook_url(value):
+    problem = webhooks.url_problem(value) if value else ""
+    if problem or (value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value)):
+        raise ValueError(problem or "must be an https URL")
     return value
 
 
@@ -60,7 +62,10 @@ class CreatePartnerSubscription(Schema):
     request_id: RequestId = ""
     event_types: Annotated[list[EventType], Field(min_length=1, max_length=50)]
     scope_node_ids: Annotated[list[Id], Field(min_length=1, max_length=100)]
-    webhook_url: Annotated[str, Field(max_length=2000), AfterValidator(http_url)] = ""
+    webhook_url: Annotated[str, Field(max_length=2000), AfterValidator(webhook_url)] = ""
+    ticket_kinds: Annotated[list[Literal["REQUEST", "SUGGESTION", "DISPUTE", "HAZARD"]], Field(max_length=4)] = []
+    category_ids: Annotated[list[Id], Field(max_length=100)] = []
+    ours_only: bool = False
 
 
 class ListPartnerSubscriptions(Schema):

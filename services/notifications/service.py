@@ -113,12 +113,14 @@ class NotificationsService(base.CivicService):
     @command(schemas.CreatePartnerSubscription)
     def create_partner_subscription(self, caller, command):
         partners.refuse_unless_partner(caller)
+        organisation = self._partner_organisation(caller)
+        partners.refuse_ours_only_without_organisation(command, organisation)
         for index, node_id in enumerate(command.scope_node_ids):
             self._node(caller, node_id, f"scope_node_ids.{index}")
         queue = broker.partner_queue_name(caller.tenant, caller.subject)
         broker_user, broker_password = self._partner_reader(queue)
         webhook_secret = webhooks.new_secret() if command.webhook_url else ""
-        fields = partners.new_subscription(caller, command, queue, broker_user, webhook_secret)
+        fields = partners.new_subscription(caller, command, organisation, queue, broker_user, webhook_secret)
         subscription, created = self.store.subscriptions.create(caller.tenant, command.request_id, fields)
         self.store.forget_fed_subscriptions(caller.tenant)
         shown = partners.view(subscription)
@@ -138,7 +140,19 @@ class NotificationsService(base.CivicService):
         subscription = self._subscription(caller, command.id)
         self.store.subscriptions.retire({"_id": subscription["_id"]}, [])
         self.store.forget_fed_subscriptions(caller.tenant)
+        if not self.store.live_subscriptions_of(caller.tenant, caller.subject):
+            self._remove_partner_reader(subscription)
         return partners.view(subscription)
+
+    @command(schemas.Empty)
+    def rotate_partner_credentials(self, caller, command):
+        partners.refuse_unless_partner(caller)
+        subscriptions = self.store.live_subscriptions_of(caller.tenant, caller.subject)
+        if not subscriptions:
+            raise NotFound("no partner subscription: the broker user comes with the first one")
+        broker_user = subscriptions[0]["broker_user"]
+        password = broker.BrokerAdmin(self.config["AMQP_URI"]).rotate_password(broker_user)
+        return {"broker_user": broker_user, "broker_password": password}
 
     @command(schemas.GetById)
     def resume_partner_subscription(self, caller, command):
@@ -268,6 +282,23 @@ class NotificationsService(base.CivicService):
         if subscription["partner"] != caller.subject:
             raise NotFound("partner subscription not found")
         return subscription
+
+    def _partner_organisation(self, caller):
+        """The organisation of the registry the partner's token names, or None when it names
+        none; PERMISSION_DENIED when the registry holds no such organisation in its scope."""
+        organisation_id = partners.organisation_named(caller)
+        if not organisation_id:
+            return None
+        try:
+            return self.grids.get_organisation(caller.model_dump(), {"id": organisation_id})
+        except NotFound:
+            raise PermissionDenied("your token names an organisation the registry does not hold") from None
+
+    def _remove_partner_reader(self, subscription):
+        """The partner's last subscription went: its broker user and its queues go with it."""
+        amqp_uri = self.config["AMQP_URI"]
+        broker.BrokerAdmin(amqp_uri).delete_user(subscription["broker_user"])
+        broker.delete_partner_queues(amqp_uri, subscription["queue"])
 
     def _partner_reader(self, queue):
         """(user, password) of the broker user that may read only `queue`, declared if need be."""

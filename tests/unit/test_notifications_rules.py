@@ -69,3 +69,32 @@ def test_an_event_matches_a_subscription_only_in_its_tenant_types_and_scope():
     assert not rules.event_matches({**subscription, "scope_node_ids": ["elsewhere"]}, EVENT)
     assert not rules.event_matches({**subscription, "event_types": ["civicgrid.x.y.z.v1"]}, EVENT)
     assert not rules.event_matches(subscription, {**EVENT, "data": {"id": "no path"}})
+
+
+TICKET = {"id": "e9", "type": "civicgrid.tickets.ticket.created.v1", "tenant": "t1", "data": {
+    "id": "k1", "kind": "REQUEST", "category_id": "lift", "path": ["c1", "g1"], "assignee_organisation_id": "",
+    "organisation_ids": ["prop-a"], "note": "priority raised to HIGH for elderly, living_alone",
+    "priority_raised_for": ["elderly", "living_alone"], "reporter_subject": "resident-li", "followers": ["f1"],
+    "description": "The lift stops between floors"}}
+
+
+def test_subscriptions_filter_by_ticket_kind_category_and_whether_the_ticket_is_the_partner_s():
+    every = {"tenant": "t1", "event_types": [TICKET["type"]], "scope_node_ids": ["c1"]}
+    assert rules.event_matches(every, TICKET)
+    assert not rules.event_matches({**every, "ticket_kinds": ["DISPUTE", "HAZARD"]}, TICKET)
+    assert rules.event_matches({**every, "ticket_kinds": ["REQUEST"], "category_ids": ["lift"]}, TICKET)
+    assert not rules.event_matches({**every, "category_ids": ["heating"]}, TICKET)
+    ours = {**every, "ours_only": True}
+    assert rules.event_matches({**ours, "organisation_id": "prop-a"}, TICKET)
+    assert not rules.event_matches({**ours, "organisation_id": "prop-b"}, TICKET)
+    assert not rules.event_matches(ours, TICKET), "keeping to its own needs an organisation"
+    routed = {**TICKET, "data": {**TICKET["data"], "organisation_ids": [], "assignee_organisation_id": "prop-b"}}
+    assert rules.event_matches({**ours, "organisation_id": "prop-b"}, routed)
+
+
+@pytest.mark.parametrize("kind", sorted(rules.REDACTED_FIELDS))
+def test_no_partner_reads_staff_notes_tags_or_residents_accounts(kind):
+    data = rules.redact_event(TICKET, kind)["data"]
+    assert {"note", "priority_raised_for", "reporter_subject", "followers"}.isdisjoint(data)
+    assert "elderly" not in str(data)
+    assert ("description" in data) == (kind != "other")

@@ -84,11 +84,24 @@ def test_a_partner_reads_the_events_its_subscriptions_match_redacted_for_its_kin
 
 
 def test_a_subscription_is_scoped_to_its_nodes_and_its_kind_comes_from_the_token():
-    command = SimpleNamespace(event_types=[ASSIGNED, ASSIGNED], scope_node_ids=["g2", "g1"], webhook_url="")
-    fields = partners.new_subscription(Caller.of(PARTNER), command, "q1", "reader", "")
+    command = SimpleNamespace(event_types=[ASSIGNED, ASSIGNED], scope_node_ids=["g2", "g1"], webhook_url="",
+                              ticket_kinds=["HAZARD", "DISPUTE"], category_ids=[], ours_only=False)
+    fields = partners.new_subscription(Caller.of(PARTNER), command, None, "q1", "reader", "")
     assert fields["scope_node_ids"] == fields["path"] == ["g1", "g2"] and fields["event_types"] == [ASSIGNED]
     assert (fields["partner_kind"], fields["webhook_state"]) == ("clinic", "WEBHOOK_NONE")
+    assert (fields["ticket_kinds"], fields["organisation_id"]) == (["DISPUTE", "HAZARD"], "")
     assert "webhook_secret" not in partners.view({**fields, "_id": "s1"})
+
+
+def test_a_partner_s_kind_is_its_organisation_s_in_the_registry_whatever_its_token_says():
+    clinic_token = Caller.of(PARTNER)
+    assert partners.kind_of(clinic_token, {"id": "o1", "kind": "POLICE_POST"}) == "police_post"
+    assert partners.kind_of(clinic_token, {"id": "o1", "kind": "SCHOOL"}) == "other"
+    assert partners.kind_of(clinic_token, None) == "clinic"
+    assert partners.organisation_named(clinic_token.model_copy(update={"grants": ("org:o7",)})) == "o7"
+    with pytest.raises(InvalidArgument) as refused:
+        partners.refuse_ours_only_without_organisation(SimpleNamespace(ours_only=True), None)
+    assert refused.value.violations[0]["field"] == "ours_only"
 
 
 def test_a_failing_webhook_is_held_once_paused_and_dead_once_out_of_attempts():

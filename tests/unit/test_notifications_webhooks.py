@@ -36,7 +36,8 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver():
+def receiver(monkeypatch):
+    monkeypatch.setattr(webhooks.SETTINGS, "allow_local", True)  # as in development, where receivers are local
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     Receiver.answers, Receiver.received = [], []
@@ -50,7 +51,7 @@ def test_a_delivery_is_signed_for_the_receiver_to_verify(receiver):
     Receiver.answers = [204]
     assert webhooks.send(receiver, secret, EVENT) is True
     [(body, headers)] = Receiver.received
-    assert json.loads(body) == EVENT and headers["Content-Type"] == "application/json"
+    assert json.loads(body) == EVENT and headers["Content-Type"] == "application/cloudevents+json; charset=utf-8"
     assert headers["webhook-id"] == "e1"
     assert Webhook(secret).verify(body, headers) == EVENT
 
@@ -77,3 +78,35 @@ def test_attempts_back_off_doubling_up_to_the_ceiling(monkeypatch):
     assert delays == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
     assert webhooks.next_attempt_after(3, WebhookSettings(backoff_seconds=0)) == moment
     assert webhooks.next_attempt_after(2, WebhookSettings(backoff_seconds=1.5)) - moment == timedelta(seconds=3)
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("https://8.8.8.8/hook", ""),
+    ("https://partner.example/hook", ""),  # does not resolve now: each delivery asks again
+    ("http://8.8.8.8/hook", "https"),
+    ("ftp://8.8.8.8/hook", "https"),
+    ("https://127.0.0.1/hook", "private"),
+    ("https://localhost:8443/hook", "private"),
+    ("https://api.localhost/hook", "private"),
+    ("https://10.1.2.3/hook", "private"),
+    ("https://192.168.0.10/hook", "private"),
+    ("https://169.254.169.254/latest/meta-data", "private"),
+    ("https://100.64.0.1/hook", "private"),
+    ("https://[::1]/hook", "private"),
+    ("https://[fd00::1]/hook", "private"),
+])
+def test_webhooks_go_over_https_to_the_internet_only(url, problem):
+    found = webhooks.url_problem(url, allow_local=False)
+    assert (problem in found) if problem else found == "", (url, found)
+
+
+def test_development_allows_http_to_this_machine_but_never_another_scheme():
+    assert webhooks.url_problem("http://127.0.0.1:9/never", allow_local=True) == ""
+    assert webhooks.url_problem("ftp://127.0.0.1/x", allow_local=True)
+
+
+def test_a_webhook_to_a_private_address_is_never_posted(receiver, monkeypatch):
+    monkeypatch.setattr(webhooks.SETTINGS, "allow_local", False)
+    Receiver.answers = [204]
+    assert webhooks.send(receiver, webhooks.new_secret(), EVENT) is False
+    assert Receiver.received == []
