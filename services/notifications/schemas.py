@@ -21,7 +21,7 @@ def json_int64(value):
     return value
 
 
-def webhook_url(value):
+def allowed_webhook_url(value):
     problem = webhooks.url_problem(value) if value else ""
     if problem or (value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value)):
         raise ValueError(problem or "must be an https URL")
@@ -62,7 +62,7 @@ class CreatePartnerSubscription(Schema):
     request_id: RequestId = ""
     event_types: Annotated[list[EventType], Field(min_length=1, max_length=50)]
     scope_node_ids: Annotated[list[Id], Field(min_length=1, max_length=100)]
-    webhook_url: Annotated[str, Field(max_length=2000), AfterValidator(webhook_url)] = ""
+    webhook_url: Annotated[str, Field(max_length=2000), AfterValidator(allowed_webhook_url)] = ""
     ticket_kinds: Annotated[list[Literal["REQUEST", "SUGGESTION", "DISPUTE", "HAZARD"]], Field(max_length=4)] = []
     category_ids: Annotated[list[Id], Field(max_length=100)] = []
     ours_only: bool = False

@@ -37,7 +37,8 @@ class Receiver(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver(monkeypatch):
-    monkeypatch.setattr(webhooks.SETTINGS, "allow_local", True)  # as in development, where receivers are local
+    # as in development, where receivers are local
+    monkeypatch.setattr(webhooks, "SETTINGS", webhooks.SETTINGS.model_copy(update={"allow_local": True}))
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     Receiver.answers, Receiver.received = [], []
@@ -106,7 +107,7 @@ def test_development_allows_http_to_this_machine_but_never_another_scheme():
 
 
 def test_a_webhook_to_a_private_address_is_never_posted(receiver, monkeypatch):
-    monkeypatch.setattr(webhooks.SETTINGS, "allow_local", False)
+    monkeypatch.setattr(webhooks, "SETTINGS", webhooks.SETTINGS.model_copy(update={"allow_local": False}))
     Receiver.answers = [204]
     assert webhooks.send(receiver, webhooks.new_secret(), EVENT) is False
     assert Receiver.received == []
