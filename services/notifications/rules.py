@@ -15,6 +15,8 @@ RECIPIENT_FIELDS = {
     "civicgrid.tickets.ticket.resolved.v1": ("reporter_subject", "followers"),
     "civicgrid.volunteers.task.dispatched.v1": ("volunteer_subjects",),
     "civicgrid.volunteers.task.unfilled.v1": ("coordinators",),
+    "civicgrid.notifications.webhook.paused.v1": ("partner",),
+    "civicgrid.notifications.webhook.dead_lettered.v1": ("partner",),
 }
 
 # Staff posts that answer for a ticket at each escalation level.
@@ -57,6 +59,16 @@ TEMPLATES = {
         "zh-CN": ("志愿任务人数不足", "志愿任务「{title}」报名截止时仅派出 {people_dispatched} 人，需要 {people_needed} 人。"),
         "en": ("A volunteer task is short of people",
                "The volunteer task \"{title}\" has {people_dispatched} of {people_needed} people."),
+    },
+    "civicgrid.notifications.webhook.paused.v1": {
+        "zh-CN": ("Webhook 已暂停", "发往 {webhook_url} 的推送连续失败 {failures} 次，已暂停；修复后请恢复订阅 {id}。"),
+        "en": ("Your webhook was paused", "Deliveries to {webhook_url} failed {failures} times in a row and are "
+               "paused; resume subscription {id} once it is fixed."),
+    },
+    "civicgrid.notifications.webhook.dead_lettered.v1": {
+        "zh-CN": ("Webhook 推送失败", "事件 {event_id} 经 {attempts} 次尝试仍未送达 {webhook_url}，可通过事件列表重新读取。"),
+        "en": ("A webhook delivery failed", "Event {event_id} did not reach {webhook_url} after {attempts} attempts; "
+               "read it again from ListPartnerEvents."),
     },
 }
 

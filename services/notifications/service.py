@@ -14,12 +14,13 @@ from services.errors import InvalidArgument, NotFound, PermissionDenied
 from services.messaging import RpcProxy, consume
 from services.notifications import (broker, catalog, inbox, metrics, partners, preferences, rules, schemas, sms,
                                     webhooks)
+from services.notifications.events import failure_events
 from services.notifications.store import NotificationsRepository
 from services.settings import EventLogSettings
 from services.storage import MongoStore, now, page_size_of, public
 
 log = logging.getLogger(__name__)
-EVENT_SOURCES = ("grids", "residents", "tickets", "volunteers")
+EVENT_SOURCES = ("grids", "residents", "tickets", "volunteers", "notifications")
 # One durable queue bound to every event of every source service: the consumer is generic by
 # event type, so a new event type needs no code here, only rules if it should tell someone.
 EVENT_LOG_QUEUE = Queue(
@@ -221,9 +222,10 @@ class NotificationsService(base.CivicService):
             return
         metrics.PARTNER_DELIVERIES_FAILED.labels("webhook").inc()
         health = webhooks.health_after_failure(subscription, config)
-        self.store.set_webhook_health(subscription["_id"], health)
-        self.store.set_webhook_delivery(delivery["_id"], webhooks.failed(
-            attempts, config, held=health["webhook_state"] == "WEBHOOK_PAUSED"))
+        outcome = webhooks.failed(attempts, config, held=health["webhook_state"] == "WEBHOOK_PAUSED")
+        self.store.set_webhook_health(
+            subscription["_id"], health, failure_events(subscription, health, outcome, delivery))
+        self.store.set_webhook_delivery(delivery["_id"], outcome)
 
     def _attempt_sms(self, sender, delivery, config):
         """Sends one text, unless the recipient's quiet hours hold it (urgent texts are never held)."""

@@ -162,8 +162,9 @@ class NotificationsRepository(Repository):
     def live_subscription(self, subscription_id):
         return self.subscriptions.first({"_id": subscription_id})
 
-    def set_webhook_health(self, subscription_id, changes):
-        self.subscriptions.collection.update_one({"_id": subscription_id}, {"$set": changes})
+    def set_webhook_health(self, subscription_id, changes, events=()):
+        """The webhook's health, and the events a change of it raises, in one write."""
+        self.subscriptions.update({"_id": subscription_id}, changes, events)
 
     def live_subscriptions_of(self, tenant, partner):
         return list(self.subscriptions.collection.find(

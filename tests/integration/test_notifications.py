@@ -482,6 +482,15 @@ def test_webhook_pauses_after_repeated_failure_resumes_and_dead_letters(platform
     assert (delivery["state"], delivery["attempts"]) == ("DEAD", 3)
     assert repository.webhook_deliveries.count_documents({}) == 1 and answers == []
 
+    raised = repository.subscriptions.collection.find_one()["outbox"]
+    assert [e["type"] for e in raised] == ["civicgrid.notifications.webhook.paused.v1",
+                                           "civicgrid.notifications.webhook.dead_lettered.v1"]
+    assert raised[1]["data"] | {"webhook_url": ""} == {"id": subscription["_id"], "partner": "p1", "webhook_url": "",
+                                                       "path": ["g1"], "event_id": event["id"], "attempts": 3}
+    for told in raised:
+        service.take_event(told)
+    assert sorted(m["title"] for m in repository.inbox.find({"recipient": "p1"})) == ["Webhook 已暂停", "Webhook 推送失败"]
+
 
 def test_partners_read_the_event_catalog_through_the_gateway(platform, unique):
     partner = platform.client(tenant=f"cat-{unique}", role="partner", scope=("n",), subject="p")

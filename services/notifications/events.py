@@ -1,0 +1,50 @@
+"""Contracts of the events the notifications service publishes: a partner's webhook paused, or
+one of its deliveries dead-lettered. Each tells the partner in its inbox (rules.RECIPIENT_FIELDS)."""
+from pydantic import Field
+
+from services.events import EventData, contract, envelope
+
+SERVICE = "notifications"
+
+
+class WebhookData(EventData):
+    id: str = Field(description="The partner subscription whose webhook this is.")
+    partner: str = Field(description="The partner's subject (the sub of its tokens); its inbox is told.")
+    webhook_url: str = Field(description="Where the subscription's webhook posts.")
+    path: list[str] = Field(description="The node ids the subscription covers (its scope).")
+
+
+@contract("civicgrid.notifications.webhook.paused.v1")
+class WebhookPaused(WebhookData):
+    """A partner's webhook failed too many times in a row and was paused: its deliveries wait
+    until the partner resumes it (ResumePartnerSubscription)."""
+
+    failures: int = Field(description="Failed deliveries in a row that paused the webhook.")
+
+
+@contract("civicgrid.notifications.webhook.dead_lettered.v1")
+class WebhookDeadLettered(WebhookData):
+    """A webhook delivery ran out of attempts and was set aside; the partner can read the event
+    again from ListPartnerEvents."""
+
+    event_id: str = Field(description="The event the webhook did not deliver.")
+    attempts: int = Field(description="Attempts made before it was set aside.")
+
+
+def failure_events(subscription, health, outcome, delivery):
+    """The events a failed delivery raises: the webhook paused (when it just was), the delivery
+    dead-lettered (when it just was)."""
+    raised = []
+    if health["webhook_state"] == "WEBHOOK_PAUSED" and subscription["webhook_state"] != "WEBHOOK_PAUSED":
+        raised.append(webhook_event(WebhookPaused, subscription, failures=health["webhook_failures"]))
+    if outcome["state"] == "DEAD":
+        raised.append(webhook_event(WebhookDeadLettered, subscription, event_id=delivery["event"]["id"],
+                                    attempts=outcome["attempts"]))
+    return raised
+
+
+def webhook_event(contract_model, subscription, **extra):
+    data = {"id": subscription["_id"], "partner": subscription["partner"], "webhook_url": subscription["webhook_url"],
+            "path": subscription["scope_node_ids"], **extra}
+    return envelope(SERVICE, contract_model.event_type, subscription["tenant"],
+                    f"subscriptions/{subscription['_id']}", data)
