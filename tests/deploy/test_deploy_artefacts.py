@@ -215,7 +215,8 @@ def test_network_policy_egress_allow_lists(rendered):
     dns = {("UDP", 53), ("TCP", 53)}
     for s in SERVICES:
         p = pols[f"civicgrid-{s}"]
-        assert _egress_ports(p) == {("TCP", 5672), ("TCP", 27017)} | dns, s
+        partner_path = {("TCP", 15672), ("TCP", 443)} if s == "notifications" else set()
+        assert _egress_ports(p) == {("TCP", 5672), ("TCP", 27017)} | dns | partner_path, s
         for rule in p["spec"]["egress"]:
             assert rule.get("to"), f"{s}: egress rule without 'to' allows any destination"
         ingress_ports = {pt["port"] for r in p["spec"]["ingress"] for pt in r["ports"]}
@@ -228,6 +229,53 @@ def test_network_policy_egress_allow_lists(rendered):
         for r in pols[a]["spec"]["ingress"]:
             if any(pt["port"] == 9100 for pt in r["ports"]):
                 assert r["from"] and all("namespaceSelector" in f for f in r["from"]), a
+
+
+PRIVATE_RANGES = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"}
+
+
+def test_the_partner_path_is_open_and_nothing_more(rendered):
+    """Notifications reaches the broker's management API and https on the internet (webhooks, the
+    SMS provider) but no private range; partners reach the broker from outside only on AMQPS."""
+    _, docs = rendered
+    pols = by_name(docs, "NetworkPolicy")
+    egress = pols["civicgrid-notifications"]["spec"]["egress"]
+    [internet] = [rule for rule in egress if any(p["port"] == 443 for p in rule["ports"])]
+    [block] = internet["to"]
+    assert block["ipBlock"]["cidr"] == "0.0.0.0/0" and set(block["ipBlock"]["except"]) == PRIVATE_RANGES
+    [broker] = [rule for rule in egress if any(p["port"] == 15672 for p in rule["ports"])]
+    assert broker["to"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "rabbitmq"}}}]
+    ingress = {p["port"]: rule["from"] for rule in pols["rabbitmq"]["spec"]["ingress"] for p in rule["ports"]}
+    assert ingress[15672] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "civicgrid-notifications"}}}]
+    assert ingress[5671] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    assert set(ingress) == {5672, 5671, 15672, 15692}
+
+    partners = by_name(docs, "Service")["rabbitmq-partners"]
+    assert partners["spec"]["type"] == "LoadBalancer"
+    assert [(p["port"], p["targetPort"]) for p in partners["spec"]["ports"]] == [(5671, "amqps")]
+    broker_pod = pod_spec(by_name(docs, "StatefulSet")["rabbitmq"])
+    assert {"name": "amqps", "containerPort": 5671} in broker_pod["containers"][0]["ports"]
+    [tls] = [v for v in broker_pod["volumes"] if v["name"] == "partner-tls"]
+    assert tls["secret"]["secretName"].startswith("rabbitmq-partner-tls")
+    conf = by_name(docs, "ConfigMap")
+    [broker_conf] = [c for name, c in conf.items() if name.startswith("rabbitmq-config")]
+    assert "listeners.ssl.default = 5671" in broker_conf["data"]["rabbitmq.conf"]
+    [notifications] = [w for w in workloads(docs) if w["metadata"]["name"] == "civicgrid-notifications"]
+    env = {e["name"]: e.get("value") for e in pod_spec(notifications)["containers"][0]["env"]}
+    assert env["RABBITMQ_API"] == "http://rabbitmq:15672/api"
+
+
+def test_compose_opens_the_partner_path(compose):
+    services = compose["services"]
+    assert services["notifications"]["environment"]["RABBITMQ_API"] == "http://rabbitmq:15672/api"
+    broker = services["rabbitmq"]
+    assert "5671:5671" in broker["ports"] and not any(port.endswith(":5672") for port in broker["ports"])
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in broker["volumes"]}
+    tls_conf = (ROOT / mounts["/etc/rabbitmq/conf.d/20-partners-tls.conf"]).read_text()
+    assert "listeners.ssl.default = 5671" in tls_conf
+    certificates = ROOT / mounts["/etc/rabbitmq/tls"]
+    assert (certificates / "tls.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert "PRIVATE KEY" in (certificates / "tls.key").read_text()
 
 
 def test_stateful_backends(rendered):
@@ -258,9 +306,12 @@ def test_service_monitor_selects_every_app(rendered):
 
 
 def test_secret_and_config_references_resolve_in_dev(dev):
-    secrets = kinds(dev, "Secret")
-    assert len(secrets) == 1
-    secret_keys = set(secrets[0]["data"])
+    secrets = by_name(dev, "Secret")
+    assert len(secrets) == 2
+    [credentials] = [secret for name, secret in secrets.items() if name.startswith("civicgrid-secrets")]
+    [partner_tls] = [secret for name, secret in secrets.items() if name.startswith("rabbitmq-partner-tls")]
+    assert partner_tls["type"] == "kubernetes.io/tls" and set(partner_tls["data"]) == {"tls.crt", "tls.key"}
+    secret_keys = set(credentials["data"])
     cm_keys = {k for cm in kinds(dev, "ConfigMap") for k in cm.get("data", {})}
     cm_names = {cm["metadata"]["name"] for cm in kinds(dev, "ConfigMap")}
     for w in workloads(dev):
@@ -269,7 +320,7 @@ def test_secret_and_config_references_resolve_in_dev(dev):
             for e in c.get("env", []):
                 ref = e.get("valueFrom", {})
                 if "secretKeyRef" in ref:
-                    assert ref["secretKeyRef"]["name"] == secrets[0]["metadata"]["name"]
+                    assert ref["secretKeyRef"]["name"] == credentials["metadata"]["name"]
                     assert ref["secretKeyRef"]["key"] in secret_keys, (w["metadata"]["name"], e["name"])
                 if "configMapKeyRef" in ref:
                     assert ref["configMapKeyRef"]["key"] in cm_keys, (w["metadata"]["name"], e["name"])
@@ -277,7 +328,7 @@ def test_secret_and_config_references_resolve_in_dev(dev):
                 assert ef["configMapRef"]["name"] in cm_names
         for v in spec.get("volumes", []):
             if "secret" in v:
-                assert v["secret"]["secretName"] == secrets[0]["metadata"]["name"]
+                assert v["secret"]["secretName"] in secrets, (w["metadata"]["name"], v["name"])
 
 
 def test_prod_has_no_committed_secret_and_scales_up(dev, prod):
@@ -311,12 +362,14 @@ def test_manifests_are_written_by_hand():
 
 
 def test_every_service_is_the_one_nameko_service_template(dev):
-    """Services differ only by name and module, residents also by its PII key."""
+    """Services differ only by name and module, residents also by its PII key, notifications by
+    the broker's management API."""
     deps = by_name(dev, "Deployment")
 
     def shape(s):
         spec = json.loads(json.dumps(pod_spec(deps[f"civicgrid-{s}"])).replace(s, "SERVICE"))
-        spec["containers"][0]["env"] = [e for e in spec["containers"][0]["env"] if e["name"] != "CIVICGRID_PII_KEY"]
+        spec["containers"][0]["env"] = [e for e in spec["containers"][0]["env"]
+                                        if e["name"] not in ("CIVICGRID_PII_KEY", "RABBITMQ_API")]
         return spec
 
     assert all(shape(s) == shape("grids") for s in SERVICES)
