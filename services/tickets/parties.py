@@ -27,8 +27,10 @@ def involved(ticket):
 
 
 def sees(caller, ticket):
-    """Staff and workers whose scope holds the ticket's place, and everyone it involves."""
-    return caller.reaches(ticket["path"]) or bool(identities(caller) & set(involved(ticket)))
+    """Staff whose scope holds the ticket's place, and everyone it involves: a resident, a partner
+    or a volunteer reads no ticket for being near it."""
+    return (caller.role in STAFF_ROLES and caller.reaches(ticket["path"])) or bool(
+        identities(caller) & set(involved(ticket)))
 
 
 def as_seen_by(caller, ticket):
@@ -98,6 +100,14 @@ def reporter_of(caller, command):
     return caller.subject
 
 
+def with_own_household(caller, command):
+    """A resident's report names their household (once the registry has confirmed their claim),
+    so that the whole household follows it."""
+    if caller.role != "resident" or not caller.household_id or caller.household_id in command.household_ids:
+        return command
+    return command.model_copy(update={"household_ids": [*command.household_ids, caller.household_id]})
+
+
 def party_of(command):
     """The list of the ticket a new party goes on, and the party: a household or an organisation."""
     if command.household_id:
@@ -124,10 +134,11 @@ def in_scope(caller):
 
 
 def in_queue(caller, command):
-    """The tickets of the queue asked for: the caller's own (MINE), an organisation's (for staff or
-    the organisation itself), or by default every ticket in the caller's scope."""
+    """The tickets of the queue asked for: the caller's own (MINE, and always for those who are
+    not staff), an organisation's (for staff or the organisation itself), or by default every
+    ticket in the caller's scope."""
     tenant = caller.tenant
-    if command.queue == "MINE":
+    if command.queue == "MINE" or (command.queue != "ORGANISATION_QUEUE" and caller.role not in STAFF_ROLES):
         mine = frozenset(identities(caller))
         return lambda entry: entry.tenant == tenant and not mine.isdisjoint(entry.involved)
     if command.queue == "ORGANISATION_QUEUE":

@@ -66,6 +66,7 @@ class TicketsService(base.CivicService):
         tags = self._resident_tags(caller, command.reporter_resident_id)
         for household_id in command.household_ids:
             self._household(caller, household_id, "household_ids")
+        command = parties.with_own_household(self._party(caller), command)
         fields, event = transitions.opened(caller, command, category, extra, reporter_subject, place, tags, now())
         return self._shown_to(caller, self.store.create_ticket(caller.tenant, command.request_id, fields, [event]))
 

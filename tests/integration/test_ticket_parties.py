@@ -21,7 +21,7 @@ class Floors:
     """The town's building with a household and a bound resident on floors 4, 5 and 6."""
 
     def __init__(self, platform, town, unique):
-        self.households, self.residents = {}, {}
+        self.households, self.residents, self.flats = {}, {}, {}
         for floor in (4, 5, 6):
             flat = town.operator.call(f"{GRIDS}/CreateFlat", {
                 "building_id": town.ids["BUILDING"], "unit": "1", "floor": floor, "number": f"{floor}01",
@@ -31,7 +31,7 @@ class Floors:
                 "resident_id": resident["id"], "subject": f"resident-{floor}01"})
             assert bound == {"subject": f"resident-{floor}01", "resident_id": resident["id"],
                              "household_id": resident["household_id"]}
-            self.households[floor] = resident["household_id"]
+            self.households[floor], self.flats[floor] = resident["household_id"], flat["id"]
             self.residents[floor] = platform.client(
                 tenant=town.tenant, role="resident", scope=(flat["id"],), subject=f"resident-{floor}01",
                 household_id=resident["household_id"])
@@ -107,3 +107,28 @@ def test_binding_an_account_names_a_resident_of_the_caller_s_scope(platform, uni
     denied = rpc_error(lambda: town.resident.call(f"{RESIDENTS}/BindResidentAccount", {
         "resident_id": town.elder["id"], "subject": "resident-li"}))
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_resident_s_report_reaches_their_household_and_nearness_shows_nothing(platform, unique):
+    town = Town(platform, unique, prefix="near")
+    floors = Floors(platform, town, unique)
+    mother = floors.residents[4]
+    son_record = town.operator.call(f"{RESIDENTS}/CreateResident", {
+        "household_id": floors.households[4], "display_name": "Son", "birth_date": "1990-05-01"})
+    town.operator.call(f"{RESIDENTS}/BindResidentAccount", {"resident_id": son_record["id"], "subject": "son-401"})
+    son = platform.client(tenant=town.tenant, role="resident", scope=(), subject="son-401",
+                          household_id=floors.households[4])
+    reported = mother.call(f"{TICKETS}/CreateTicket", {
+        "kind": "REQUEST", "channel": "SELF_SERVICE", "category_id": town.category["id"],
+        "node_id": floors.flats[4], "description": "Cold radiator", "extra": {"room": "kitchen"}})
+    assert reported["household_ids"] == [floors.households[4]]
+    assert call(son, "GetTicket", id=reported["id"])["description"] == "Cold radiator"
+    assert [t["id"] for t in call(son, "ListTickets")["tickets"]] == [reported["id"]]
+
+    by_staff = town.report(client=town.operator, channel="HOTLINE", description="Rubbish in the stairwell")
+    flat_scoped = town.resident  # a resident token scoped to the flat, naming no household
+    partner = platform.client(tenant=town.tenant, role="partner", scope=(town.ids["COMMUNITY"],), subject="clerk",
+                              grants=("org:property-z",))
+    for stranger in (flat_scoped, partner):
+        assert rpc_error(lambda: call(stranger, "GetTicket", id=by_staff["id"])).code() == grpc.StatusCode.NOT_FOUND
+        assert by_staff["id"] not in [t["id"] for t in call(stranger, "ListTickets").get("tickets", [])]

@@ -170,3 +170,11 @@ def test_a_household_claim_is_an_identity_and_households_are_parties():
                                         "resident-li"]
     assert parties.sees(resident, stored)
     assert not parties.sees(resident.model_copy(update={"household_id": "hh601"}), stored)
+
+
+def test_only_staff_see_a_ticket_for_being_near_it():
+    ticket = {**a_shown_ticket(), "reporter_subject": "someone", "assignee_subject": "", "followers": [],
+              "household_ids": [], "organisation_ids": []}
+    assert parties.sees(Caller(subject="w", tenant="t1", role="grid_worker", scope=("g1",)), ticket)
+    for role in ("resident", "partner", "volunteer"):
+        assert not parties.sees(Caller(subject="x", tenant="t1", role=role, scope=("f301",)), ticket), role
