@@ -1,10 +1,17 @@
 """Contracts of the events the grids service publishes, and how its records make them."""
+from typing import Annotated
+
+from pydantic import Field
+
 from services.events import EventData, contract, envelope
+
+NodeKind = Annotated[str, Field(description="Kind of node: CITY, STREET, COMMUNITY, DISTRICT, GRID, MICRO_GRID "
+                                            "or BUILDING.")]
 
 
 class NodeData(EventData):
     id: str
-    kind: str
+    kind: NodeKind
     display_name: str
     parent_id: str
     path: list[str]
@@ -12,17 +19,20 @@ class NodeData(EventData):
 
 @contract("civicgrid.grids.node.created.v1")
 class NodeCreated(NodeData):
-    pass
+    """A node of the city's hierarchy was created: a city, street, community, district, grid,
+    micro-grid or building."""
 
 
 @contract("civicgrid.grids.node.updated.v1")
 class NodeUpdated(NodeData):
+    """A node was renamed."""
+
     changed: list[str]
 
 
 @contract("civicgrid.grids.node.deleted.v1")
 class NodeDeleted(NodeData):
-    pass
+    """A node was deleted, or retired by a grid merge; the data is the node as it was."""
 
 
 class FlatData(EventData):
@@ -37,21 +47,25 @@ class FlatData(EventData):
 
 @contract("civicgrid.grids.flat.created.v1")
 class FlatCreated(FlatData):
-    pass
+    """A flat was registered in a building."""
 
 
 @contract("civicgrid.grids.flat.updated.v1")
 class FlatUpdated(FlatData):
+    """A flat's unit, floor, number or occupancy was corrected or changed."""
+
     changed: list[str]
 
 
 @contract("civicgrid.grids.flat.deleted.v1")
 class FlatDeleted(FlatData):
-    pass
+    """A flat was deleted from its building; the data is the flat as it was."""
 
 
 @contract("civicgrid.grids.flat.occupancy_changed.v1")
 class FlatOccupancyChanged(EventData):
+    """A flat became vacant, owner-occupied or rented (sent besides flat.updated)."""
+
     id: str
     building_id: str
     path: list[str]
@@ -66,7 +80,7 @@ class NodeMoved(EventData):
     (grids split or merged). Records below the node carry `previous_path` as their path's prefix
     until they follow: replace it by `path` wherever the node's id appears in a path."""
     id: str
-    kind: str
+    kind: NodeKind
     display_name: str
     previous_parent_id: str
     parent_id: str
@@ -84,23 +98,26 @@ class PostData(EventData):
     id: str
     node_id: str
     node_kind: str
-    kind: str
+    kind: str = Field(description="The post: GRID_LEADER, GRID_WORKER, BUILDING_LEADER, ROAD_LEADER, ALLEY_LEADER, "
+                                  "SHOP_LEADER, COMMUNITY_STAFF or STREET_STAFF.")
     holder: PersonData
     path: list[str]
 
 
 @contract("civicgrid.grids.post.assigned.v1")
 class PostAssigned(PostData):
-    pass
+    """A person took up a staff post at a node, e.g. grid leader of a grid or building leader."""
 
 
 @contract("civicgrid.grids.post.removed.v1")
 class PostRemoved(PostData):
-    pass
+    """A person left a staff post at a node (removed, or the grid merged away)."""
 
 
 @contract("civicgrid.grids.post.updated.v1")
 class PostUpdated(PostData):
+    """The name or phone of a post's holder was corrected."""
+
     changed: list[str]
 
 
@@ -114,7 +131,8 @@ class ContactData(EventData):
 class OrganisationData(EventData):
     id: str
     node_id: str
-    kind: str
+    kind: str = Field(description="Kind of organisation: PROPERTY_COMPANY, OWNERS_COMMITTEE, POLICE_POST, CLINIC, "
+                                  "SOCIAL_ORGANISATION or SCHOOL.")
     display_name: str
     address: str
     contacts: list[ContactData]
@@ -123,13 +141,14 @@ class OrganisationData(EventData):
 
 @contract("civicgrid.grids.organisation.created.v1")
 class OrganisationCreated(OrganisationData):
-    pass
+    """An organisation serving a street, community, district or grid was registered there."""
 
 
 @contract("civicgrid.grids.organisation.updated.v1")
 class OrganisationUpdated(OrganisationData):
-    """Also sent, with `node_id` and `path` changed, when a merge moves the organisation from the
-    retired grid to the one that absorbed it."""
+    """An organisation's kind, name, address or contacts changed. Also sent, with `node_id` and
+    `path` changed, when a merge moves the organisation from the retired grid to the one that
+    absorbed it."""
     changed: list[str]
 
 
@@ -150,13 +169,14 @@ class StationData(EventData):
 
 @contract("civicgrid.grids.station.created.v1")
 class StationCreated(StationData):
-    pass
+    """A service station, where residents walk in, was opened at a community or grid."""
 
 
 @contract("civicgrid.grids.station.updated.v1")
 class StationUpdated(StationData):
-    """Also sent, with `node_id` and `path` changed, when a merge moves the station (and its rota)
-    from the retired grid to the one that absorbed it."""
+    """A station's name, time zone or opening hours changed. Also sent, with `node_id` and `path`
+    changed, when a merge moves the station (and its rota) from the retired grid to the one that
+    absorbed it."""
     changed: list[str]
 
 
@@ -165,19 +185,19 @@ class DutyData(EventData):
     station_id: str
     person: PersonData
     weekday: str
-    start: str
-    end: str
+    start: str = Field(description="When the duty starts, HH:MM in the station's time zone.")
+    end: str = Field(description="When the duty ends, HH:MM in the station's time zone.")
     path: list[str]
 
 
 @contract("civicgrid.grids.duty.added.v1")
 class DutyAdded(DutyData):
-    pass
+    """A person was put on a station's weekly rota."""
 
 
 @contract("civicgrid.grids.duty.removed.v1")
 class DutyRemoved(DutyData):
-    pass
+    """A duty was taken off a station's weekly rota."""
 
 
 @contract("civicgrid.grids.grid.split.v1")
@@ -188,8 +208,7 @@ class GridSplit(EventData):
     path: list[str]
     target_id: str
     target_path: list[str]
-    # True when the split made the target grid.
-    new_grid: bool
+    new_grid: bool = Field(description="True when the split made the target grid.")
     child_ids: list[str]
 
 

@@ -1,4 +1,6 @@
 """Contracts of the events the residents service publishes, and the events built from its records."""
+from pydantic import Field
+
 from services.events import EventData, contract, envelope
 
 SERVICE = "residents"
@@ -13,17 +15,19 @@ class HouseholdData(EventData):
 
 @contract("civicgrid.residents.household.registered.v1")
 class HouseholdRegistered(HouseholdData):
-    pass
+    """A household was registered as living in a flat."""
 
 
 @contract("civicgrid.residents.household.updated.v1")
 class HouseholdUpdated(HouseholdData):
+    """A household's name changed."""
+
     changed: list[str]
 
 
 @contract("civicgrid.residents.household.deleted.v1")
 class HouseholdDeleted(HouseholdData):
-    pass
+    """A household was deleted from the register; the data is the household as it was."""
 
 
 class ResidentData(EventData):
@@ -39,11 +43,14 @@ class ResidentData(EventData):
 
 @contract("civicgrid.residents.resident.registered.v1")
 class ResidentRegistered(ResidentData):
-    pass
+    """A resident was registered in a household."""
 
 
 @contract("civicgrid.residents.resident.updated.v1")
 class ResidentUpdated(ResidentData):
+    """A resident's details changed (`changed` names them; a new phone or ID number itself never
+    appears in an event)."""
+
     changed: list[str]
 
 
@@ -55,23 +62,25 @@ class TagChange(EventData):
 
 @contract("civicgrid.residents.resident.tagged.v1")
 class ResidentTagged(EventData):
-    """Sent with resident.updated when the tags change, for those who follow tags alone (a clinic
-    following who becomes elderly or disabled). The change sits under `tags` so that partners
-    from whom tags are withheld lose all of it with that one field."""
+    """A resident's tags changed. Sent with resident.updated, for those who follow tags alone (a
+    clinic following who becomes elderly or disabled). The change sits under `tags` so that
+    partners from whom tags are withheld lose all of it with that one field."""
     id: str
     household_id: str
     path: list[str]
-    tags: TagChange
+    tags: TagChange = Field(description="The resident's tags now (`current`), and those `added` and `removed`.")
     tagged_by: str
 
 
 @contract("civicgrid.residents.resident.deleted.v1")
 class ResidentDeleted(ResidentData):
-    pass
+    """A resident was deleted from the register; the data is the resident as they were."""
 
 
 @contract("civicgrid.residents.resident.moved.v1")
 class ResidentMoved(EventData):
+    """A resident moved from one household to another within the city."""
+
     id: str
     from_household_id: str
     to_household_id: str
@@ -81,16 +90,20 @@ class ResidentMoved(EventData):
 
 @contract("civicgrid.residents.resident.departed.v1")
 class ResidentDeparted(EventData):
+    """A resident died or moved out of the city; they are kept on record but left out of lists and
+    figures."""
+
     id: str
     household_id: str
-    # DECEASED or MOVED_OUT_OF_CITY
-    status: str
+    status: str = Field(description="Why the resident left: DECEASED or MOVED_OUT_OF_CITY.")
     departure_date: str
     path: list[str]
 
 
 @contract("civicgrid.residents.visit.logged.v1")
 class VisitLogged(EventData):
+    """A staff member logged a home visit to a household."""
+
     id: str
     household_id: str
     visitor: str
