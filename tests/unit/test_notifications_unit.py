@@ -181,8 +181,10 @@ def test_a_failed_webhook_pauses_its_subscription_and_holds_the_delivery(monkeyp
     service.store.next_webhook_due.side_effect = [{"_id": "d1", "subscription_id": "s1", "attempts": 1,
                                                    "event": assignment()}, None]
     service.deliver_webhooks()
-    service.store.set_webhook_health.assert_called_once_with(
-        "s1", {"webhook_failures": 2, "webhook_state": "WEBHOOK_PAUSED"})
+    subscription_id, health, raised = service.store.set_webhook_health.call_args.args
+    assert (subscription_id, health) == ("s1", {"webhook_failures": 2, "webhook_state": "WEBHOOK_PAUSED"})
+    assert [event["type"] for event in raised] == ["civicgrid.notifications.webhook.paused.v1"]
+    assert raised[0]["data"]["partner"] == subscription()["partner"] and raised[0]["data"]["failures"] == 2
     delivery_id, changes = service.store.set_webhook_delivery.call_args.args
     assert delivery_id == "d1" and (changes["state"], changes["attempts"]) == ("HELD", 2)
 

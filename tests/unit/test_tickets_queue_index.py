@@ -143,8 +143,9 @@ def as_bson(value):
 
 
 def mongo_listed(caller, command):
-    """The filter ListTickets sent the store before the queue index (parties.listed then)."""
-    if command.queue == "MINE":
+    """The filter ListTickets sent the store before the queue index (parties.listed then); those
+    who are not staff read only their own queue."""
+    if command.queue == "MINE" or (command.queue != "ORGANISATION_QUEUE" and caller.role not in lifecycle.STAFF_ROLES):
         query = {"tenant": caller.tenant, "involved": {"$in": sorted(parties.identities(caller))}}
     elif command.queue == "ORGANISATION_QUEUE":
         organisation = {"organisation_ids": command.organisation_id}
