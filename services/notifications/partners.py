@@ -34,6 +34,7 @@ def new_subscription(caller, command, organisation, queue, broker_user, webhook_
     return {"partner": caller.subject, "partner_kind": kind_of(caller, organisation),
             "organisation_id": organisation["id"] if organisation else "",
             "ticket_kinds": sorted(set(command.ticket_kinds)), "category_ids": sorted(set(command.category_ids)),
+            "skills": sorted(set(command.skills)),
             "ours_only": command.ours_only,
             "event_types": sorted(set(command.event_types)), "scope_node_ids": scope, "path": scope,
             "queue": queue, "broker_user": broker_user, "webhook_url": command.webhook_url,

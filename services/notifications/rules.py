@@ -162,10 +162,14 @@ def event_matches(subscription, event):
 
 
 def passes_filters(subscription, data):
-    """A ticket of a kind and category the subscription names (if it names any), and routed to
-    the partner's organisation or naming it as a party when the subscription keeps to its own."""
+    """A ticket of a kind and category the subscription names (if it names any), a volunteer task
+    asking for one of the skills it names (if any), and routed to the partner's organisation or
+    naming it as a party when the subscription keeps to its own."""
     kinds, categories = subscription.get("ticket_kinds") or (), subscription.get("category_ids") or ()
     if (kinds and data.get("kind") not in kinds) or (categories and data.get("category_id") not in categories):
+        return False
+    skills = subscription.get("skills") or ()
+    if skills and set(skills).isdisjoint(data.get("skills") or ()):
         return False
     if not subscription.get("ours_only"):
         return True

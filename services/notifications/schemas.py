@@ -65,6 +65,7 @@ class CreatePartnerSubscription(Schema):
     webhook_url: Annotated[str, Field(max_length=2000), AfterValidator(allowed_webhook_url)] = ""
     ticket_kinds: Annotated[list[Literal["REQUEST", "SUGGESTION", "DISPUTE", "HAZARD"]], Field(max_length=4)] = []
     category_ids: Annotated[list[Id], Field(max_length=100)] = []
+    skills: Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(max_length=20)] = []
     ours_only: bool = False
 
 

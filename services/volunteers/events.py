@@ -58,6 +58,9 @@ class TaskData(EventData):
     ticket_id: str
     team_id: str
     people_needed: int
+    skills: list[str] = Field(default=[], description=(
+        "Names of the skills the task asks for (e.g. first_aid, escort), sorted; a partner subscription "
+        "naming skills receives the tasks that ask for one of them."))
     path: list[str]
 
 
@@ -172,7 +175,14 @@ EVENT_FIELDS = {
 }
 
 
+# What some kinds of record's events carry derived from it.
+DERIVED_FIELDS = {
+    "tasks": lambda task: {"skills": sorted(skill["name"] for skill in task.get("required_skills", []))},
+}
+
+
 def record_event(contract_model, tenant, collection, record, **extra):
     """The event of `contract_model` about `record` (shown, with its `id`) of `collection`."""
     data = {key: record[key] for key in EVENT_FIELDS[collection]}
+    data |= DERIVED_FIELDS.get(collection, lambda _: {})(record)
     return envelope(SERVICE, contract_model.event_type, tenant, f"{collection}/{record['id']}", data | extra)

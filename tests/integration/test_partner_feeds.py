@@ -1,7 +1,9 @@
 """Every partner only what concerns it, through the real gateway, services, RabbitMQ and store: a
 property company the tickets routed to it or naming it, a police post the disputes and hazards of
-its area; each exactly its events, and none of them a resident's tags or a staff note."""
+its area, a clinic the volunteer tasks asking for medical skills; each exactly its events, and
+none of them a resident's tags or a staff note."""
 import json
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import grpc
@@ -15,11 +17,13 @@ from tests.support.hierarchy import GRIDS, build_hierarchy
 from tests.support.partners import partner_connection, remove_partner_users
 from tests.support.polling import eventually
 from tests.support.town import PROMISES, TICKETS
+from tests.support.volunteering import task
 
 pytestmark = pytest.mark.integration
 
 NOTIFICATIONS = "civicgrid.notifications.v1.Notifications"
 CREATED, PARTY_ADDED = "civicgrid.tickets.ticket.created.v1", "civicgrid.tickets.ticket.party_added.v1"
+TASK_CREATED = "civicgrid.volunteers.task.created.v1"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,7 +42,8 @@ class Community:
         self.ids = build_hierarchy(self.operator, unique)
         self.organisations = {kind: self.operator.call(f"{GRIDS}/CreateOrganisation", {
             "node_id": self.ids["COMMUNITY"], "kind": kind, "display_name": name})["id"]
-            for kind, name in (("PROPERTY_COMPANY", "绿城物业"), ("POLICE_POST", "柳荫警务室"))}
+            for kind, name in (("PROPERTY_COMPANY", "绿城物业"), ("POLICE_POST", "柳荫警务室"),
+                               ("CLINIC", "柳荫社区卫生服务站"))}
         self.categories = {name: self.operator.call(f"{TICKETS}/CreateCategory", {
             "name": name, "promises": PROMISES, "routing": routing})["id"] for name, routing in (
             ("Lift repair", {"assignee_kind": "ORGANISATION",
@@ -96,6 +101,22 @@ def taken_from_queue(platform, subscription):
         while (message := channel.basic_get(subscription["queue"], no_ack=True)) is not None:
             events.append(json.loads(message.body))
     return events
+
+
+def test_a_clinic_gets_exactly_the_volunteer_tasks_that_ask_for_its_skills(platform, unique):
+    community = Community(platform, unique)
+    clinic = community.partners["CLINIC"].call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
+        "event_types": [TASK_CREATED], "scope_node_ids": [community.ids["COMMUNITY"]],
+        "skills": ["first_aid", "nursing"]})
+    assert (clinic["partner_kind"], clinic["skills"]) == ("clinic", ["first_aid", "nursing"])
+    start = datetime.now(timezone.utc) + timedelta(days=2)
+    medical = task(community.operator, community.ids["GRID"], start, required_skills=[
+        {"name": "first_aid", "min_level": 2}, {"name": "escort", "min_level": 1}])
+    task(community.operator, community.ids["GRID"], start, title="Move furniture",
+         required_skills=[{"name": "lifting", "min_level": 1}])
+    task(community.operator, community.ids["GRID"], start, title="Tea with the elderly")
+    assert eventually(lambda: feed_of(community.partners["CLINIC"]) == {(TASK_CREATED, medical["id"])}, timeout=30), \
+        feed_of(community.partners["CLINIC"])
 
 
 def test_a_partner_gets_no_staff_note_nor_resident_tags(platform, unique):

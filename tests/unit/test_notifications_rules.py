@@ -98,3 +98,13 @@ def test_no_partner_reads_staff_notes_tags_or_residents_accounts(kind):
     assert {"note", "priority_raised_for", "reporter_subject", "followers"}.isdisjoint(data)
     assert "elderly" not in str(data)
     assert ("description" in data) == (kind != "other")
+
+
+def test_a_subscription_naming_skills_gets_the_tasks_asking_for_one_of_them():
+    medical = {"id": "e10", "type": "civicgrid.volunteers.task.created.v1", "tenant": "t1",
+               "data": {"id": "task1", "path": ["c1", "g1"], "skills": ["escort", "first_aid"]}}
+    clinic = {"tenant": "t1", "event_types": [medical["type"]], "scope_node_ids": ["c1"]}
+    assert rules.event_matches({**clinic, "skills": ["first_aid", "nursing"]}, medical)
+    assert not rules.event_matches({**clinic, "skills": ["nursing"]}, medical)
+    assert not rules.event_matches({**clinic, "skills": ["nursing"]}, {**medical, "data": {"path": ["c1"]}})
+    assert rules.event_matches(clinic, medical)

@@ -85,7 +85,8 @@ def test_a_partner_reads_the_events_its_subscriptions_match_redacted_for_its_kin
 
 def test_a_subscription_is_scoped_to_its_nodes_and_its_kind_comes_from_the_token():
     command = SimpleNamespace(event_types=[ASSIGNED, ASSIGNED], scope_node_ids=["g2", "g1"], webhook_url="",
-                              ticket_kinds=["HAZARD", "DISPUTE"], category_ids=[], ours_only=False)
+                              ticket_kinds=["HAZARD", "DISPUTE"], category_ids=[], skills=["first_aid"],
+                              ours_only=False)
     fields = partners.new_subscription(Caller.of(PARTNER), command, None, "q1", "reader", "")
     assert fields["scope_node_ids"] == fields["path"] == ["g1", "g2"] and fields["event_types"] == [ASSIGNED]
     assert (fields["partner_kind"], fields["webhook_state"]) == ("clinic", "WEBHOOK_NONE")
