@@ -9,7 +9,10 @@ SERVICE = "notifications"
 
 class WebhookData(EventData):
     id: str = Field(description="The partner subscription whose webhook this is.")
-    partner: str = Field(description="The partner's subject (the sub of its tokens); its inbox is told.")
+    partner: str = Field(description="The subject (the sub of the tokens) of the partner that subscribed.")
+    contacts: list[str] = Field(description=(
+        "Who is told in their inbox: every partner login of the subscription's organisation (those "
+        "with a subscription), or the partner itself."))
     webhook_url: str = Field(description="Where the subscription's webhook posts.")
     path: list[str] = Field(description="The node ids the subscription covers (its scope).")
 
@@ -31,20 +34,20 @@ class WebhookDeadLettered(WebhookData):
     attempts: int = Field(description="Attempts made before it was set aside.")
 
 
-def failure_events(subscription, health, outcome, delivery):
-    """The events a failed delivery raises: the webhook paused (when it just was), the delivery
-    dead-lettered (when it just was)."""
+def failure_events(subscription, contacts, health, outcome, delivery):
+    """The events a failed delivery raises, telling `contacts`: the webhook paused (when it just
+    was), the delivery dead-lettered (when it just was)."""
     raised = []
     if health["webhook_state"] == "WEBHOOK_PAUSED" and subscription["webhook_state"] != "WEBHOOK_PAUSED":
-        raised.append(webhook_event(WebhookPaused, subscription, failures=health["webhook_failures"]))
+        raised.append(webhook_event(WebhookPaused, subscription, contacts, failures=health["webhook_failures"]))
     if outcome["state"] == "DEAD":
-        raised.append(webhook_event(WebhookDeadLettered, subscription, event_id=delivery["event"]["id"],
+        raised.append(webhook_event(WebhookDeadLettered, subscription, contacts, event_id=delivery["event"]["id"],
                                     attempts=outcome["attempts"]))
     return raised
 
 
-def webhook_event(contract_model, subscription, **extra):
-    data = {"id": subscription["_id"], "partner": subscription["partner"], "webhook_url": subscription["webhook_url"],
-            "path": subscription["scope_node_ids"], **extra}
+def webhook_event(contract_model, subscription, contacts, **extra):
+    data = {"id": subscription["_id"], "partner": subscription["partner"], "contacts": sorted(contacts),
+            "webhook_url": subscription["webhook_url"], "path": subscription["scope_node_ids"], **extra}
     return envelope(SERVICE, contract_model.event_type, subscription["tenant"],
                     f"subscriptions/{subscription['_id']}", data)

@@ -15,8 +15,8 @@ RECIPIENT_FIELDS = {
     "civicgrid.tickets.ticket.resolved.v1": ("reporter_subject", "followers"),
     "civicgrid.volunteers.task.dispatched.v1": ("volunteer_subjects",),
     "civicgrid.volunteers.task.unfilled.v1": ("coordinators",),
-    "civicgrid.notifications.webhook.paused.v1": ("partner",),
-    "civicgrid.notifications.webhook.dead_lettered.v1": ("partner",),
+    "civicgrid.notifications.webhook.paused.v1": ("contacts",),
+    "civicgrid.notifications.webhook.dead_lettered.v1": ("contacts",),
 }
 
 # Staff posts that answer for a ticket at each escalation level.

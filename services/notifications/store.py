@@ -166,6 +166,16 @@ class NotificationsRepository(Repository):
         """The webhook's health, and the events a change of it raises, in one write."""
         self.subscriptions.update({"_id": subscription_id}, changes, events)
 
+    def partner_contacts(self, subscription):
+        """The partner logins to tell about a subscription: every one of its organisation that
+        holds a subscription, or the partner that made it."""
+        organisation = subscription.get("organisation_id")
+        logins = {subscription["partner"]}
+        if organisation:
+            logins |= {found["partner"] for found in self.subscriptions.all(
+                {"tenant": subscription["tenant"], "organisation_id": organisation}, {"partner": 1})}
+        return sorted(logins)
+
     def live_subscriptions_of(self, tenant, partner):
         return list(self.subscriptions.collection.find(
             {"tenant": tenant, "partner": partner, "retire_time": {"$exists": False}}))

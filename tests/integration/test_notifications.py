@@ -458,9 +458,14 @@ def test_webhook_pauses_after_repeated_failure_resumes_and_dead_letters(platform
     repository = scratch_repository(platform, unique)
     service = driven(repository)
     subscription, _ = repository.subscriptions.create("t1", "", {
-        "partner": "p1", "partner_kind": "clinic", "event_types": [ASSIGNED], "scope_node_ids": ["g1"],
-        "path": ["g1"], "queue": "q", "broker_user": "q", "webhook_url": "http://127.0.0.1:9/never",
-        "webhook_secret": webhooks.new_secret(), "webhook_state": "WEBHOOK_ACTIVE", "webhook_failures": 0})
+        "partner": "p1", "partner_kind": "clinic", "organisation_id": "o1", "event_types": [ASSIGNED],
+        "scope_node_ids": ["g1"], "path": ["g1"], "queue": "q", "broker_user": "q",
+        "webhook_url": "http://127.0.0.1:9/never", "webhook_secret": webhooks.new_secret(),
+        "webhook_state": "WEBHOOK_ACTIVE", "webhook_failures": 0})
+    repository.subscriptions.create("t1", "", {  # a colleague's, without a webhook
+        "partner": "p2", "partner_kind": "clinic", "organisation_id": "o1", "event_types": [ASSIGNED],
+        "scope_node_ids": ["g1"], "path": ["g1"], "queue": "q2", "broker_user": "q2", "webhook_url": "",
+        "webhook_secret": "", "webhook_state": "WEBHOOK_NONE", "webhook_failures": 0})
     event = assignment("t1", "a", ["g1"])
     repository.queue_webhook(subscription, event)
     repository.queue_webhook(subscription, event)
@@ -471,7 +476,8 @@ def test_webhook_pauses_after_repeated_failure_resumes_and_dead_letters(platform
     service.deliver_webhooks()
     delivery = repository.webhook_deliveries.find_one()
     assert (delivery["state"], delivery["attempts"]) == ("HELD", 2)
-    assert repository.subscriptions.collection.find_one()["webhook_state"] == "WEBHOOK_PAUSED"
+    assert repository.subscriptions.collection.find_one({"_id": subscription["_id"]})["webhook_state"] == \
+        "WEBHOOK_PAUSED"
 
     caller = {"subject": "p1", "tenant": "t1", "role": "partner", "scope": ["g1"]}
     resumed = service.resume_partner_subscription(caller, {"id": subscription["_id"]})
@@ -482,14 +488,17 @@ def test_webhook_pauses_after_repeated_failure_resumes_and_dead_letters(platform
     assert (delivery["state"], delivery["attempts"]) == ("DEAD", 3)
     assert repository.webhook_deliveries.count_documents({}) == 1 and answers == []
 
-    raised = repository.subscriptions.collection.find_one()["outbox"]
+    raised = repository.subscriptions.collection.find_one({"_id": subscription["_id"]})["outbox"]
     assert [e["type"] for e in raised] == ["civicgrid.notifications.webhook.paused.v1",
                                            "civicgrid.notifications.webhook.dead_lettered.v1"]
-    assert raised[1]["data"] | {"webhook_url": ""} == {"id": subscription["_id"], "partner": "p1", "webhook_url": "",
-                                                       "path": ["g1"], "event_id": event["id"], "attempts": 3}
+    assert raised[1]["data"] | {"webhook_url": ""} == {
+        "id": subscription["_id"], "partner": "p1", "contacts": ["p1", "p2"], "webhook_url": "", "path": ["g1"],
+        "event_id": event["id"], "attempts": 3}
     for told in raised:
         service.take_event(told)
-    assert sorted(m["title"] for m in repository.inbox.find({"recipient": "p1"})) == ["Webhook 已暂停", "Webhook 推送失败"]
+    for contact in ("p1", "p2"):
+        assert sorted(m["title"] for m in repository.inbox.find({"recipient": contact})) == [
+            "Webhook 已暂停", "Webhook 推送失败"], contact
 
 
 def test_partners_read_the_event_catalog_through_the_gateway(platform, unique):

@@ -179,13 +179,14 @@ def test_a_failed_webhook_pauses_its_subscription_and_holds_the_delivery(monkeyp
     monkeypatch.setattr(webhooks, "SETTINGS", CONFIG)
     service = worker_factory(NotificationsService)
     service.store.live_subscription.return_value = subscription(webhook_failures=1)
+    service.store.partner_contacts.return_value = ["clinic", "clinic-night-desk"]
     service.store.next_webhook_due.side_effect = [{"_id": "d1", "subscription_id": "s1", "attempts": 1,
                                                    "event": assignment()}, None]
     service.deliver_webhooks()
     subscription_id, health, raised = service.store.set_webhook_health.call_args.args
     assert (subscription_id, health) == ("s1", {"webhook_failures": 2, "webhook_state": "WEBHOOK_PAUSED"})
     assert [event["type"] for event in raised] == ["civicgrid.notifications.webhook.paused.v1"]
-    assert raised[0]["data"]["partner"] == subscription()["partner"] and raised[0]["data"]["failures"] == 2
+    assert raised[0]["data"]["contacts"] == ["clinic", "clinic-night-desk"] and raised[0]["data"]["failures"] == 2
     delivery_id, changes = service.store.set_webhook_delivery.call_args.args
     assert delivery_id == "d1" and (changes["state"], changes["attempts"]) == ("HELD", 2)
 
