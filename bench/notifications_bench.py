@@ -28,7 +28,7 @@ from services.events import envelope  # noqa: E402
 from services.notifications.catalog import load_contracts  # noqa: E402
 from tests.conftest import private_platform  # noqa: E402
 from tests.support.hierarchy import build_hierarchy  # noqa: E402
-from tests.support.partners import partner_connection, remove_partner_users  # noqa: E402
+from tests.support.partners import organisation_grant, partner_connection, remove_partner_users  # noqa: E402
 
 NOTIFICATIONS = "civicgrid.notifications.v1.Notifications"
 ASSIGNED = "civicgrid.tickets.ticket.assigned.v1"
@@ -53,7 +53,7 @@ def run(platform, count):
     operator = platform.client(tenant=TENANT)
     ids = build_hierarchy(operator, "bench")
     partner = platform.client(tenant=TENANT, role="partner", scope=(ids["COMMUNITY"],), subject="property",
-                              grants=("partner_kind:property_company",))
+                              grants=organisation_grant(operator, ids["COMMUNITY"], "PROPERTY_COMPANY"))
     subscription = partner.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
         "event_types": [ASSIGNED], "scope_node_ids": [ids["GRID"]]})
     events = [assigned(ids, n) for n in range(count)]

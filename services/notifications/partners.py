@@ -11,28 +11,21 @@ def refuse_unless_partner(caller):
 
 
 def organisation_named(caller):
-    """The organisation a partner's token names (grant "org:<id>"), or ""."""
-    return next((grant[4:] for grant in caller.grants if grant.startswith("org:")), "")
-
-
-def kind_of(caller, organisation):
-    """A partner's kind: its organisation's, in the registry; without one, its token's."""
-    if organisation:
-        return rules.PARTNER_KIND_OF_ORGANISATION.get(organisation["kind"], "other")
-    return rules.partner_kind(caller.grants)
-
-
-def refuse_ours_only_without_organisation(command, organisation):
-    if command.ours_only and not organisation:
-        raise InvalidArgument.field("ours_only", "your token names no organisation of the registry (grant org:<id>)")
+    """The organisation of the registry a partner acts for, as its token names it (grant
+    "org:<id>"); PERMISSION_DENIED when it names none."""
+    named = next((grant[4:] for grant in caller.grants if grant.startswith("org:")), "")
+    if not named:
+        raise PermissionDenied("a partner acts for an organisation of the registry: its token must name one "
+                               "(grant org:<id>)")
+    return named
 
 
 def new_subscription(caller, command, organisation, queue, broker_user, webhook_secret):
     """A subscription's fields; its scope nodes are its path, so that scope reads find it. The
-    partner's kind and organisation come from its token and the registry, never from the request."""
+    partner's organisation comes from its token, its kind from the registry, never from the request."""
     scope = sorted(set(command.scope_node_ids))
-    return {"partner": caller.subject, "partner_kind": kind_of(caller, organisation),
-            "organisation_id": organisation["id"] if organisation else "",
+    return {"partner": caller.subject, "partner_kind": rules.partner_kind(organisation["kind"]),
+            "organisation_id": organisation["id"],
             "ticket_kinds": sorted(set(command.ticket_kinds)), "category_ids": sorted(set(command.category_ids)),
             "skills": sorted(set(command.skills)),
             "ours_only": command.ours_only,

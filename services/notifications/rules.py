@@ -88,17 +88,12 @@ REDACTED_FIELDS = {
 # organisation kind in the registry (grids) -> the partner kind its subscriptions are redacted for
 PARTNER_KIND_OF_ORGANISATION = {"PROPERTY_COMPANY": "property_company", "POLICE_POST": "police_post",
                                 "CLINIC": "clinic"}
-PARTNER_KIND_GRANT = "partner_kind:"
 
 
-def partner_kind(grants):
-    """A partner's kind comes from its token (`partner_kind:<kind>` grant), never from its request;
-    an unknown or missing kind gets the strictest redaction."""
-    for grant in grants:
-        if grant.startswith(PARTNER_KIND_GRANT):
-            kind = grant[len(PARTNER_KIND_GRANT):]
-            return kind if kind in REDACTED_FIELDS else "other"
-    return "other"
+def partner_kind(organisation_kind):
+    """The partner kind of an organisation of the registry; any other kind of organisation gets
+    the strictest redaction."""
+    return PARTNER_KIND_OF_ORGANISATION.get(organisation_kind, "other")
 
 
 def redacted(value, hidden):

@@ -115,7 +115,6 @@ class NotificationsService(base.CivicService):
     def create_partner_subscription(self, caller, command):
         partners.refuse_unless_partner(caller)
         organisation = self._partner_organisation(caller)
-        partners.refuse_ours_only_without_organisation(command, organisation)
         for index, node_id in enumerate(command.scope_node_ids):
             self._node(caller, node_id, f"scope_node_ids.{index}")
         queue = broker.partner_queue_name(caller.tenant, caller.subject)
@@ -287,11 +286,9 @@ class NotificationsService(base.CivicService):
         return subscription
 
     def _partner_organisation(self, caller):
-        """The organisation of the registry the partner's token names, or None when it names
-        none; PERMISSION_DENIED when the registry holds no such organisation in its scope."""
+        """The organisation of the registry the partner's token names; PERMISSION_DENIED when it
+        names none, or one the registry does not hold in the partner's scope."""
         organisation_id = partners.organisation_named(caller)
-        if not organisation_id:
-            return None
         try:
             return self.grids.get_organisation(caller.model_dump(), {"id": organisation_id})
         except NotFound:

@@ -312,7 +312,7 @@ def tokens(platform, town):
         "grid_worker": dict(scope=(ids["GRID"],)),
         "volunteer": dict(scope=()),
         "resident": dict(scope=(ids["FLAT"],)),
-        "partner": dict(scope=(ids["COMMUNITY"],), grants=("partner_kind:clinic",)),
+        "partner": dict(scope=(ids["COMMUNITY"],), grants=("org:clinic-of-the-hostile-town",)),
     }
     return {role: platform.token(role=role, tenant=town.tenant, subject="tester", **more)
             for role, more in claims.items()}

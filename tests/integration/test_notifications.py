@@ -22,7 +22,7 @@ from services.storage.ageing import SWEEP_SECONDS
 from services.storage.repository import HANDLED_MARK_BUCKET_SECONDS, PUBLISHED_MARK_BUCKET_SECONDS
 from tests.support.errors import field_violations, rpc_error
 from tests.support.hierarchy import add_residents, build_hierarchy
-from tests.support.partners import partner_connection, remove_partner_users
+from tests.support.partners import organisation_grant, partner_connection, remove_partner_users
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -220,8 +220,8 @@ def partner_city(platform, unique):
 
 def test_partner_queue_gets_only_its_tenant_scope_and_types_redacted(platform, unique, partner_city):
     tenant, operator, ids = partner_city
-    partner = platform.client(tenant=tenant, role="partner", scope=(ids["COMMUNITY"],),
-                              subject=f"property-{unique}", grants=("partner_kind:property_company",))
+    partner = platform.client(tenant=tenant, role="partner", scope=(ids["COMMUNITY"],), subject=f"property-{unique}",
+                              grants=organisation_grant(operator, ids["COMMUNITY"], "PROPERTY_COMPANY"))
     subscription = partner.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
         "request_id": f"{unique}-sub", "event_types": [RESIDENT_REGISTERED], "scope_node_ids": [ids["BUILDING"]]})
     assert subscription["partner_kind"] == "property_company" and subscription["broker_password"]
@@ -253,9 +253,10 @@ def test_partner_queue_gets_only_its_tenant_scope_and_types_redacted(platform, u
 
 
 def test_partner_broker_user_cannot_read_another_queue(platform, unique, partner_city):
-    tenant, _, ids = partner_city
-    first = platform.client(tenant=tenant, role="partner", scope=(ids["COMMUNITY"],), subject=f"a-{unique}")
-    second = platform.client(tenant=tenant, role="partner", scope=(ids["COMMUNITY"],), subject=f"b-{unique}")
+    tenant, operator, ids = partner_city
+    first, second = (platform.client(tenant=tenant, role="partner", scope=(ids["COMMUNITY"],), subject=f"{name}-{unique}",
+                                     grants=organisation_grant(operator, ids["COMMUNITY"], "PROPERTY_COMPANY"))
+                     for name in ("a", "b"))
     request = {"event_types": [RESIDENT_REGISTERED], "scope_node_ids": [ids["GRID"]]}
     mine = first.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", request)
     theirs = second.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", request)
@@ -276,8 +277,9 @@ def test_partner_broker_user_cannot_read_another_queue(platform, unique, partner
 
 
 def test_partner_subscription_input_is_checked(platform, unique, partner_city):
-    tenant, _, ids = partner_city
-    partner = platform.client(tenant=tenant, role="partner", scope=(ids["BUILDING"],), subject=f"p-{unique}")
+    tenant, operator, ids = partner_city
+    partner = platform.client(tenant=tenant, role="partner", scope=(ids["BUILDING"],), subject=f"p-{unique}",
+                              grants=organisation_grant(operator, ids["BUILDING"], "PROPERTY_COMPANY"))
     error = rpc_error(lambda: partner.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
         "event_types": ["not a type"], "scope_node_ids": [ids["BUILDING"]], "webhook_url": "ftp://x"}))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -329,7 +331,7 @@ def test_webhook_failing_three_times_then_ok_gets_the_event_exactly_once(platfor
     tenant, operator, ids = partner_city
     url, log = receiver
     partner = platform.client(tenant=tenant, role="partner", scope=(ids["COMMUNITY"],), subject=f"clinic-{unique}",
-                              grants=("partner_kind:clinic",))
+                              grants=organisation_grant(operator, ids["COMMUNITY"], "CLINIC"))
     subscription = partner.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
         "event_types": [RESIDENT_REGISTERED], "scope_node_ids": [ids["GRID"]], "webhook_url": url})
     assert subscription["webhook_secret"].startswith("whsec_")
@@ -434,7 +436,7 @@ def watch(platform, client_claims, from_position, count, timeout=20):
 def test_watch_events_streams_and_resumes_from_a_position(platform, unique, partner_city):
     tenant, operator, ids = partner_city
     claims = {"tenant": tenant, "role": "partner", "scope": (ids["COMMUNITY"],), "subject": f"police-{unique}",
-              "grants": ("partner_kind:police_post",)}
+              "grants": organisation_grant(operator, ids["COMMUNITY"], "POLICE_POST")}
     platform.client(**claims).call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
         "event_types": [RESIDENT_REGISTERED], "scope_node_ids": [ids["COMMUNITY"]]})
     first = add_residents(operator, ids["FLAT"], unique, [["elderly"]])[0]

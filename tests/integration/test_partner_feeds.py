@@ -132,13 +132,13 @@ def test_a_partner_gets_no_staff_note_nor_resident_tags(platform, unique):
     assert police["organisation_id"] == community.organisations["POLICE_POST"]
 
 
-def test_keeping_to_its_own_needs_an_organisation_of_the_registry(platform, unique):
+def test_a_partner_is_an_organisation_of_the_registry(platform, unique):
     community = Community(platform, unique)
     nameless = platform.client(tenant=community.tenant, role="partner", scope=(community.ids["COMMUNITY"],),
-                               subject=f"nameless-{unique}")
+                               subject=f"nameless-{unique}", grants=("partner_kind:police_post",))
     refused = rpc_error(lambda: nameless.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
-        "event_types": [CREATED], "scope_node_ids": [community.ids["COMMUNITY"]], "ours_only": True}))
-    assert "ours_only" in field_violations(refused)
+        "event_types": [CREATED], "scope_node_ids": [community.ids["COMMUNITY"]]}))
+    assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
     pretender = platform.client(tenant=community.tenant, role="partner", scope=(community.ids["COMMUNITY"],),
                                 subject=f"pretender-{unique}", grants=("org:no-such-organisation",))
     denied = rpc_error(lambda: pretender.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {

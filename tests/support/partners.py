@@ -5,6 +5,16 @@ from kombu import Connection
 
 from services.notifications.broker import BrokerAdmin
 
+GRIDS = "civicgrid.grids.v1.Grids"
+
+
+def organisation_grant(operator, node_id, kind):
+    """The grants of a partner login acting for a new organisation of `kind` registered at
+    `node_id` (a partner is an organisation of the registry)."""
+    organisation = operator.call(f"{GRIDS}/CreateOrganisation", {
+        "node_id": node_id, "kind": kind, "display_name": f"{kind.title()} at {node_id[:8]}"})
+    return (f"org:{organisation['id']}",)
+
 
 def remove_partner_users(platform):
     """Broker users are global, not per vhost: remove those this run's subscriptions made."""

@@ -28,10 +28,9 @@ def test_each_partner_kind_sees_only_what_it_is_entitled_to(kind, hidden, kept):
     assert EVENT["data"]["national_id"], "the original event is left untouched"
 
 
-def test_partner_kind_comes_from_the_token_grants_and_defaults_to_the_strictest():
-    assert rules.partner_kind(("x", "partner_kind:police_post")) == "police_post"
-    assert rules.partner_kind(("partner_kind:astrologer",)) == "other"
-    assert rules.partner_kind(()) == "other"
+def test_partner_kind_comes_from_the_organisation_s_kind_and_defaults_to_the_strictest():
+    assert rules.partner_kind("POLICE_POST") == "police_post" and rules.partner_kind("CLINIC") == "clinic"
+    assert rules.partner_kind("SCHOOL") == "other" and rules.partner_kind("") == "other"
 
 
 def test_recipients_are_the_distinct_people_the_event_names():

@@ -14,7 +14,7 @@ from services.settings import WebhookSettings
 
 ASSIGNED = "civicgrid.tickets.ticket.assigned.v1"
 PARTNER = {"subject": "clinic", "tenant": "t1", "role": "partner", "scope": ["g1"],
-           "grants": ["partner_kind:clinic"]}
+           "grants": ["org:o-clinic"]}
 WORKER = {"subject": "w1", "tenant": "t1", "role": "grid_worker", "scope": ["g1"]}
 CONFIG = WebhookSettings(backoff_seconds=1.0, max_backoff_seconds=300.0, max_attempts=3, pause_after=2)
 
@@ -83,26 +83,22 @@ def test_a_partner_reads_the_events_its_subscriptions_match_redacted_for_its_kin
     assert [e["position"] for e in events] == [1] and "phone" not in events[0]["data"]
 
 
-def test_a_subscription_is_scoped_to_its_nodes_and_its_kind_comes_from_the_token():
+def test_a_subscription_is_scoped_to_its_nodes_and_its_kind_comes_from_its_organisation():
     command = SimpleNamespace(event_types=[ASSIGNED, ASSIGNED], scope_node_ids=["g2", "g1"], webhook_url="",
                               ticket_kinds=["HAZARD", "DISPUTE"], category_ids=[], skills=["first_aid"],
                               ours_only=False)
-    fields = partners.new_subscription(Caller.of(PARTNER), command, None, "q1", "reader", "")
+    organisation = {"id": "o-clinic", "kind": "CLINIC"}
+    fields = partners.new_subscription(Caller.of(PARTNER), command, organisation, "q1", "reader", "")
     assert fields["scope_node_ids"] == fields["path"] == ["g1", "g2"] and fields["event_types"] == [ASSIGNED]
     assert (fields["partner_kind"], fields["webhook_state"]) == ("clinic", "WEBHOOK_NONE")
-    assert (fields["ticket_kinds"], fields["organisation_id"]) == (["DISPUTE", "HAZARD"], "")
+    assert (fields["ticket_kinds"], fields["organisation_id"]) == (["DISPUTE", "HAZARD"], "o-clinic")
     assert "webhook_secret" not in partners.view({**fields, "_id": "s1"})
 
 
-def test_a_partner_s_kind_is_its_organisation_s_in_the_registry_whatever_its_token_says():
-    clinic_token = Caller.of(PARTNER)
-    assert partners.kind_of(clinic_token, {"id": "o1", "kind": "POLICE_POST"}) == "police_post"
-    assert partners.kind_of(clinic_token, {"id": "o1", "kind": "SCHOOL"}) == "other"
-    assert partners.kind_of(clinic_token, None) == "clinic"
-    assert partners.organisation_named(clinic_token.model_copy(update={"grants": ("org:o7",)})) == "o7"
-    with pytest.raises(InvalidArgument) as refused:
-        partners.refuse_ours_only_without_organisation(SimpleNamespace(ours_only=True), None)
-    assert refused.value.violations[0]["field"] == "ours_only"
+def test_a_partner_acts_for_the_organisation_its_token_names():
+    assert partners.organisation_named(Caller.of(PARTNER)) == "o-clinic"
+    with pytest.raises(PermissionDenied):
+        partners.organisation_named(Caller.of({**PARTNER, "grants": ["partner_kind:clinic"]}))
 
 
 def test_a_failing_webhook_is_held_once_paused_and_dead_once_out_of_attempts():
