@@ -278,8 +278,8 @@ def test_partner_broker_user_cannot_read_another_queue(platform, unique, partner
 
 def test_partner_subscription_input_is_checked(platform, unique, partner_city):
     tenant, operator, ids = partner_city
-    partner = platform.client(tenant=tenant, role="partner", scope=(ids["BUILDING"],), subject=f"p-{unique}",
-                              grants=organisation_grant(operator, ids["BUILDING"], "PROPERTY_COMPANY"))
+    partner = platform.client(tenant=tenant, role="partner", scope=(ids["GRID"],), subject=f"p-{unique}",
+                              grants=organisation_grant(operator, ids["GRID"], "PROPERTY_COMPANY"))
     error = rpc_error(lambda: partner.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
         "event_types": ["not a type"], "scope_node_ids": [ids["BUILDING"]], "webhook_url": "ftp://x"}))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
