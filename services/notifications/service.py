@@ -41,6 +41,7 @@ class NotificationsService(base.CivicService):
     config = Config()
     grids = RpcProxy("grids")
     residents = RpcProxy("residents")
+    tickets = RpcProxy("tickets")
     partner_feed = Publisher(exchange=broker.PARTNERS_EXCHANGE)
 
     # Events in
@@ -117,6 +118,8 @@ class NotificationsService(base.CivicService):
         organisation = self._partner_organisation(caller)
         for index, node_id in enumerate(command.scope_node_ids):
             self._node(caller, node_id, f"scope_node_ids.{index}")
+        for index, category_id in enumerate(command.category_ids):
+            self._category(caller, category_id, f"category_ids.{index}")
         queue = broker.partner_queue_name(caller.tenant, caller.subject)
         broker_user, broker_password = self._partner_reader(queue)
         webhook_secret = webhooks.new_secret() if command.webhook_url else ""
@@ -326,6 +329,12 @@ class NotificationsService(base.CivicService):
             return self.grids.get_node(caller.model_dump(), {"id": node_id})
         except NotFound:
             raise NotFound("node not found", [{"field": field, "description": "no such node in scope"}]) from None
+
+    def _category(self, caller, category_id, field):
+        try:
+            return self.tickets.get_category(caller.model_dump(), {"id": category_id})
+        except NotFound:
+            raise InvalidArgument.field(field, "is not a ticket category of this tenant") from None
 
     def _audience(self, caller, audience):
         """The ids of the residents in `audience`; a refusal of it names the audience's field."""

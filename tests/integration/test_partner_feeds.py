@@ -146,6 +146,10 @@ def test_a_partner_is_an_organisation_of_the_registry(platform, unique):
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
     bad_kind = rpc_error(lambda: community.subscribe("POLICE_POST", ticket_kinds=["BURGLARY"]))
     assert "ticket_kinds.0" in field_violations(bad_kind)
+    no_such_category = rpc_error(lambda: community.subscribe(
+        "POLICE_POST", category_ids=[community.categories["Neighbours"], "nosuchcategory"]))
+    assert no_such_category.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(no_such_category) == ["category_ids.1"]
 
 
 def test_credentials_rotate_and_the_last_subscription_takes_queue_and_user_with_it(platform, unique):
