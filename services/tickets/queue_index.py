@@ -5,8 +5,9 @@ an `$in`, so a queue page ordered by (queue_due, _id) or a period's figures made
 decode every matching ticket, timeline and all: 2 calls a second over 500 tickets. This index
 holds one slim entry per ticket — only what the queue filters, the queue order and the figures
 read — sorted by (queue_due, _id) per tenant, so a page is a walk from the page token's key to the
-first matches, and figures a pass over small entries. The store stays the truth: a page reads its
-tickets by `_id` and checks each against its entry (`services.tickets.store.TicketQueue`).
+first matches, and figures a pass over small entries. The store stays the truth: the index takes
+every ticket written, read or announced by an event, and a page shows a ticket as kept with the
+entry the index holds now, or reads it (`services.tickets.store.TicketQueue`).
 
 Pure: no broker, no store. Times are whole milliseconds since the epoch (what MongoDB stores), so
 an entry compares equal to one derived again from the same stored ticket. The strings and tuples
@@ -102,14 +103,6 @@ class QueueIndex:
 
     def get(self, ticket_id):
         return self.entries.get(ticket_id)
-
-    def agrees(self, ticket_id, document):
-        """Whether the entry of `ticket_id` is what `document` (the ticket as stored now, None if
-        there is none) makes of it."""
-        entry = self.entries.get(ticket_id)
-        if document is None or "retire_time" in document:
-            return entry is None
-        return entry == self.entry_of(document)
 
     def put(self, document):
         """Takes a ticket as written or read, unless the index holds a later version of it; a
