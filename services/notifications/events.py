@@ -34,15 +34,15 @@ class WebhookDeadLettered(WebhookData):
     attempts: int = Field(description="Attempts made before it was set aside.")
 
 
-def failure_events(subscription, contacts, health, outcome, delivery):
-    """The events a failed delivery raises, telling `contacts`: the webhook paused (when it just
-    was), the delivery dead-lettered (when it just was)."""
+def failure_events(subscription, contacts_of, health, outcome, delivery):
+    """The events a failed delivery raises: the webhook paused (when it just was), the delivery
+    dead-lettered (when it just was). Each tells `contacts_of()`, asked only when one is raised."""
     raised = []
     if health["webhook_state"] == "WEBHOOK_PAUSED" and subscription["webhook_state"] != "WEBHOOK_PAUSED":
-        raised.append(webhook_event(WebhookPaused, subscription, contacts, failures=health["webhook_failures"]))
+        raised.append(webhook_event(WebhookPaused, subscription, contacts_of(), failures=health["webhook_failures"]))
     if outcome["state"] == "DEAD":
-        raised.append(webhook_event(WebhookDeadLettered, subscription, contacts, event_id=delivery["event"]["id"],
-                                    attempts=outcome["attempts"]))
+        raised.append(webhook_event(WebhookDeadLettered, subscription, contacts_of(),
+                                    event_id=delivery["event"]["id"], attempts=outcome["attempts"]))
     return raised
 
 

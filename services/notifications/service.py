@@ -225,9 +225,9 @@ class NotificationsService(base.CivicService):
         metrics.PARTNER_DELIVERIES_FAILED.labels("webhook").inc()
         health = webhooks.health_after_failure(subscription, config)
         outcome = webhooks.failed(attempts, config, held=health["webhook_state"] == "WEBHOOK_PAUSED")
-        contacts = self.store.partner_contacts(subscription)
-        self.store.set_webhook_health(
-            subscription["_id"], health, failure_events(subscription, contacts, health, outcome, delivery))
+        raised = failure_events(subscription, lambda: self.store.partner_contacts(subscription), health, outcome,
+                                delivery)
+        self.store.set_webhook_health(subscription["_id"], health, raised)
         self.store.set_webhook_delivery(delivery["_id"], outcome)
 
     def _attempt_sms(self, sender, delivery, config):

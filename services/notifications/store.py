@@ -10,7 +10,7 @@ from services.ferretdb import DUPLICATE_KEY
 from services.notifications.event_log import EventLog
 from services.notifications.inbox import message_id
 from services.settings import SubscriptionSettings
-from services.storage import Listing, Records, Repository, now, read_each
+from services.storage import KeptSizes, Listing, Records, Repository, now, read_each
 
 SUBSCRIPTIONS = SubscriptionSettings()
 # A person's messages, and those still unread, are lists (see services/storage/listings.py): a
@@ -20,10 +20,6 @@ INBOX = Listing(lambda message: {"inbox"} if "read_time" in message else {"inbox
 # An inbox's unread count stops here (a screen shows "99+"): the store reads every message it
 # counts, and counting 500 took 60 ms of FerretDB's time on every page of the inbox.
 UNREAD_COUNTED_UP_TO = 100
-# An inbox's estimated size decides only how many of its shards a page reads at once, never what
-# the page holds: a process uses one estimate this long, for this many inboxes at most.
-INBOX_SIZE_KEPT_SECONDS = 60
-INBOX_SIZES_KEPT = 10_000
 
 
 class FedSubscriptions:
@@ -65,7 +61,7 @@ class NotificationsRepository(Repository):
         self.log = EventLog(database.event_log, database.counters)
         self.inbox = database.inbox
         self.messages = Records(database.inbox, "message", listing=INBOX)
-        self.inbox_sizes = {}  # (tenant, recipient, facet) -> (when estimated, estimated size)
+        self.inbox_sizes = KeptSizes()
         self.fed_subscriptions = FedSubscriptions(database.subscriptions, SUBSCRIPTIONS.fed_ttl_seconds)
         self.webhook_deliveries = database.webhook_deliveries
         self.sms_deliveries = database.sms_deliveries
@@ -121,14 +117,9 @@ class NotificationsRepository(Repository):
         return self.messages.listed_page(recipient, facet, size, query, page_size, page_token)
 
     def _inbox_size(self, query, facet):
-        key = (query["tenant"], query["recipient"], facet)
-        kept = self.inbox_sizes.get(key)
-        if kept is None or time.monotonic() - kept[0] > INBOX_SIZE_KEPT_SECONDS:
-            if len(self.inbox_sizes) >= INBOX_SIZES_KEPT:
-                self.inbox_sizes.clear()
-            kept = self.inbox_sizes[key] = (
-                time.monotonic(), INBOX.estimated_size(self.inbox, query["recipient"], facet, query))
-        return kept[1]
+        """About how many messages an inbox holds, estimated from a sample shard."""
+        return self.inbox_sizes.of((query["tenant"], query["recipient"], facet),
+                                   lambda: INBOX.estimated_size(self.inbox, query["recipient"], facet, query))
 
     def unread_count(self, tenant, recipient):
         """Unread messages, counted up to UNREAD_COUNTED_UP_TO."""

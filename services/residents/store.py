@@ -1,19 +1,15 @@
 """Storage of the residents service: households, residents, visits and the PII read audit."""
 import re
-import time
 
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.residents.schemas import DEPARTED, UNVISITED_SCAN_LIMIT
-from services.storage import (BuildingSnapshots, Listing, CountedRecords, Records, Repository, combined, content_id,
-                              insert_all, live, now, read_each)
+from services.storage import (BuildingSnapshots, KeptSizes, Listing, CountedRecords, Records, Repository, combined,
+                              content_id, insert_all, live, now, read_each)
 
 
 TAG_COUNT = "tag:"
-# How long a list's size, read from the figures to choose how to read its pages, is taken as is:
-# a size only needs to be about right.
-LIST_SIZE_KEPT_SECONDS = 60
 
 
 def resident_lists(resident):
@@ -58,7 +54,7 @@ class ResidentsRepository(Repository):
         self.residents = CountedRecords(database.residents, "resident", self.figures,
                                         counts_of=resident_counts, counted_fields=("tags", "status", "household_id"),
                                         listing=Listing(resident_lists, depends_on=("tags", "status")))
-        self.list_sizes = {}
+        self.list_sizes = KeptSizes()
         # a resident's sign-in (tenant, subject) -> the resident; see ResidentsService.bind_resident_account
         self.accounts = database.accounts
         self.visits = Records(database.visits, "visit")
@@ -81,11 +77,9 @@ class ResidentsRepository(Repository):
             node_id, "households", sizes.get("households", 0), query, page_size, page_token)
 
     def _list_sizes(self, tenant, node_id):
-        kept = self.list_sizes.get((tenant, node_id))
-        if kept is None or time.monotonic() - kept[0] > LIST_SIZE_KEPT_SECONDS:
-            kept = self.list_sizes[(tenant, node_id)] = (
-                time.monotonic(), self.figures.totals_below({"tenant": tenant, "path": node_id}))
-        return kept[1]
+        """The sizes of the lists below a node, from its figures."""
+        return self.list_sizes.of((tenant, node_id),
+                                  lambda: self.figures.totals_below({"tenant": tenant, "path": node_id}))
 
     def bind_account(self, tenant, subject, resident_id):
         """Ties the sign-in `subject` to a resident of the tenant, instead of any other."""

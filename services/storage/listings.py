@@ -13,6 +13,7 @@ size (the node's figures), and reads several shards at once.
 """
 import hashlib
 import math
+import time
 from functools import lru_cache
 
 from services.queries import combined
@@ -25,6 +26,10 @@ GRANULARITIES = (0, 1, 2, 3)
 # returns (about 1 ms each for a resident); reading more small shards at once costs less.
 SHARD_SIZE = 64
 SHARDS_IN_FLIGHT = 8
+# A list's size only chooses how its pages read their shards, never what a page holds: a process
+# uses one measure this long, for this many lists at most.
+SIZE_KEPT_SECONDS = 60
+SIZES_KEPT = 10_000
 # Records a sampled shard must hold for its size to tell the list's.
 SAMPLE_ENOUGH = 8
 
@@ -65,6 +70,23 @@ def shards_of(granularity):
 
 def path_of(record):
     return record["path"]
+
+
+class KeptSizes:
+    """The sizes of lists a process measured lately, by a key of the caller's."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.kept = {}  # key -> (when measured, size)
+
+    def of(self, key, measure):
+        """The size kept for `key`, or `measure()` when none is kept or it is too old."""
+        kept = self.kept.get(key)
+        if kept is None or self.clock() - kept[0] > SIZE_KEPT_SECONDS:
+            if len(self.kept) >= SIZES_KEPT:
+                self.kept.clear()
+            kept = self.kept[key] = (self.clock(), measure())
+        return kept[1]
 
 
 class Listing:

@@ -1,8 +1,8 @@
 """The keys and splits of listed records (services/storage/listings.py), without a store."""
 import uuid
 
-from services.storage.listings import (GRANULARITIES, LISTED_IN, SHARD_SIZE, Listing, granularity_for, keys_of,
-                                       list_key, shards_of)
+from services.storage.listings import (GRANULARITIES, LISTED_IN, SHARD_SIZE, SIZE_KEPT_SECONDS, KeptSizes, Listing,
+                                       granularity_for, keys_of, list_key, shards_of)
 
 
 def test_a_list_is_read_at_the_coarsest_split_whose_shards_hold_about_a_page():
@@ -56,3 +56,16 @@ def test_a_page_reads_about_as_many_shards_as_hold_it_and_only_what_is_still_mis
     half = listing.page(collection, "c", "*", len(records), {"even": True}, 50, None)
     assert len(half) == 51 and all(record["even"] for record in half)
     assert len(collection.shards_read) == 4 + 2 + 1  # 32 found in 4 shards, 16 in 2 more, then the 51st
+
+
+def test_a_list_size_is_measured_again_only_once_it_is_old():
+    now = [0.0]
+    sizes, measured = KeptSizes(clock=lambda: now[0]), []
+
+    def measure():
+        measured.append(now[0])
+        return len(measured)
+
+    assert sizes.of("elderly", measure) == 1 and sizes.of("elderly", measure) == 1
+    now[0] = SIZE_KEPT_SECONDS + 1
+    assert sizes.of("elderly", measure) == 2 and measured == [0.0, SIZE_KEPT_SECONDS + 1]

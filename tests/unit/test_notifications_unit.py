@@ -187,6 +187,19 @@ def test_a_failed_webhook_pauses_its_subscription_and_holds_the_delivery(monkeyp
     assert delivery_id == "d1" and (changes["state"], changes["attempts"]) == ("HELD", 2)
 
 
+
+def test_a_failure_that_raises_nothing_does_not_look_up_the_partner_s_contacts(monkeypatch):
+    monkeypatch.setattr(webhooks, "send", lambda url, secret, event: False)
+    monkeypatch.setattr(webhooks, "SETTINGS", CONFIG)
+    service = worker_factory(NotificationsService)
+    service.store.live_subscription.return_value = subscription(webhook_failures=0)
+    service.store.next_webhook_due.side_effect = [{"_id": "d1", "subscription_id": "s1", "attempts": 0,
+                                                   "event": assignment()}, None]
+    service.deliver_webhooks()
+    assert service.store.set_webhook_health.call_args.args == (
+        "s1", {"webhook_failures": 1, "webhook_state": "WEBHOOK_ACTIVE"}, [])
+    service.store.partner_contacts.assert_not_called()
+
 class CountedSubscriptions:
     """A subscriptions collection that counts its reads, and may change while one is under way."""
 
