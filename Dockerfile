@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
-# One image for every civicgrid Python process (five Nameko services + gRPC gateway).
+# One image for every civicgrid Python process (five Nameko services, gRPC gateway, web console).
 # The command is chosen by docker-compose.yml / k8s, e.g.
 #   nameko run --config services/nameko.yaml services.tickets.service
 #   python -m gateway
+#   python -m console
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 ############################ builder ############################
@@ -35,14 +36,16 @@ RUN set -eux; \
     test -n "$(find gen/python -name '*_pb2.py' -print -quit)"
 
 RUN pip install --upgrade pip && pip install .
+# The console's zh-CN catalogue, compiled as `make install` compiles it.
+RUN pybabel --quiet compile -d console/translations
 # Pre-compile so nothing needs to write .pyc at runtime (read-only rootfs).
 RUN python -m compileall -q /opt/venv /src/gen/python \
- && for d in services gateway; do if [ -d "$d" ]; then python -m compileall -q "$d"; fi; done
+ && for d in services gateway console; do if [ -d "$d" ]; then python -m compileall -q "$d"; fi; done
 
 ############################ runtime ############################
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="civicgrid" \
-      org.opencontainers.image.description="civicgrid Nameko services and gRPC gateway"
+      org.opencontainers.image.description="civicgrid Nameko services, gRPC gateway and web console"
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
@@ -57,5 +60,5 @@ COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /src /app
 WORKDIR /app
 USER 10001:10001
-EXPOSE 50051 9100
+EXPOSE 50051 9100 8080
 CMD ["python", "-m", "gateway"]

@@ -9,7 +9,9 @@ STACK_DIR := .run/stack
 
 .PHONY: install protos up down test test-unit bench clean
 
-install: $(VENV)/.installed $(PROTO_OUT)/.built
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard console/translations/*/LC_MESSAGES/messages.po))
+
+install: $(VENV)/.installed $(PROTO_OUT)/.built $(CATALOGUES)
 
 $(VENV)/.installed: pyproject.toml
 	@command -v python3.11 >/dev/null || command -v python3 >/dev/null || { echo "Python 3.11 is required (e.g. apt-get install python3.11 python3.11-venv)" >&2; exit 1; }
@@ -28,6 +30,10 @@ $(PROTO_OUT)/.built: $(PROTOS) $(VENV)/.installed
 
 protos: $(PROTO_OUT)/.built
 
+# The console's zh-CN texts: compiled catalogues are built, not committed.
+console/translations/%/LC_MESSAGES/messages.mo: console/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(VENV)/bin/pybabel --quiet compile -i $< -o $@
+
 up: install
 	eval "$$(scripts/servers.sh up)" && $(PY) scripts/devstack.py up --state-dir $(STACK_DIR) --seed
 
@@ -36,7 +42,7 @@ down:
 	scripts/servers.sh down
 
 test: install
-	eval "$$(scripts/servers.sh up)" && scripts/validate-deploy.sh --install && $(PY) -m pytest -q -rfEs $(PYTEST_ARGS)
+	eval "$$(scripts/servers.sh up)" && eval "$$(scripts/browser.sh)" && scripts/validate-deploy.sh --install && $(PY) -m pytest -q -rfEs $(PYTEST_ARGS)
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit tests/contracts

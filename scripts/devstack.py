@@ -36,13 +36,14 @@ def parse_args():
     up.add_argument("--metrics-base-port", type=int, default=9101,
                     help="services get consecutive metrics ports from here, in the order " + ", ".join(SERVICES))
     up.add_argument("--db-prefix", default=os.environ.get("CIVICGRID_DB_PREFIX", "civicgrid_"))
+    up.add_argument("--console-port", type=int, default=8080, help="the web console's port; 0 runs no console")
     up.add_argument("--seed", action="store_true",
                     help="load the demo city, at the real scale (minutes), once everything answers")
     up.add_argument("--timeout", type=float, default=90)
     down = sub.add_parser("down", help="stop what `up` started, by its recorded pids")
     down.add_argument("--state-dir", type=Path, default=ROOT / ".run/stack")
     pid = sub.add_parser("pid", help="the pid a supervised process runs under now")
-    pid.add_argument("name", choices=(*SERVICES, "gateway"))
+    pid.add_argument("name", choices=(*SERVICES, "gateway", "console"))
     pid.add_argument("--state-dir", type=Path, default=ROOT / ".run/stack")
     return parser.parse_args()
 
@@ -74,6 +75,13 @@ def process_table(args, secret):
         [sys.executable, "-m", "gateway"],
         {"GATEWAY_PORT": str(args.gateway_port), "GATEWAY_METRICS_PORT": str(args.gateway_metrics_port),
          "CIVICGRID_JWT_SECRET": secret})
+    if args.console_port:
+        # Development sign-in mints demo tokens with the gateway's secret; never so in production.
+        table["console"] = (
+            [sys.executable, "-m", "console"],
+            {"CONSOLE_PORT": str(args.console_port), "CONSOLE_GATEWAY": f"127.0.0.1:{args.gateway_port}",
+             "CONSOLE_DEV_SIGNIN": "true", "CIVICGRID_JWT_SECRET": secret,
+             "CONSOLE_SESSION_SECRET": dev_secret(args.state_dir, "CONSOLE_SESSION_SECRET", "console-session-secret")})
     return table, shared_env
 
 
@@ -138,6 +146,7 @@ def up(args):
     (state_dir / "endpoints.json").write_text(json.dumps({
         "gateway": f"127.0.0.1:{args.gateway_port}",
         "gateway_metrics": f"http://127.0.0.1:{args.gateway_metrics_port}/metrics",
+        **({"console": f"http://127.0.0.1:{args.console_port}/"} if args.console_port else {}),
         "service_metrics": {s: f"http://127.0.0.1:{args.metrics_base_port + i}/metrics"
                             for i, s in enumerate(SERVICES)},
     }, indent=2))
@@ -151,7 +160,7 @@ def up(args):
 
 def print_endpoints(args):
     print(f"""
-civicgrid is up.
+civicgrid is up.{console_line(args)}
   gateway (gRPC, reflection on): 127.0.0.1:{args.gateway_port}
   gateway metrics:              http://127.0.0.1:{args.gateway_metrics_port}/metrics
   service metrics:              {', '.join(f'{s} :{args.metrics_base_port + i}' for i, s in enumerate(SERVICES))}
@@ -163,6 +172,12 @@ Call it:
   grpcurl -plaintext -H "authorization: Bearer $(.venv/bin/civicgrid token)" 127.0.0.1:{args.gateway_port} list
 Stop it: make down
 """)
+
+
+def console_line(args):
+    if not args.console_port:
+        return ""
+    return f"\n  web console:                  http://127.0.0.1:{args.console_port}/ (development sign-in)"
 
 
 def alive(pid):
@@ -180,7 +195,7 @@ def down(args):
         print("nothing to stop")
         return
     supervisor = json.loads(pids_file.read_text())["supervisord"]
-    children = [pid for pid in (supervised_pid(args.state_dir, name) for name in (*SERVICES, "gateway")) if pid]
+    children = [pid for pid in (supervised_pid(args.state_dir, name) for name in (*SERVICES, "gateway", "console")) if pid]
     if alive(supervisor):
         os.kill(supervisor, signal.SIGTERM)
     deadline = time.monotonic() + 30
@@ -190,7 +205,7 @@ def down(args):
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
     pids_file.unlink()
-    print("stopped supervisord and " + ", ".join((*SERVICES, "gateway")))
+    print("stopped supervisord and what it ran")
 
 
 def supervised_pid(state_dir, name):

@@ -71,10 +71,12 @@ class Platform:
         self.secret = uuid.uuid4().hex
         self.gateway_port = free_port()
         self.gateway_metrics_port = free_port()
+        self.console_port = free_port()
         self.metrics_base_port = free_port()
         while any(not port_free(self.metrics_base_port + i) for i in range(len(SERVICES))):
             self.metrics_base_port = free_port()
         self.address = f"127.0.0.1:{self.gateway_port}"
+        self.console_url = f"http://127.0.0.1:{self.console_port}"
         self.env = {**os.environ, "AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri,
                     "CIVICGRID_DB_PREFIX": self.db_prefix, "CIVICGRID_JWT_SECRET": self.secret}
 
@@ -86,7 +88,7 @@ class Platform:
     def start(self):
         self.devstack("up", "--gateway-port", str(self.gateway_port), "--gateway-metrics-port",
                       str(self.gateway_metrics_port), "--metrics-base-port", str(self.metrics_base_port),
-                      "--db-prefix", self.db_prefix)
+                      "--console-port", str(self.console_port), "--db-prefix", self.db_prefix)
 
     def stop(self):
         self.devstack("down")

@@ -19,7 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "validate-deploy.sh"
 SERVICES = ["residents", "grids", "tickets", "notifications", "volunteers"]
-APPS = [f"civicgrid-{s}" for s in SERVICES] + ["civicgrid-gateway"]
+APPS = [f"civicgrid-{s}" for s in SERVICES] + ["civicgrid-gateway", "civicgrid-console"]
 METRICS_PORTS = {"residents": 9101, "grids": 9102, "tickets": 9103, "notifications": 9104, "volunteers": 9105}
 REQUIRED_ALERTS = ["CivicgridServiceDown", "HighErrorRatio", "HighP99Latency", "OverdueTicketsRising",
                    "OutboxBacklog", "PartnerDeliveriesFailing"]
@@ -188,6 +188,12 @@ def test_probes(rendered):
     assert g["command"] == ["python", "-m", "gateway"]
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert g[probe]["grpc"]["port"] == 50051, probe
+    console = pod_spec(deps["civicgrid-console"])["containers"][0]
+    assert console["command"] == ["python", "-m", "console"]
+    for probe in ("livenessProbe", "startupProbe"):
+        assert console[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
+    # Ready while the gateway answers; a gateway outage must not restart it.
+    assert console["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
     for sts in kinds(docs, "StatefulSet"):
         c = pod_spec(sts)["containers"][0]
         assert "livenessProbe" in c and "readinessProbe" in c, sts["metadata"]["name"]
@@ -224,6 +230,9 @@ def test_network_policy_egress_allow_lists(rendered):
     gw = pols["civicgrid-gateway"]
     assert _egress_ports(gw) == {("TCP", 5672)} | dns
     assert {pt["port"] for r in gw["spec"]["ingress"] for pt in r["ports"]} == {50051, 9100}
+    console = pols["civicgrid-console"]
+    assert _egress_ports(console) == {("TCP", 50051)} | dns, "the console reaches the gateway and nothing else"
+    assert {pt["port"] for r in console["spec"]["ingress"] for pt in r["ports"]} == {8080}
     # metrics ingress only from Prometheus
     for a in APPS:
         for r in pols[a]["spec"]["ingress"]:
@@ -263,6 +272,21 @@ def test_the_partner_path_is_open_and_nothing_more(rendered):
     [notifications] = [w for w in workloads(docs) if w["metadata"]["name"] == "civicgrid-notifications"]
     env = {e["name"]: e.get("value") for e in pod_spec(notifications)["containers"][0]["env"]}
     assert env["RABBITMQ_API"] == "http://rabbitmq:15672/api"
+
+
+def test_the_console_and_the_gateway_are_published_over_tls_only(rendered):
+    _, docs = rendered
+    ingresses = by_name(docs, "Ingress")
+    assert set(ingresses) == {"civicgrid-console", "civicgrid-gateway"}
+    for name, ingress in ingresses.items():
+        [rule] = ingress["spec"]["rules"]
+        [tls] = ingress["spec"]["tls"]
+        assert tls["secretName"].startswith("civicgrid-ingress-tls") and tls["hosts"] == [rule["host"]], name
+        assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-redirect"] == "true", name
+        [path] = rule["http"]["paths"]
+        assert path["backend"]["service"]["name"] == name, name
+    assert ingresses["civicgrid-gateway"]["metadata"]["annotations"][
+        "nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"
 
 
 def test_compose_opens_the_partner_path(compose):
@@ -307,10 +331,11 @@ def test_service_monitor_selects_every_app(rendered):
 
 def test_secret_and_config_references_resolve_in_dev(dev):
     secrets = by_name(dev, "Secret")
-    assert len(secrets) == 2
+    assert len(secrets) == 3
     [credentials] = [secret for name, secret in secrets.items() if name.startswith("civicgrid-secrets")]
-    [partner_tls] = [secret for name, secret in secrets.items() if name.startswith("rabbitmq-partner-tls")]
-    assert partner_tls["type"] == "kubernetes.io/tls" and set(partner_tls["data"]) == {"tls.crt", "tls.key"}
+    for tls_name in ("rabbitmq-partner-tls", "civicgrid-ingress-tls"):
+        [tls] = [secret for name, secret in secrets.items() if name.startswith(tls_name)]
+        assert tls["type"] == "kubernetes.io/tls" and set(tls["data"]) == {"tls.crt", "tls.key"}
     secret_keys = set(credentials["data"])
     cm_keys = {k for cm in kinds(dev, "ConfigMap") for k in cm.get("data", {})}
     cm_names = {cm["metadata"]["name"] for cm in kinds(dev, "ConfigMap")}
@@ -402,6 +427,10 @@ def test_compose_apps(compose):
         for dep, cond in svc["depends_on"].items():
             assert cond == {"condition": "service_healthy"}, (name, dep)
         assert "rabbitmq" in svc["depends_on"], name
+    console = services["console"]
+    assert console["command"] == ["python", "-m", "console"] and console["environment"]["CONSOLE_GATEWAY"] == "gateway:50051"
+    assert console["read_only"] is True and console["user"] == "10001:10001" and console["cap_drop"] == ["ALL"]
+    assert console["depends_on"] == {"gateway": {"condition": "service_healthy"}}
     assert {"mongo", "rabbitmq", "prometheus", "grafana"} <= set(services)
     assert services["mongo"]["image"] == "mongo:7"
     assert services["rabbitmq"]["image"] == "rabbitmq:3.13-management"
@@ -418,6 +447,7 @@ def test_prometheus_scrapes_every_compose_app(compose):
     for s, port in METRICS_PORTS.items():
         assert jobs[f"civicgrid-{s}"] == [f"{s}:{port}"]
     assert jobs["civicgrid-gateway"] == ["gateway:9100"]
+    assert jobs["civicgrid-console"] == ["console:8080"]
     mounts = compose["services"]["prometheus"]["volumes"]
     assert any(m.startswith("./ops/prometheus:") for m in mounts)
 

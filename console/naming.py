@@ -1,0 +1,60 @@
+"""Names instead of ids: categories, places and flats as people know them, remembered a few
+minutes per tenant so that a queue page does not ask the gateway fifty times for the same building."""
+from cachetools import TTLCache
+
+from console.gateway_client import Refused
+
+NAMES_KEPT = 20_000
+NAMES_KEPT_SECONDS = 300
+_remembered = TTLCache(maxsize=NAMES_KEPT, ttl=NAMES_KEPT_SECONDS)
+
+
+class Names:
+    """Looks names up as the signed-in person: what they may not read stays unnamed."""
+
+    def __init__(self, gateway, token, tenant):
+        self.gateway, self.token, self.tenant = gateway, token, tenant
+
+    def _remembered(self, kind, key, look_up):
+        cache_key = (self.tenant, kind, key)
+        if cache_key not in _remembered:
+            try:
+                _remembered[cache_key] = look_up()
+            except Refused:
+                return ""
+        return _remembered[cache_key]
+
+    def node(self, node_id):
+        if not node_id:
+            return ""
+        return self._remembered("node", node_id, lambda: self.gateway.call(
+            self.token, "grids", "GetNode", "GetNodeRequest", id=node_id)["display_name"])
+
+    def flat(self, flat_id):
+        def look_up():
+            flat = self.gateway.call(self.token, "grids", "GetFlat", "GetFlatRequest", id=flat_id)
+            return f"{flat['unit']}-{flat['number']}" if flat.get("unit") else flat["number"]
+        return self._remembered("flat", flat_id, look_up)
+
+    def category(self, category_id):
+        if not category_id:
+            return ""
+        return self._categories().get(category_id, "")
+
+    def _categories(self):
+        def look_up():
+            answer = self.gateway.call(self.token, "tickets", "ListCategories", "ListCategoriesRequest",
+                                       page_size=500)
+            return {category["id"]: category["name"] for category in answer["categories"]}
+        return self._remembered("categories", "", look_up) or {}
+
+    def place(self, ticket):
+        """Building and flat, or the node a ticket is about: "3号楼 2-502", "第1网格"."""
+        building_id, node_id = ticket.get("building_id"), ticket.get("node_id")
+        if building_id and node_id and node_id != building_id:
+            return f"{self.node(building_id)} {self.flat(node_id)}".strip()
+        return self.node(node_id)
+
+    def path(self, path):
+        """Breadcrumbs: (id, name) of each node on a path the person may read."""
+        return [(node_id, name) for node_id in path if (name := self.node(node_id))]

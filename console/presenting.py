@@ -1,0 +1,152 @@
+"""How the gateway's answers read on a page: local times, durations, overdue marks, occupancy
+colours, figures as numbers with labels. Pure functions, tested without a browser or a gateway."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _, lazy_gettext as _l
+
+OPEN_STATES = ("SUBMITTED", "TRIAGED", "ASSIGNED", "IN_PROGRESS")
+STATE_NAMES = {
+    "SUBMITTED": _l("Submitted"), "TRIAGED": _l("Triaged"), "REJECTED": _l("Rejected"),
+    "DUPLICATE": _l("Duplicate"), "ASSIGNED": _l("Assigned"), "IN_PROGRESS": _l("In progress"),
+    "RESOLVED": _l("Resolved"), "FEEDBACK": _l("Feedback given"), "CLOSED": _l("Closed"),
+}
+PRIORITY_NAMES = {"LOW": _l("Low"), "NORMAL": _l("Normal"), "HIGH": _l("High"), "URGENT": _l("Urgent")}
+OCCUPANCY_NAMES = {"VACANT": _l("Vacant"), "OWNER_OCCUPIED": _l("Owner-occupied"), "RENTED": _l("Rented")}
+KIND_NAMES = {"CITY": _l("City"), "STREET": _l("Street"), "COMMUNITY": _l("Community"),
+              "DISTRICT": _l("District"), "GRID": _l("Grid"), "MICRO_GRID": _l("Micro-grid"),
+              "BUILDING": _l("Building")}
+TAG_NAMES = {
+    "elderly": _l("Elderly"), "living_alone": _l("Living alone"), "veteran": _l("Veteran"),
+    "disabled": _l("Disabled"), "special_service_family": _l("Special-care family"),
+    "childbearing_age_woman": _l("Woman of childbearing age"), "fully_vaccinated": _l("Fully vaccinated"),
+    "empty_nest": _l("Empty nest"), "child": _l("Child"), "community_correction": _l("Community correction"),
+    "resettlement": _l("Resettled"), "mental_disability": _l("Mental disability"),
+}
+ACTION_NAMES = {
+    "created": _l("Reported"), "triaged": _l("Accepted"), "rejected": _l("Rejected"),
+    "marked_duplicate": _l("Marked duplicate"), "assigned": _l("Assigned"), "started": _l("Work started"),
+    "resolved": _l("Resolved"), "feedback_given": _l("Feedback given"), "reopened": _l("Reopened"),
+    "closed": _l("Closed"), "escalated": _l("Escalated"), "clock_paused": _l("Clock paused"),
+    "clock_resumed": _l("Clock resumed"), "followed": _l("Followed"), "party_added": _l("Party added"),
+    "deadline_approaching": _l("Deadline approaching"), "deadline_missed": _l("Deadline missed"),
+    "volunteers_requested": _l("Volunteers requested"), "volunteers_dispatched": _l("Volunteers dispatched"),
+}
+# What each role may do to a ticket in each state, as the tickets service allows it; the console
+# offers only these, and the gateway still decides.
+STAFF_ACTIONS = {"SUBMITTED": ("triage",), "TRIAGED": ("assign",), "ASSIGNED": ("start",),
+                 "IN_PROGRESS": ("resolve",)}
+STAFF_ROLES = ("city_operator", "community_staff", "grid_worker")
+
+
+def parsed_time(timestamp):
+    """An RFC 3339 timestamp as the gateway sends it, or None for an empty one."""
+    if not timestamp:
+        return None
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def local_time(timestamp, zone):
+    """`timestamp` in the tenant's time zone, to the minute; empty when there is none."""
+    moment = parsed_time(timestamp)
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def minutes_text(minutes):
+    """A duration of whole minutes, hours and days for people: 95 → "1h 35m" (in zh-CN 1小时35分)."""
+    minutes = round(minutes or 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return _("%(days)dd %(hours)dh", days=days, hours=hours)
+    if hours:
+        return _("%(hours)dh %(minutes)dm", hours=hours, minutes=mins)
+    return _("%(minutes)dm", minutes=mins)
+
+
+def is_overdue(ticket, now):
+    """Open, its clock running, and past the clock's due time."""
+    clock = ticket.get("clock") or {}
+    due = parsed_time(clock.get("due_at"))
+    return ticket.get("state") in OPEN_STATES and not clock.get("paused") and due is not None and due < now
+
+
+def ticket_row(ticket, names, zone, now=None):
+    """One line of a queue: what, where, how urgent, in words."""
+    now = now or datetime.now(timezone.utc)
+    clock = ticket.get("clock") or {}
+    return {
+        "id": ticket["id"],
+        "category": names.category(ticket.get("category_id")),
+        "place": names.place(ticket),
+        "state": STATE_NAMES.get(ticket.get("state"), ticket.get("state")),
+        "priority": PRIORITY_NAMES.get(ticket.get("priority"), ""),
+        "urgent": ticket.get("priority") in ("HIGH", "URGENT"),
+        "description": ticket.get("description", ""),
+        "created": local_time(ticket.get("create_time"), zone),
+        "due": local_time(clock.get("due_at"), zone) if ticket.get("state") in OPEN_STATES else "",
+        "overdue": is_overdue(ticket, now),
+    }
+
+
+def timeline_rows(entries, zone):
+    return [{"time": local_time(entry.get("time"), zone),
+             "action": ACTION_NAMES.get(entry.get("action"), entry.get("action")),
+             "actor": entry.get("actor", ""), "note": entry.get("note", "")} for entry in entries]
+
+
+def actions_for(role, ticket):
+    """The actions the console offers this role on this ticket."""
+    if role not in STAFF_ROLES:
+        return ()
+    return STAFF_ACTIONS.get(ticket.get("state"), ())
+
+
+def headline(figures):
+    """A node's figures as the numbers its cards show."""
+    occupancy = figures.get("flats_by_occupancy") or {}
+    return {
+        "buildings": int(figures.get("buildings", 0)), "flats": int(figures.get("flats", 0)),
+        "households": int(figures.get("households", 0)), "residents": int(figures.get("residents", 0)),
+        "grids": int(figures.get("grids", 0)),
+        "occupancy": [{"key": key, "name": str(OCCUPANCY_NAMES[key]), "count": int(occupancy.get(key.lower(), 0))}
+                      for key in OCCUPANCY_NAMES],
+    }
+
+
+def tag_bars(figures):
+    """Residents per tag, most first, named: the bars of a dashboard."""
+    counts = figures.get("residents_by_tag") or {}
+    ranked = sorted(counts.items(), key=lambda item: (-int(item[1]), item[0]))
+    return [{"tag": tag, "name": str(TAG_NAMES.get(tag, tag)), "count": int(count)} for tag, count in ranked]
+
+
+def ticket_headline(figures):
+    """A period's ticket figures for a dashboard: rates as percentages, durations in words."""
+    first, resolution = figures.get("first_response") or {}, figures.get("resolution") or {}
+    return {
+        "total": int(figures.get("total", 0)),
+        "completion": round(100 * float(figures.get("completion_rate", 0))),
+        "first_response_p50": duration_of(first, "median_minutes"),
+        "first_response_p90": duration_of(first, "p90_minutes"),
+        "resolution_p50": duration_of(resolution, "median_minutes"),
+        "resolution_p90": duration_of(resolution, "p90_minutes"),
+        "satisfaction": round(float(figures.get("satisfaction_average", 0)), 1),
+        "satisfaction_count": int(figures.get("satisfaction_count", 0)),
+        "overdue": int(figures.get("overdue_count", 0)),
+    }
+
+
+def duration_of(figures, percentile):
+    """A percentile of durations in words, or a dash when no ticket got that far."""
+    return minutes_text(figures.get(percentile)) if int(figures.get("count", 0)) else "—"
+
+
+def floors_of(flats):
+    """A building's flats as rows of floors, top floor first, each unit's flats left to right: how
+    the building looks from the street."""
+    floors = {}
+    for flat in flats:
+        floors.setdefault(int(flat.get("floor", 0)), []).append(flat)
+    return [(floor, sorted(floors[floor], key=lambda flat: (flat.get("unit", ""), flat.get("number", ""))))
+            for floor in sorted(floors, reverse=True)]

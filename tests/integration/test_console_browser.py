@@ -1,0 +1,134 @@
+"""The console in a real headless Chromium (Debian's, driven by Playwright) against the real
+platform: each role signs in, walks its pages and acts on a ticket, and sees only its own area.
+Screenshots of the main pages go to docs/console/ for the README."""
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import expect, sync_playwright
+
+from cli.demo_city import SMALL
+from cli.seed import seed_demo
+from tests.support.hierarchy import GRIDS
+from tests.support.town import PROMISES, TICKETS
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs/console"
+TENANT = "demo"  # the tenant the platform's console signs people in to
+
+
+@pytest.fixture(scope="module")
+def community(platform):
+    """The small demo community, a category and a ticket in a flat of each of two grids."""
+    operator = platform.client(tenant=TENANT, subject="console-seeder")
+    node, _ = seed_demo(operator, SMALL, log=lambda line: None)
+    grids = operator.call(f"{GRIDS}/ListNodes", {"parent_id": node["id"]})["nodes"]
+    category = operator.call(f"{TICKETS}/CreateCategory", {
+        "request_id": "console-heating", "name": "暖气不热", "group": "供暖", "promises": PROMISES,
+        "routing": {"assignee_kind": "GRID_WORKER"}})
+    tickets = {}
+    for grid in grids[:2]:
+        building = operator.call(f"{GRIDS}/ListNodes", {"parent_id": grid["id"]})["nodes"][0]
+        flat = operator.call(f"{GRIDS}/ListFlats", {"building_id": building["id"]})["flats"][0]
+        tickets[grid["id"]] = operator.call(f"{TICKETS}/CreateTicket", {
+            "request_id": f"console-{grid['id']}", "kind": "REQUEST", "channel": "HOTLINE",
+            "category_id": category["id"], "node_id": flat["id"], "description": f"{building['display_name']}暖气片冰凉"})
+    wait_for_console(platform.console_url)
+    return {"node": node, "grids": grids, "tickets": tickets, "operator": operator}
+
+
+def wait_for_console(url, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"the console at {url} did not answer in {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium"),
+                                              args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def signed_in(browser, platform, persona):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{platform.console_url}/")
+    page.click(f"[data-test=persona-{persona}] >> nth=0")
+    return page
+
+
+def test_the_operator_walks_from_the_city_to_every_flat_of_a_building(browser, platform, community):
+    page = signed_in(browser, platform, "city_operator")
+    card = page.locator("[data-test=card]", has_text=SMALL.community)
+    expect(card).to_contain_text("70")  # residents, as a number with its label, not a string of digits
+    page.screenshot(path=SCREENSHOTS / "overview.png", full_page=True)
+
+    card.click()
+    expect(page.locator("[data-test=node-name]")).to_contain_text(SMALL.community)
+    expect(page.locator("[data-test=tag-chart] canvas")).to_have_count(1)  # ECharts, served by the console
+    expect(page.locator("[data-test=card]")).to_have_count(SMALL.grids)
+    page.wait_for_timeout(1200)  # the charts' opening animation
+    page.screenshot(path=SCREENSHOTS / "community.png", full_page=True)
+
+    page.locator("[data-test=card]").first.click()
+    page.locator("[data-test=card]").first.click()
+    building_id = page.url.rsplit("/", 1)[1]
+    view = community["operator"].call(f"{GRIDS}/GetBuildingView", {"building_id": building_id})
+    flats = page.locator("[data-test=flat]")
+    expect(flats).to_have_count(len(view["flats"]))
+    for flat in view["flats"]:
+        cell = flats.filter(has_text=f"{flat['unit']}-{flat['number']}")
+        expect(cell).to_have_class(f"flat {flat['occupancy'].lower()}")
+    page.screenshot(path=SCREENSHOTS / "building.png", full_page=True)
+
+
+def test_the_queue_names_categories_and_places_in_chinese_and_local_time(browser, platform, community):
+    page = signed_in(browser, platform, "city_operator")
+    page.goto(f"{platform.console_url}/tickets")
+    rows = page.locator("[data-test=ticket-row]")
+    expect(rows).to_have_count(2)
+    text = rows.first.inner_text()
+    assert "暖气不热" in text and "号楼" in text and "已提交" in text
+    assert not re.search(r"[0-9a-f]{32}", page.locator("main").inner_text())  # names, never ids
+    page.screenshot(path=SCREENSHOTS / "queue.png", full_page=True)
+
+
+def test_a_grid_worker_takes_a_ticket_from_submitted_to_resolved(browser, platform, community):
+    grid = community["grids"][0]
+    page = signed_in(browser, platform, "grid_worker")
+    assert grid["display_name"] in page.locator("[data-test=who]").inner_text()
+    page.goto(f"{platform.console_url}/tickets/{community['tickets'][grid['id']]['id']}")
+    for action, state in (("triage", "已受理"), ("assign", "已派单"), ("start", "处理中")):
+        page.click(f"[data-test=action-{action}]")
+        expect(page.locator("[data-test=state]")).to_have_text(state)
+    page.fill("input[name=resolution]", "更换了暖气阀门")
+    page.click("[data-test=action-resolve]")
+    expect(page.locator("[data-test=state]")).to_have_text("已办结")
+    expect(page.locator("[data-test=timeline] li")).to_have_count(5)
+    page.screenshot(path=SCREENSHOTS / "ticket.png", full_page=True)
+
+
+def test_a_grid_worker_sees_only_their_grid(browser, platform, community):
+    mine, other = community["grids"][0], community["grids"][1]
+    page = signed_in(browser, platform, "grid_worker")
+    page.goto(f"{platform.console_url}/tickets")
+    expect(page.locator("[data-test=ticket-row]")).to_have_count(1)
+    assert community["tickets"][other["id"]]["description"] not in page.content()
+
+    answer = page.goto(f"{platform.console_url}/nodes/{other['id']}")
+    assert answer.status in (403, 404)
+    assert "无权查看" in page.content() or "未找到" in page.content()
+    answer = page.goto(f"{platform.console_url}/nodes/{mine['id']}")
+    assert answer.status == 200

@@ -1,0 +1,96 @@
+"""How the console words what the gateway answers: pinned without a browser or a gateway."""
+from datetime import datetime, timezone
+
+import pytest
+from flask import Flask
+from flask_babel import Babel
+
+from console import presenting
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["zh_CN", "en"])
+def locale(request):
+    app = Flask("console.app")  # the console's own catalogue, in console/translations
+    Babel(app, locale_selector=lambda: request.param)
+    with app.test_request_context("/"):
+        yield request.param
+
+
+class KnownNames:
+    def category(self, category_id):
+        return {"c1": "暖气不热"}.get(category_id, "")
+
+    def place(self, ticket):
+        return "3号楼 2-502"
+
+
+def ticket(**fields):
+    return {"id": "t1", "category_id": "c1", "state": "ASSIGNED", "priority": "HIGH",
+            "create_time": "2026-12-01T01:30:00Z",
+            "clock": {"due_at": "2026-12-01T11:00:00Z", "paused": False}, **fields}
+
+
+def test_times_are_shown_in_the_tenants_zone():
+    assert presenting.local_time("2026-12-01T16:30:00Z", "Asia/Shanghai") == "2026-12-02 00:30"
+    assert presenting.local_time("", "Asia/Shanghai") == ""
+
+
+def test_an_open_ticket_past_its_running_clock_is_overdue():
+    assert presenting.is_overdue(ticket(), NOW)
+    assert not presenting.is_overdue(ticket(clock={"due_at": "2026-12-01T13:00:00Z"}), NOW)
+    assert not presenting.is_overdue(ticket(clock={"due_at": "2026-12-01T11:00:00Z", "paused": True}), NOW)
+    assert not presenting.is_overdue(ticket(state="RESOLVED"), NOW)
+    assert not presenting.is_overdue(ticket(clock={}), NOW)
+
+
+def test_a_queue_row_names_what_and_where_in_the_readers_language(locale):
+    row = presenting.ticket_row(ticket(), KnownNames(), "Asia/Shanghai", now=NOW)
+    assert (row["category"], row["place"], row["created"], row["due"], row["overdue"], row["urgent"]) == (
+        "暖气不热", "3号楼 2-502", "2026-12-01 09:30", "2026-12-01 19:00", True, True)
+    assert str(row["state"]) == {"zh_CN": "已派单", "en": "Assigned"}[locale]
+    assert str(row["priority"]) == {"zh_CN": "高", "en": "High"}[locale]
+
+
+def test_a_closed_ticket_shows_no_due_time():
+    assert presenting.ticket_row(ticket(state="CLOSED"), KnownNames(), "Asia/Shanghai", now=NOW)["due"] == ""
+
+
+def test_durations_read_as_days_hours_and_minutes(locale):
+    expected = {"zh_CN": ("5分钟", "1小时35分", "2天3小时"), "en": ("5m", "1h 35m", "2d 3h")}[locale]
+    assert (presenting.minutes_text(5), presenting.minutes_text(95), presenting.minutes_text(3060)) == expected
+
+
+def test_ticket_figures_read_as_percentages_and_durations_with_a_dash_for_none(locale):
+    shown = presenting.ticket_headline({
+        "total": 12, "completion_rate": 0.756, "first_response": {"count": 10, "median_minutes": 30, "p90_minutes": 95},
+        "resolution": {"count": 0}, "satisfaction_average": 4.26, "satisfaction_count": 7, "overdue_count": 2})
+    assert (shown["total"], shown["completion"], shown["satisfaction"], shown["overdue"]) == (12, 76, 4.3, 2)
+    assert (shown["resolution_p50"], shown["resolution_p90"]) == ("—", "—")
+    assert shown["first_response_p90"] == {"zh_CN": "1小时35分", "en": "1h 35m"}[locale]
+
+
+def test_node_figures_are_numbers_and_tags_are_ranked_and_named(locale):
+    figures = {"buildings": "86", "flats": "3210", "households": "2911", "residents": "6812",
+               "flats_by_occupancy": {"vacant": "299", "owner_occupied": "2276", "rented": "635"},
+               "residents_by_tag": {"elderly": "1371", "veteran": "125", "child": "909"}}
+    shown = presenting.headline(figures)
+    assert (shown["residents"], [o["count"] for o in shown["occupancy"]]) == (6812, [299, 2276, 635])
+    bars = presenting.tag_bars(figures)
+    assert [bar["count"] for bar in bars] == [1371, 909, 125]
+    assert bars[0]["name"] == {"zh_CN": "老年人", "en": "Elderly"}[locale]
+
+
+def test_a_building_reads_top_floor_first_and_unit_by_unit():
+    flats = [{"floor": 1, "unit": "2", "number": "102"}, {"floor": 2, "unit": "1", "number": "201"},
+             {"floor": 1, "unit": "1", "number": "101"}]
+    assert [(floor, [flat["number"] for flat in row]) for floor, row in presenting.floors_of(flats)] == [
+        (2, ["201"]), (1, ["101", "102"])]
+
+
+def test_staff_are_offered_the_next_step_and_others_none():
+    assert presenting.actions_for("grid_worker", {"state": "SUBMITTED"}) == ("triage",)
+    assert presenting.actions_for("community_staff", {"state": "IN_PROGRESS"}) == ("resolve",)
+    assert presenting.actions_for("grid_worker", {"state": "CLOSED"}) == ()
+    assert presenting.actions_for("resident", {"state": "SUBMITTED"}) == ()
