@@ -18,6 +18,7 @@ import jwt
 from cli import dead_letters
 from cli.api import DEMO_TENANT, Gateway, RequestError, demo_token, printable
 from cli.importer import ImportFileError, import_csv, load_building_map
+from cli.demo_work import Cast, seed_work
 from cli.seed import SCALES, seed_demo
 from cli.settings import CliSettings
 from services.residents.schemas import SENSITIVE_GRANT
@@ -81,8 +82,11 @@ def main(argv=None):
         elif args.command == "worklist":
             print_worklist(gateway, args.node_id, args.tag, args.name)
         else:
-            _, report = seed_demo(gateway, SCALES[args.scale], SENSITIVE_GRANT in token_grants(token),
-                                  progress=sys.stderr)
+            community, report = seed_demo(gateway, SCALES[args.scale], SENSITIVE_GRANT in token_grants(token),
+                                          progress=sys.stderr)
+            cast = Cast(gateway, lambda role, scope, subject, grants: Gateway(
+                args.gateway, demo_token(role, args.tenant, scope, subject, grants)))
+            seed_work(cast, community)
             return 1 if report["errors"] else 0
     except ImportFileError as error:
         print(f"nothing imported: {error}", file=sys.stderr)

@@ -11,6 +11,7 @@ from gateway.auth import mint
 TOKEN_SECONDS = 8 * 3600
 DIRECTORY_SUBJECT = "console-directory"
 GRIDS_OFFERED = 4
+STAFF_POSTS = ("COMMUNITY_STAFF", "GRID_WORKER")
 
 
 @dataclass(frozen=True)
@@ -19,21 +20,37 @@ class Persona:
     label: str
     role: str
     scope: tuple
+    subject: str
 
 
 def personas(gateway, settings):
-    """Who one may sign in as: found by walking the tenant's tree as the whole-tenant operator."""
+    """Who one may sign in as: the holders of the staff posts of each community (or a stand-in
+    where a post is empty), found as the whole-tenant operator."""
     directory = mint(settings.jwt_secret, DIRECTORY_SUBJECT, settings.tenant, "city_operator", ("*",))
-    found = [Persona("operator", _("City operator (whole city)"), "city_operator", ("*",))]
+    found = [Persona("operator", _("City operator (whole city)"), "city_operator", ("*",), "demo-operator")]
     for community in nodes_of_kind(gateway, directory, "COMMUNITY"):
-        found.append(Persona(f"staff-{community['id']}", _("Community staff · %(name)s", name=community["display_name"]),
-                             "community_staff", (community["id"],)))
-        grids = children(gateway, directory, community["id"])[:GRIDS_OFFERED]
-        found += [Persona(f"grid-{grid['id']}", _("Grid worker · %(name)s", name=grid["display_name"]),
-                          "grid_worker", (grid["id"],)) for grid in grids if grid["kind"] == "GRID"]
+        holders = post_holders(gateway, directory, community["id"])
+        found.append(staff_persona("staff", _("Community staff"), "community_staff", community, holders))
+        grids = [node for node in children(gateway, directory, community["id"]) if node["kind"] == "GRID"]
+        found += [staff_persona("grid", _("Grid worker"), "grid_worker", grid, holders)
+                  for grid in grids[:GRIDS_OFFERED]]
     return found
 
 
+def post_holders(gateway, token, community_id):
+    """{node id: holder} of the staff posts at a community and below it."""
+    posts = gateway.call(token, "grids", "ListPosts", "ListPostsRequest", node_id=community_id,
+                         include_descendants=True, page_size=500)["posts"]
+    return {post["node_id"]: post["holder"] for post in posts if post["kind"] in STAFF_POSTS}
+
+
+def staff_persona(key, title, role, node, holders):
+    holder = holders.get(node["id"]) or {}
+    label = " · ".join(filter(None, (holder.get("display_name"), str(title), node["display_name"])))
+    return Persona(f"{key}-{node['id']}", label, role, (node["id"],),
+                   holder.get("subject") or f"demo-{key}-{node['id'][:8]}")
+
+
 def token_for(persona, settings):
-    return mint(settings.jwt_secret, f"demo-{persona.key}", settings.tenant, persona.role, persona.scope,
+    return mint(settings.jwt_secret, persona.subject, settings.tenant, persona.role, persona.scope,
                 ttl_seconds=TOKEN_SECONDS)

@@ -16,7 +16,8 @@ if [[ -n "${CONSOLE_TEST_CHROMIUM:-}" ]]; then
 fi
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || missing+=(fonts-wqy-microhei)
+fonts=$(fc-list : family 2>/dev/null || true)
+[[ "${fonts,,}" == *wenquanyi* || "${fonts,,}" == *"noto sans cjk"* ]] || missing+=(fonts-wqy-microhei)
 if (( ${#missing[@]} )); then
   apt_install "${missing[@]}" || die "could not install ${missing[*]}: install them, or set CONSOLE_TEST_CHROMIUM"
 fi

@@ -27,6 +27,8 @@ def community(platform):
     operator = platform.client(tenant=TENANT, subject="console-seeder")
     node, _ = seed_demo(operator, SMALL, log=lambda line: None)
     grids = operator.call(f"{GRIDS}/ListNodes", {"parent_id": node["id"]})["nodes"]
+    operator.call(f"{GRIDS}/AssignPost", {"request_id": "console-post", "node_id": grids[0]["id"], "kind": "GRID_WORKER",
+                                          "holder": {"subject": "worker-wang", "display_name": "王芳"}})
     category = operator.call(f"{TICKETS}/CreateCategory", {
         "request_id": "console-heating", "name": "暖气不热", "group": "供暖", "promises": PROMISES,
         "routing": {"assignee_kind": "GRID_WORKER"}})
@@ -108,7 +110,7 @@ def test_the_queue_names_categories_and_places_in_chinese_and_local_time(browser
 def test_a_grid_worker_takes_a_ticket_from_submitted_to_resolved(browser, platform, community):
     grid = community["grids"][0]
     page = signed_in(browser, platform, "grid_worker")
-    assert grid["display_name"] in page.locator("[data-test=who]").inner_text()
+    assert page.locator("[data-test=who]").inner_text() == f"王芳 · 网格员 · {grid['display_name']}"
     page.goto(f"{platform.console_url}/tickets/{community['tickets'][grid['id']]['id']}")
     for action, state in (("triage", "已受理"), ("assign", "已派单"), ("start", "处理中")):
         page.click(f"[data-test=action-{action}]")

@@ -1,13 +1,16 @@
 """The demo seed at a small size, through the real gateway and services: it lands whole, and
 seeding again writes nothing."""
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from cli.demo_city import CommunitySize, generate
+from cli.demo_work import CATEGORIES, JOURNEYS, ORGANISATIONS, TICKETS_IN_ALL, Cast, seed_work
 from cli.seed import seed_demo
 from services.residents.schemas import PUBLIC_TAGS, SENSITIVE_GRANT, SENSITIVE_TAGS
 from tests.support.hierarchy import GRIDS
+from tests.support.town import TICKETS
 
 pytestmark = pytest.mark.integration
 SIZE = CommunitySize("测试社区", grids=1, buildings=2, households=20, people=45)
@@ -39,3 +42,32 @@ def test_a_small_demo_city_lands_whole_and_seeding_again_changes_nothing(platfor
     assert (again["residents_created"], again["households_created"], again["flats_created"],
             again["rows_unchanged"], again["errors"]) == (0, 0, 0, 45, [])
     assert figures(operator, node["id"]) == (counts, occupancy, tags)
+
+
+def test_the_demo_communitys_work_lands_in_every_state_and_seeding_again_changes_nothing(platform, unique):
+    tenant = f"work-{unique}"
+    operator = platform.client(tenant=tenant, subject="demo-operator")
+    cast = Cast(operator, lambda role, scope, subject, grants: platform.client(
+        tenant=tenant, role=role, scope=scope, subject=subject, grants=grants))
+    node, _ = seed_demo(operator, SIZE, with_sensitive_tags=False, log=lambda line: None)
+    assert seed_work(cast, node, log=lambda line: None) == {
+        "organisations": 5, "grid_workers": 1, "categories": len(CATEGORIES), "tickets": TICKETS_IN_ALL}
+
+    def states():
+        tickets = operator.call(f"{TICKETS}/ListTickets", {"queue": "SCOPE", "page_size": 100})["tickets"]
+        return Counter(ticket["state"] for ticket in tickets), {ticket["id"]: ticket["update_time"] for ticket in tickets}
+
+    counts, versions = states()
+    assert sum(counts.values()) == TICKETS_IN_ALL
+    assert set(counts) == {"SUBMITTED", "TRIAGED", "REJECTED", "DUPLICATE", "ASSIGNED", "IN_PROGRESS", "RESOLVED",
+                           "FEEDBACK", "CLOSED"}
+    now = datetime.now(timezone.utc)
+    figures = operator.call(f"{TICKETS}/GetTicketFigures", {
+        "node_id": node["id"], "start_time": (now - timedelta(days=1)).isoformat(),
+        "end_time": (now + timedelta(minutes=1)).isoformat()})
+    assert figures["satisfaction_count"] == JOURNEYS["feedback"] + JOURNEYS["closed"]
+    organisations = operator.call(f"{GRIDS}/ListOrganisations", {"node_id": node["id"]})["organisations"]
+    assert sorted(o["display_name"] for o in organisations) == sorted(name for _, name, _ in ORGANISATIONS)
+
+    seed_work(cast, node, log=lambda line: None)
+    assert states() == (counts, versions)
