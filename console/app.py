@@ -1,10 +1,14 @@
 """The console's Flask application: sign-in, then pages that each ask the gateway, as the
 signed-in person, for what they show."""
+import csv
 from datetime import datetime, timedelta, timezone
 from functools import wraps
+import io
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
-from flask_babel import Babel, gettext as _
+from flask import (Blueprint, Flask, Response, abort, g, redirect, render_template, request, session,
+                   stream_with_context, url_for)
+from flask_babel import Babel, gettext as _, lazy_gettext as _l
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from console import metrics, presenting, signin
@@ -16,6 +20,23 @@ LOCALES = ("zh_CN", "en")
 FIGURES_DAYS = 30
 QUEUE_PAGE = 50
 QUEUES = ("MINE", "SCOPE")
+WORK_LIST_PAGE = 50
+EXPORT_PAGE = 500
+CARE_DAYS = 30
+CARE_LIST_LENGTH = 100
+CSV_HEADINGS = {"name": _l("Name"), "gender": _l("Gender"), "age": _l("Age"), "address": _l("Address"),
+                "phone": _l("Phone"), "tags": _l("Tags")}
+
+
+def same_site(path):
+    """`path` if it leads back into the console, never elsewhere."""
+    return path if path and path.startswith("/") and not path.startswith("//") else None
+
+
+def csv_line(values):
+    line = io.StringIO()
+    csv.writer(line).writerow(["" if value is None else value for value in values])
+    return line.getvalue()
 
 
 def create_app(settings):
@@ -138,6 +159,64 @@ def pages(settings, gateway):
             "building.html", node=building, crumbs=crumbs, floors=presenting.floors_of(view["flats"]),
             occupancy_names=presenting.OCCUPANCY_NAMES,
             counts={key: int(occupancy.get(key.lower(), 0)) for key in presenting.OCCUPANCY_NAMES})
+
+    @blueprint.get("/nodes/<node_id>/residents")
+    @signed_in
+    def work_list(node_id):
+        tag = request.args.get("tag", "")
+        answer = residents_page(node_id, tag, request.args.get("page", ""), WORK_LIST_PAGE)
+        return render_template("work_list.html", node=call("grids", "GetNode", "GetNodeRequest", id=node_id),
+                               tag=tag, tag_name=presenting.TAG_NAMES.get(tag, tag), rows=answer["rows"],
+                               next_page=answer["next_page_token"], tag_names=presenting.TAG_NAMES)
+
+    @blueprint.get("/nodes/<node_id>/residents.csv")
+    @signed_in
+    def work_list_csv(node_id):
+        tag, token = request.args.get("tag", ""), g.token
+        rows = residents_page(node_id, tag, "", EXPORT_PAGE)
+        headings = [str(heading) for heading in CSV_HEADINGS.values()]
+
+        def lines(first):
+            # Excel opens UTF-8 as such only after a byte-order mark.
+            yield "\ufeff" + csv_line(headings)
+            page = first
+            while True:
+                yield from (csv_line([row[key] for key in CSV_HEADINGS]) for row in page["rows"])
+                if not page["next_page_token"]:
+                    return
+                page = residents_page(node_id, tag, page["next_page_token"], EXPORT_PAGE, token)
+        name = f"{node_id}-{tag or 'residents'}.csv"
+        return Response(stream_with_context(lines(rows)), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f"attachment; filename={name}"})
+
+    def residents_page(node_id, tag, page_token, page_size, token=None):
+        answer = gateway.call(token or g.token, "residents", "ListResidents", "ListResidentsRequest",
+                              node_id=node_id, tags=[tag] if tag else [], page_size=page_size, page_token=page_token)
+        known = Names(gateway, token or g.token, settings.tenant)
+        known.learn_buildings(resident["path"][-2] for resident in answer["residents"] if len(resident["path"]) >= 2)
+        today = datetime.now(ZoneInfo(zone)).date()
+        return {"rows": [presenting.resident_row(resident, known, today) for resident in answer["residents"]],
+                "next_page_token": answer["next_page_token"]}
+
+    @blueprint.get("/nodes/<node_id>/care")
+    @signed_in
+    def care_list(node_id):
+        days = request.args.get("days", CARE_DAYS, type=int)
+        answer = call("residents", "ListUnvisitedHouseholds", "ListUnvisitedHouseholdsRequest", node_id=node_id,
+                      days=days, limit=CARE_LIST_LENGTH)
+        known = names()
+        each(lambda household: known.flat_address(household["flat_id"]), answer["households"])
+        return render_template("care.html", node=call("grids", "GetNode", "GetNodeRequest", id=node_id), days=days,
+                               rows=[presenting.care_row(household, known) for household in answer["households"]],
+                               today=datetime.now(ZoneInfo(zone)).date().isoformat())
+
+    @blueprint.post("/households/<household_id>/visits")
+    @signed_in
+    def log_visit(household_id):
+        call("residents", "LogVisit", "LogVisitRequest", request_id=request.form.get("request_id", ""),
+             household_id=household_id, visit_date=request.form.get("visit_date", ""),
+             findings=request.form.get("findings", ""))
+        return redirect(same_site(request.form.get("back")) or url_for("console.overview"))
 
     @blueprint.get("/tickets")
     @signed_in

@@ -3,9 +3,11 @@ minutes per tenant so that a queue page does not ask the gateway fifty times for
 from cachetools import TTLCache
 
 from console.gateway_client import Refused
+from console.tree import each
 
 NAMES_KEPT = 20_000
 NAMES_KEPT_SECONDS = 300
+FLATS_PAGE = 500
 _remembered = TTLCache(maxsize=NAMES_KEPT, ttl=NAMES_KEPT_SECONDS)
 
 
@@ -30,11 +32,32 @@ class Names:
         return self._remembered("node", node_id, lambda: self.gateway.call(
             self.token, "grids", "GetNode", "GetNodeRequest", id=node_id)["display_name"])
 
-    def flat(self, flat_id):
+    def flats_of(self, building_id):
+        """{flat id: "unit-number"} of a building, from one call for all its flats."""
         def look_up():
-            flat = self.gateway.call(self.token, "grids", "GetFlat", "GetFlatRequest", id=flat_id)
-            return f"{flat['unit']}-{flat['number']}" if flat.get("unit") else flat["number"]
-        return self._remembered("flat", flat_id, look_up)
+            labels, token = {}, None
+            while token != "":
+                answer = self.gateway.call(self.token, "grids", "ListFlats", "ListFlatsRequest", building_id=building_id,
+                                           page_size=FLATS_PAGE, page_token=token or "")
+                labels |= {flat["id"]: f"{flat['unit']}-{flat['number']}" if flat.get("unit") else flat["number"]
+                           for flat in answer["flats"]}
+                token = answer["next_page_token"]
+            return labels
+        return self._remembered("flats", building_id, look_up) or {}
+
+    def address(self, building_id, flat_id):
+        """ "3号楼 2-502": the building's name and the flat's unit and number."""
+        return f"{self.node(building_id)} {self.flats_of(building_id).get(flat_id, '')}".strip()
+
+    def flat_address(self, flat_id):
+        """The address of a flat known only by its id."""
+        building_id = self._remembered("flat-building", flat_id, lambda: self.gateway.call(
+            self.token, "grids", "GetFlat", "GetFlatRequest", id=flat_id)["building_id"])
+        return self.address(building_id, flat_id) if building_id else ""
+
+    def learn_buildings(self, building_ids):
+        """Looks up the names and flats of these buildings at once, before a page names them one by one."""
+        each(lambda building_id: (self.node(building_id), self.flats_of(building_id)), sorted(set(building_ids)))
 
     def category(self, category_id):
         if not category_id:
@@ -52,7 +75,7 @@ class Names:
         """Building and flat, or the node a ticket is about: "3号楼 2-502", "第1网格"."""
         building_id, node_id = ticket.get("building_id"), ticket.get("node_id")
         if building_id and node_id and node_id != building_id:
-            return f"{self.node(building_id)} {self.flat(node_id)}".strip()
+            return self.address(building_id, node_id)
         return self.node(node_id)
 
     def path(self, path):

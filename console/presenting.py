@@ -1,6 +1,6 @@
 """How the gateway's answers read on a page: local times, durations, overdue marks, occupancy
 colours, figures as numbers with labels. Pure functions, tested without a browser or a gateway."""
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -13,6 +13,7 @@ STATE_NAMES = {
 }
 PRIORITY_NAMES = {"LOW": _l("Low"), "NORMAL": _l("Normal"), "HIGH": _l("High"), "URGENT": _l("Urgent")}
 OCCUPANCY_NAMES = {"VACANT": _l("Vacant"), "OWNER_OCCUPIED": _l("Owner-occupied"), "RENTED": _l("Rented")}
+GENDER_NAMES = {"FEMALE": _l("Female"), "MALE": _l("Male")}
 KIND_NAMES = {"CITY": _l("City"), "STREET": _l("Street"), "COMMUNITY": _l("Community"),
               "DISTRICT": _l("District"), "GRID": _l("Grid"), "MICRO_GRID": _l("Micro-grid"),
               "BUILDING": _l("Building")}
@@ -140,6 +141,34 @@ def ticket_headline(figures):
 def duration_of(figures, percentile):
     """A percentile of durations in words, or a dash when no ticket got that far."""
     return minutes_text(figures.get(percentile)) if int(figures.get("count", 0)) else "—"
+
+
+def age_on(birth_date, today):
+    """Whole years from an ISO birth date to `today`; None when the date is unknown."""
+    if not birth_date:
+        return None
+    born = date.fromisoformat(birth_date)
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def resident_row(resident, names, today):
+    """One line of a work list: who, how old, where, which tags."""
+    path = resident.get("path") or []
+    return {
+        "id": resident["id"], "name": resident.get("display_name", ""),
+        "gender": GENDER_NAMES.get(resident.get("gender"), ""), "age": age_on(resident.get("birth_date"), today),
+        "address": names.address(path[-2], path[-1]) if len(path) >= 2 else "",
+        "phone": resident.get("phone", ""),
+        "tags": "、".join(str(TAG_NAMES.get(tag, tag)) for tag in resident.get("tags", [])),
+    }
+
+
+def care_row(household, names):
+    """One line of the care list: a household not visited lately, and who in it is vulnerable."""
+    return {"household_id": household["household_id"], "name": household.get("display_name", ""),
+            "address": names.flat_address(household["flat_id"]),
+            "last_visit": household.get("last_visit_date", ""),
+            "vulnerable": int(household.get("vulnerable_members", 0))}
 
 
 def floors_of(flats):

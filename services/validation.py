@@ -1,6 +1,6 @@
 """Turns request dicts into schema objects, or InvalidArgument naming every field at fault."""
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from google.protobuf.field_mask_pb2 import FieldMask
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -19,6 +19,13 @@ class Schema(BaseModel):
     so `{"$gt": ""}` where a string belongs is an error, not a query operator."""
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+def latest_local_day(now=None):
+    """The latest calendar day it is anywhere (UTC+14). Dates come as the caller's local day and
+    the services do not know the tenant's zone, so a day counts as begun once it has begun
+    somewhere: a visit made at 07:00 in Shanghai is still "yesterday" in UTC."""
+    return ((now or datetime.now(timezone.utc)) + timedelta(hours=14)).date()
 
 
 def calendar_day(value):

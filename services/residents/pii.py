@@ -7,7 +7,6 @@ value, and to refuse a second registration of one ID, without decrypting anythin
 import base64
 import hashlib
 import hmac
-from datetime import date
 
 import phonenumbers
 from cryptography.fernet import Fernet
@@ -20,6 +19,7 @@ from stdnum.exceptions import InvalidComponent
 from stdnum.util import isdigits
 
 from services.settings import PiiSettings
+from services.validation import latest_local_day
 
 FULL_PII_GRANT = "pii_full"
 PII_FIELDS = ("national_id", "phone")
@@ -46,7 +46,7 @@ def birth_date_of_id(national_id):
         born = ric.get_birth_date(national_id)
     except InvalidComponent:
         raise ValueError("carries an impossible birth date") from None
-    if born > date.today() or born.year < 1880:
+    if born > latest_local_day() or born.year < 1880:
         raise ValueError("carries a birth date that is not a real one (future or before 1880)")
     return born.isoformat()
 

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from services.residents.pii import check_national_id, check_phone
-from services.validation import Schema, calendar_day
+from services.validation import Schema, calendar_day, latest_local_day
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -38,14 +38,14 @@ def past_date(value):
         born = date.fromisoformat(value)
     except ValueError:
         raise ValueError("must be a date as YYYY-MM-DD") from None
-    if born > date.today() or born.year < 1880:
+    if born > latest_local_day() or born.year < 1880:
         raise ValueError("must be a real birth date, not in the future")
     return value
 
 
 def past_day(value):
     day = calendar_day(value)
-    if day > date.today():
+    if day > latest_local_day():
         raise ValueError("must not be in the future")
     return day.isoformat()
 

@@ -1,6 +1,8 @@
 """The console in a real headless Chromium (Debian's, driven by Playwright) against the real
 platform: each role signs in, walks its pages and acts on a ticket, and sees only its own area.
 Screenshots of the main pages go to docs/console/ for the README."""
+import csv
+import io
 import os
 import re
 import time
@@ -134,3 +136,40 @@ def test_a_grid_worker_sees_only_their_grid(browser, platform, community):
     assert "无权查看" in page.content() or "未找到" in page.content()
     answer = page.goto(f"{platform.console_url}/nodes/{mine['id']}")
     assert answer.status == 200
+
+
+def test_a_work_list_shows_address_and_flat_and_exports_whole_to_csv(browser, platform, community):
+    node_id = community["node"]["id"]
+    figures = community["operator"].call(f"{GRIDS}/GetNodeFigures", {"node_id": node_id})
+    elderly = int(figures["residents_by_tag"]["elderly"])
+    page = signed_in(browser, platform, "city_operator")
+    page.goto(f"{platform.console_url}/nodes/{node_id}")
+    page.click("[data-test=work-list]")
+    expect(page.locator("[data-test=resident-row]")).to_have_count(min(50, int(figures["residents"])))
+    page.goto(f"{platform.console_url}/nodes/{node_id}/residents?tag=elderly")
+    rows = page.locator("[data-test=resident-row]")
+    expect(rows).to_have_count(elderly)
+    for text in rows.all_inner_texts():
+        assert "老年人" in text and re.search(r"\d+号楼 \d+-\d+", text), text
+    page.screenshot(path=SCREENSHOTS / "work-list.png", full_page=True)
+
+    exported = page.request.get(platform.console_url + page.locator("[data-test=export]").get_attribute("href"))
+    assert exported.ok and exported.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(exported.body().decode("utf-8-sig"))))
+    assert lines[0] == ["姓名", "性别", "年龄", "住址", "电话", "标签"]
+    assert len(lines) - 1 == elderly and all("老年人" in line[5] for line in lines[1:])
+
+
+def test_a_grid_worker_logs_a_care_visit_and_the_household_leaves_the_list(browser, platform, community):
+    grid = community["grids"][0]
+    page = signed_in(browser, platform, "grid_worker")
+    page.goto(f"{platform.console_url}/nodes/{grid['id']}/care?days=30")
+    rows = page.locator("[data-test=care-row]")
+    before = rows.count()
+    assert before > 0
+    first = rows.first.inner_text()
+    assert re.search(r"\d+号楼 \d+-\d+", first) and "从未走访" in first
+    page.screenshot(path=SCREENSHOTS / "care.png", full_page=True)
+    rows.first.locator("input[name=findings]").fill("老人身体尚好，已提醒冬季防滑")
+    rows.first.locator("[data-test=log-visit]").click()
+    expect(page.locator("[data-test=care-row]")).to_have_count(before - 1)

@@ -1,11 +1,13 @@
 """Request validation and caller scope, without servers."""
+from datetime import date, datetime, timezone
+
 import pytest
 
 from services.access import Caller
 from services.errors import InvalidArgument, NotFound
 from services.grids import schemas
 from services.residents import schemas as resident_schemas
-from services.validation import calendar_day, masked_changes, parse
+from services.validation import calendar_day, latest_local_day, masked_changes, parse
 
 
 def test_operator_objects_where_a_string_belongs_are_refused():
@@ -98,3 +100,10 @@ def test_calendar_days_keep_within_the_accepted_range():
             calendar_day(outside)
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         calendar_day("2024-02-30")
+
+
+def test_a_day_counts_as_begun_once_it_has_begun_somewhere():
+    """A visit made at 07:00 in Shanghai (23:00 UTC the day before) is not "in the future"."""
+    late_in_utc = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
+    assert latest_local_day(late_in_utc) == date(2026, 12, 2)
+    assert latest_local_day(datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)) == date(2026, 12, 1)
