@@ -4,6 +4,7 @@ import csv
 from datetime import datetime, timedelta, timezone
 from functools import wraps
 import io
+import uuid
 from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, Flask, Response, abort, g, redirect, render_template, request, session,
@@ -231,7 +232,43 @@ def pages(settings, gateway):
         rows = [presenting.ticket_row(ticket, known, zone) for ticket in answer["tickets"]]
         template = "queue_rows.html" if request.headers.get("HX-Request") else "queue.html"
         return render_template(template, rows=rows, queue=chosen, queues=QUEUES, states=states,
+                               staff_roles=presenting.STAFF_ROLES,
                                state_names=presenting.STATE_NAMES, next_page=answer["next_page_token"])
+
+    @blueprint.get("/tickets/new")
+    @signed_in
+    def new_ticket():
+        if g.role not in presenting.STAFF_ROLES:
+            abort(403)
+        categories = call("tickets", "ListCategories", "ListCategoriesRequest", page_size=500)["categories"]
+        return render_template("new_ticket.html", buildings=buildings_in_scope(), categories=categories,
+                               channels=presenting.CHANNEL_NAMES, priorities=presenting.PRIORITY_NAMES,
+                               request_id=uuid.uuid4().hex)
+
+    def buildings_in_scope():
+        """(grid name, buildings) for every grid the person may see."""
+        grids = nodes_of_kind(gateway, g.token, "GRID")
+        token = g.token
+        return [(grid["display_name"], buildings) for grid, buildings in
+                zip(grids, each(lambda grid: children(gateway, token, grid["id"]), grids)) if buildings]
+
+    @blueprint.get("/flat-options")
+    @signed_in
+    def flat_options():
+        building_id = request.args.get("building_id", "")
+        labels = names().flats_of(building_id) if building_id else {}
+        return render_template("flat_options.html", flats=sorted(labels.items(), key=lambda item: item[1]))
+
+    @blueprint.post("/tickets")
+    @signed_in
+    def create_ticket():
+        form = request.form
+        ticket = call("tickets", "CreateTicket", "CreateTicketRequest", request_id=form.get("request_id", ""),
+                      kind="REQUEST", channel=form.get("channel", ""), category_id=form.get("category_id", ""),
+                      node_id=form.get("flat_id") or form.get("building_id", ""),
+                      priority=form.get("priority") or "PRIORITY_UNSPECIFIED",
+                      description=form.get("description", ""))
+        return redirect(url_for("console.ticket_page", ticket_id=ticket["id"]))
 
     @blueprint.get("/tickets/<ticket_id>")
     @signed_in

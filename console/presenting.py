@@ -12,6 +12,8 @@ STATE_NAMES = {
     "RESOLVED": _l("Resolved"), "FEEDBACK": _l("Feedback given"), "CLOSED": _l("Closed"),
 }
 PRIORITY_NAMES = {"LOW": _l("Low"), "NORMAL": _l("Normal"), "HIGH": _l("High"), "URGENT": _l("Urgent")}
+CHANNEL_NAMES = {"ON_BEHALF_OF_RESIDENT": _l("On behalf of a resident"), "HOTLINE": _l("Hotline"),
+                 "STATION_WALK_IN": _l("Walk-in at the station"), "PATROL": _l("Found on patrol")}
 OCCUPANCY_NAMES = {"VACANT": _l("Vacant"), "OWNER_OCCUPIED": _l("Owner-occupied"), "RENTED": _l("Rented")}
 GENDER_NAMES = {"FEMALE": _l("Female"), "MALE": _l("Male")}
 KIND_NAMES = {"CITY": _l("City"), "STREET": _l("Street"), "COMMUNITY": _l("Community"),

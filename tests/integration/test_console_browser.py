@@ -173,3 +173,20 @@ def test_a_grid_worker_logs_a_care_visit_and_the_household_leaves_the_list(brows
     rows.first.locator("input[name=findings]").fill("老人身体尚好，已提醒冬季防滑")
     rows.first.locator("[data-test=log-visit]").click()
     expect(page.locator("[data-test=care-row]")).to_have_count(before - 1)
+
+
+def test_staff_record_a_residents_report_by_building_flat_and_category(browser, platform, community):
+    page = signed_in(browser, platform, "grid_worker")
+    page.goto(f"{platform.console_url}/tickets")
+    page.click("[data-test=new-ticket]")
+    building = page.locator("[data-test=building] option").nth(1)
+    building_name = building.inner_text()
+    page.select_option("[data-test=building]", value=building.get_attribute("value"))
+    flat = page.locator("[data-test=flat] option").nth(1)
+    expect(flat).to_be_attached()
+    flat_label = flat.inner_text()
+    page.select_option("[data-test=flat]", value=flat.get_attribute("value"))
+    page.fill("[data-test=description]", "楼道灯不亮，老人夜里出门不便")
+    page.click("[data-test=create]")
+    expect(page.locator("[data-test=state]")).to_have_text("已提交")
+    assert f"{building_name} {flat_label}" in page.locator("h1").inner_text()
