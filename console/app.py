@@ -22,6 +22,7 @@ FIGURES_DAYS = 30
 QUEUE_PAGE = 50
 QUEUES = ("MINE", "SCOPE")
 WORK_LIST_PAGE = 50
+INBOX_SHOWN = 10
 EXPORT_PAGE = 500
 CARE_DAYS = 30
 CARE_LIST_LENGTH = 100
@@ -107,7 +108,10 @@ def pages(settings, gateway):
         chosen = {persona.key: persona for persona in signin.personas(gateway, settings)}.get(request.form.get("persona"))
         if chosen is None:
             abort(400, _("Pick someone to sign in as."))
-        session.update(token=signin.token_for(chosen, settings), role=chosen.role, who=chosen.label)
+        if chosen.household_id:
+            signin.bind_account(gateway, settings, chosen)
+        session.update(token=signin.token_for(chosen, settings), role=chosen.role, who=chosen.label,
+                       place=chosen.scope[0])
         return redirect(url_for("console.overview"))
 
     @blueprint.post("/signout")
@@ -118,6 +122,8 @@ def pages(settings, gateway):
     @blueprint.get("/")
     @signed_in
     def overview():
+        if g.role == "resident":
+            return redirect(url_for("console.home"))
         places = nodes_of_kind(gateway, g.token, "COMMUNITY") or children(gateway, g.token, "")
         return render_template("overview.html", cards=node_cards(places))
 
@@ -219,6 +225,60 @@ def pages(settings, gateway):
              findings=request.form.get("findings", ""))
         return redirect(same_site(request.form.get("back")) or url_for("console.overview"))
 
+    @blueprint.get("/me")
+    @signed_in
+    def home():
+        """A resident's page: their household's tickets and their notices."""
+        tickets = call("tickets", "ListTickets", "ListTicketsRequest", queue="MINE", page_size=QUEUE_PAGE)["tickets"]
+        inbox = call("notifications", "ListInbox", "ListInboxRequest", page_size=INBOX_SHOWN)
+        known = names()
+        return render_template("home.html", rows=[presenting.ticket_row(ticket, known, zone) for ticket in tickets],
+                               messages=[presenting.message_row(message, zone) for message in inbox["messages"]],
+                               unread=presenting.unread_text(inbox["unread_count"]))
+
+    @blueprint.get("/me/report")
+    @signed_in
+    def report_page():
+        categories = call("tickets", "ListCategories", "ListCategoriesRequest", page_size=500)["categories"]
+        return render_template("report.html", categories=categories, request_id=uuid.uuid4().hex)
+
+    @blueprint.post("/me/report")
+    @signed_in
+    def report():
+        ticket = call("tickets", "CreateTicket", "CreateTicketRequest", request_id=request.form.get("request_id", ""),
+                      kind="REQUEST", channel="SELF_SERVICE", category_id=request.form.get("category_id", ""),
+                      node_id=session.get("place", ""), description=request.form.get("description", ""))
+        return redirect(url_for("console.ticket_page", ticket_id=ticket["id"]))
+
+    @blueprint.post("/me/messages/<message_id>/read")
+    @signed_in
+    def read_message(message_id):
+        call("notifications", "MarkRead", "MarkReadRequest", message_ids=[message_id])
+        return redirect(url_for("console.home"))
+
+    @blueprint.get("/nodes/<node_id>/notices/new")
+    @signed_in
+    def new_notice(node_id):
+        return render_template("new_notice.html", node=call("grids", "GetNode", "GetNodeRequest", id=node_id),
+                               tag_names=presenting.TAG_NAMES, request_id=uuid.uuid4().hex)
+
+    @blueprint.post("/nodes/<node_id>/notices")
+    @signed_in
+    def create_notice(node_id):
+        form = request.form
+        notice = call("notifications", "CreateNotice", "CreateNoticeRequest", request_id=form.get("request_id", ""),
+                      audience={"node_id": node_id, "tags": form.getlist("tag")}, title=form.get("title", ""),
+                      body=form.get("body", ""), urgent=form.get("urgent") == "on")
+        return redirect(url_for("console.notice_page", notice_id=notice["id"]))
+
+    @blueprint.get("/notices/<notice_id>")
+    @signed_in
+    def notice_page(notice_id):
+        notice = call("notifications", "GetNotice", "GetNoticeRequest", id=notice_id)
+        return render_template("notice.html", notice=notice, created=presenting.local_time(notice["create_time"], zone),
+                               audience=names().node(notice["audience"]["node_id"]),
+                               tags="、".join(str(presenting.TAG_NAMES.get(tag, tag)) for tag in notice["audience"]["tags"]))
+
     @blueprint.get("/tickets")
     @signed_in
     def queue():
@@ -298,4 +358,6 @@ ACTIONS = {
     "assign": lambda form: ("AssignTicket", "AssignTicketRequest", {"note": form.get("note", "")}),
     "start": lambda form: ("StartTicket", "StartTicketRequest", {"note": form.get("note", "")}),
     "resolve": lambda form: ("ResolveTicket", "ResolveTicketRequest", {"resolution": form.get("resolution", "")}),
+    "feedback": lambda form: ("SubmitTicketFeedback", "SubmitTicketFeedbackRequest", {
+        "satisfaction": form.get("satisfaction", 0, type=int), "comment": form.get("comment", "")}),
 }

@@ -5,12 +5,14 @@ from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from civicgrid.grids.v1 import grids_pb2, grids_pb2_grpc
+from civicgrid.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from civicgrid.residents.v1 import residents_pb2, residents_pb2_grpc
 from civicgrid.tickets.v1 import tickets_pb2, tickets_pb2_grpc
 
-MESSAGES = {"grids": grids_pb2, "residents": residents_pb2, "tickets": tickets_pb2}
+MESSAGES = {"grids": grids_pb2, "residents": residents_pb2, "tickets": tickets_pb2,
+            "notifications": notifications_pb2}
 STUBS = {"grids": grids_pb2_grpc.GridsStub, "residents": residents_pb2_grpc.ResidentsStub,
-         "tickets": tickets_pb2_grpc.TicketsStub}
+         "tickets": tickets_pb2_grpc.TicketsStub, "notifications": notifications_pb2_grpc.NotificationsStub}
 # What a page answers when the gateway refuses; anything else is the gateway being unreachable.
 HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.FAILED_PRECONDITION: 409,

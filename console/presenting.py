@@ -99,10 +99,24 @@ def timeline_rows(entries, zone):
 
 
 def actions_for(role, ticket):
-    """The actions the console offers this role on this ticket."""
+    """The actions the console offers this role on this ticket: staff the next step, a resident
+    feedback on a resolved ticket (the service takes it from the reporter only)."""
+    if role == "resident":
+        return ("feedback",) if ticket.get("state") == "RESOLVED" else ()
     if role not in STAFF_ROLES:
         return ()
     return STAFF_ACTIONS.get(ticket.get("state"), ())
+
+
+def message_row(message, zone):
+    return {"id": message["id"], "title": message.get("title", ""), "body": message.get("body", ""),
+            "urgent": message.get("urgent", False), "time": local_time(message.get("create_time"), zone),
+            "unread": not message.get("read_time")}
+
+
+def unread_text(count):
+    """Unread messages as a badge reads them: the service counts up to 100."""
+    return "99+" if count >= 100 else str(count)
 
 
 def headline(figures):

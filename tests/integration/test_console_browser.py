@@ -190,3 +190,39 @@ def test_staff_record_a_residents_report_by_building_flat_and_category(browser, 
     page.click("[data-test=create]")
     expect(page.locator("[data-test=state]")).to_have_text("已提交")
     assert f"{building_name} {flat_label}" in page.locator("h1").inner_text()
+
+
+def test_a_resident_reports_gives_feedback_and_reads_the_communitys_notice(browser, platform, community):
+    operator = community["operator"]
+    resident = signed_in(browser, platform, "resident")
+    expect(resident).to_have_url(re.compile(r"/me$"))
+    resident.click("[data-test=report]")
+    resident.select_option("[data-test=category]", label="暖气不热")
+    resident.fill("[data-test=description]", "卧室暖气片冰凉，家里有老人")
+    resident.click("[data-test=send]")
+    expect(resident.locator("[data-test=state]")).to_have_text("已提交")
+    ticket_id = resident.url.rsplit("/", 1)[1]
+    for method, body in (("TriageTicket", {"decision": "ACCEPT"}), ("AssignTicket", {}), ("StartTicket", {}),
+                         ("ResolveTicket", {"resolution": "已排气，暖气恢复"})):
+        operator.call(f"{TICKETS}/{method}", {"id": ticket_id, **body})
+    resident.reload()
+    resident.select_option("[data-test=satisfaction]", "4")
+    resident.click("[data-test=action-feedback]")
+    expect(resident.locator("[data-test=state]")).to_have_text("已评价")
+
+    staff = signed_in(browser, platform, "city_operator")
+    staff.goto(f"{platform.console_url}/nodes/{community['node']['id']}")
+    staff.click("[data-test=new-notice]")
+    staff.fill("[data-test=title]", "停水通知")
+    staff.fill("[data-test=body]", "明天上午9点至12点小区停水检修，请提前储水。")
+    staff.click("[data-test=send-notice]")
+    expect(staff.locator("[data-test=recipients]")).to_have_text(str(SMALL.people))
+    expect(staff.locator("[data-test=read]")).to_have_text("0")
+
+    resident.goto(f"{platform.console_url}/me")
+    expect(resident.locator("[data-test=my-ticket]")).to_have_count(1)
+    expect(resident.locator("[data-test=message]", has_text="停水通知")).to_have_count(1)
+    resident.screenshot(path=SCREENSHOTS / "resident.png", full_page=True)
+    resident.locator("[data-test=message]", has_text="停水通知").locator("[data-test=mark-read]").click()
+    staff.reload()
+    expect(staff.locator("[data-test=read]")).to_have_text("1")
