@@ -11,8 +11,9 @@ from flask import (Blueprint, Flask, Response, abort, g, redirect, render_templa
                    stream_with_context, url_for)
 from flask_babel import Babel, gettext as _, lazy_gettext as _l
 from google.protobuf.timestamp_pb2 import Timestamp
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from console import metrics, presenting, signin
+from console import metrics, oidc, presenting, signin
 from console.gateway_client import GatewayClient, Refused
 from console.naming import Names
 from console.tree import children, each, nodes_of_kind
@@ -46,14 +47,20 @@ def create_app(settings):
     app.config.update(SECRET_KEY=settings.session_secret, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", BABEL_DEFAULT_LOCALE="zh_CN")
     Babel(app, locale_selector=chosen_locale)
+    # Behind the ingress: the scheme and host people used, for the sign-in's return address.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     gateway = GatewayClient(settings.gateway, settings.call_timeout_seconds)
+    provider = oidc.provider_of(app, settings)
 
     @app.errorhandler(Refused)
     def refused(error):
         metrics.refused(error.status)
+        if error.status == 401:  # the token expired or was revoked: sign in again
+            session.clear()
+            return redirect(url_for("console.signin_page"))
         return render_template("refused.html", error=error), error.status
 
-    app.register_blueprint(pages(settings, gateway))
+    app.register_blueprint(pages(settings, gateway, provider))
     metrics.instrument(app)
     return app
 
@@ -75,7 +82,7 @@ def signed_in(view):
     return checked
 
 
-def pages(settings, gateway):
+def pages(settings, gateway, provider):
     blueprint = Blueprint("console", __name__)
     zone = settings.time_zone
 
@@ -97,9 +104,18 @@ def pages(settings, gateway):
 
     @blueprint.get("/signin")
     def signin_page():
-        if not settings.dev_signin:
+        if settings.dev_signin:
+            return render_template("signin.html", personas=signin.personas(gateway, settings))
+        if provider is None:
             abort(404)
-        return render_template("signin.html", personas=signin.personas(gateway, settings))
+        return provider.authorize_redirect(url_for("console.signed_in_by_provider", _external=True))
+
+    @blueprint.get("/signin/callback")
+    def signed_in_by_provider():
+        if provider is None:
+            abort(404)
+        session.update(oidc.signed_in_person(provider.authorize_access_token()))
+        return redirect(url_for("console.overview"))
 
     @blueprint.post("/signin")
     def sign_in():

@@ -20,3 +20,11 @@ class ConsoleSettings(Settings):
     dev_signin: bool = False
     jwt_secret: str | None = Field(None, validation_alias="CIVICGRID_JWT_SECRET")
     call_timeout_seconds: float = 10
+    # OIDC sign-in (production): the provider's issuer URL (its discovery document is at
+    # <issuer>/.well-known/openid-configuration) and this console's client. The access token it
+    # gives is what the console passes to the gateway, which verifies it by the provider's keys
+    # (CIVICGRID_JWT_JWKS_URL).
+    oidc_issuer: str | None = None
+    oidc_client_id: str = "civicgrid-console"
+    oidc_client_secret: str | None = None
+    oidc_scope: str = "openid profile"

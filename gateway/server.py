@@ -41,7 +41,8 @@ def build_server(config):
     health_servicer = health.HealthServicer()
     pool = RpcPool(config.amqp_uri, size=config.workers)
     monitor = BackendMonitor(config.amqp_uri, pool, health_reporter(health_servicer, routes))
-    authenticator = Authenticator(secret=config.jwt_secret, public_key=config.jwt_public_key())
+    authenticator = Authenticator(secret=config.jwt_secret, public_key=config.jwt_public_key(),
+                                  jwks_url=config.jwt_jwks_url, issuer=config.jwt_issuer, audience=config.jwt_audience)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers),
                          handlers=[*generic_handlers(Dispatcher(authenticator, pool, monitor), routes),
                                    EventWatch(authenticator, pool, monitor).handler()])

@@ -15,6 +15,11 @@ class GatewaySettings(Settings):
     amqp_uri: str = Field("amqp://guest:guest@127.0.0.1:5672/", validation_alias="AMQP_URI")
     jwt_secret: str | None = Field(None, validation_alias="CIVICGRID_JWT_SECRET")
     jwt_public_key_file: str | None = Field(None, validation_alias="CIVICGRID_JWT_PUBLIC_KEY_FILE")
+    # An OIDC provider's signing keys (e.g. https://sso.example/realms/city/protocol/openid-connect/certs),
+    # and what its tokens must say of who issued them and for whom.
+    jwt_jwks_url: str | None = Field(None, validation_alias="CIVICGRID_JWT_JWKS_URL")
+    jwt_issuer: str | None = Field(None, validation_alias="CIVICGRID_JWT_ISSUER")
+    jwt_audience: str | None = Field(None, validation_alias="CIVICGRID_JWT_AUDIENCE")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
 
     def jwt_public_key(self):

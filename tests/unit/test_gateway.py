@@ -11,11 +11,12 @@ from civicgrid.tickets.v1 import tickets_pb2
 from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
 
-from gateway.auth import Authenticator, Unauthenticated, mint
+from gateway.auth import Authenticator, Unauthenticated, authorised_caller, mint
 from gateway.errors import STATUS_BY_CODE, Refusal, clipped, rich_status
 from gateway.messages import EARLIEST, LATEST, as_dict, built, decoded, problems
 from gateway.routes import discover_routes, snake_case
 from services import errors
+from tests.support.identity_provider import IdentityProvider
 
 SECRET = "unit-test-secret"
 
@@ -160,3 +161,31 @@ def test_a_time_that_is_not_rfc_3339_fails_as_parse_dict_fails():
     page["tickets"][0]["timeline"][1]["time"] = "yesterday"
     with pytest.raises(json_format.ParseError, match=r"tickets\[0\]\.timeline\[1\]\.time"):
         built(page, tickets_pb2.ListTicketsResponse)
+
+
+def test_an_identity_providers_tokens_verify_by_its_published_keys():
+    people = {"wang": {"tenant": "t1", "role": "grid_worker", "scope": ["g1"], "name": "王芳"}}
+    with IdentityProvider(people) as provider:
+        authenticator = Authenticator(jwks_url=provider.jwks_url, issuer=provider.issuer,
+                                      audience=provider.client_id)
+        caller = authenticator.caller(bearer(provider.token("wang")))
+        assert (caller.subject, caller.role, caller.scope) == ("wang", "grid_worker", ("g1",))
+        with pytest.raises(Unauthenticated):  # signed by another key under the same kid
+            other = IdentityProvider(people)
+            other.kid = provider.kid
+            authenticator.caller(bearer(other.token("wang")))
+        with pytest.raises(Unauthenticated):  # for another client
+            authenticator.caller(bearer(provider.token("wang", audience="someone-else")))
+        with pytest.raises(Unauthenticated):
+            authenticator.caller(bearer(mint(SECRET, "u1", "t1", "grid_worker", ["g1"])))
+
+
+def test_a_provider_that_does_not_answer_makes_calls_unavailable_not_unauthenticated():
+    people = {"wang": {"tenant": "t1", "role": "grid_worker", "scope": ["g1"]}}
+    with IdentityProvider(people) as provider:
+        token = provider.token("wang")
+    authenticator = Authenticator(jwks_url=provider.jwks_url)
+    context = type("Context", (), {"invocation_metadata": lambda self: bearer(token)})()
+    with pytest.raises(Refusal) as refusal:
+        authorised_caller(authenticator, context, {"grid_worker"}, "/civicgrid.grids.v1.Grids/GetNode")
+    assert refusal.value.code_name == "UNAVAILABLE"

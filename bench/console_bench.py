@@ -1,0 +1,108 @@
+"""Does every page of the console answer in under a second? Each page is fetched over HTTP as the
+person who uses it (signed in through the development sign-in), one at a time and then by
+several people at once, on the platform `make up` started (the real-scale demo community and
+its work), or on any platform whose console is named.
+
+    make up && make bench BENCH=console_bench
+    .venv/bin/python bench/console_bench.py --console http://127.0.0.1:8080 --rounds 20 --concurrency 4
+
+Prints, per page, p50 and p95 in ms one at a time and at the concurrency, against the target
+(p95 under 1 s for a community; issue 15 asks under 2 s for a city of 15, which needs a console
+on a seeded city: `speed_bench.py --communities 15 --keep`, then --console on its console).
+"""
+import argparse
+from concurrent.futures import ThreadPoolExecutor
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_P95_MS = 1000
+
+
+def signed_in(console, persona_role):
+    """A session signed in as the first demo person of `persona_role`."""
+    session = requests.Session()
+    page = session.get(f"{console}/signin", timeout=30).text
+    key = re.search(rf'value="([^"]+)" data-test="persona-{persona_role}"', page).group(1)
+    session.post(f"{console}/signin", data={"persona": key}, timeout=30).raise_for_status()
+    return session
+
+
+def first_link(session, url, pattern):
+    found = re.search(pattern, session.get(url, timeout=30).text)
+    return found.group(1) if found else None
+
+
+def pages_of(console):
+    """(page, person, path) for every page people open daily, found by following the console's links."""
+    operator, worker, resident = (signed_in(console, role) for role in ("city_operator", "grid_worker", "resident"))
+    community = first_link(operator, f"{console}/", r'href="(/nodes/[0-9a-f]+)" data-test="card"')
+    grid = first_link(operator, console + community, r'href="(/nodes/[0-9a-f]+)" data-test="card"')
+    building = first_link(operator, console + grid, r'href="(/nodes/[0-9a-f]+)" data-test="card"')
+    ticket = first_link(operator, f"{console}/tickets", r'href="(/tickets/[0-9a-f]+)"')
+    pages = [
+        ("overview", operator, "/"), ("community dashboard", operator, community), ("grid dashboard", operator, grid),
+        ("building, every flat", operator, building), ("work list: elderly, page 1", operator,
+                                                      f"{community}/residents?tag=elderly"),
+        ("care list (30 days)", worker, "/nodes/" + worker_grid(worker, console) + "/care?days=30"),
+        ("ticket queue", operator, "/tickets"), ("ticket queue of a grid worker", worker, "/tickets"),
+        ("a ticket", operator, ticket), ("new ticket form", worker, "/tickets/new"),
+        ("a resident's home", resident, "/me"), ("report a problem", resident, "/me/report"),
+    ]
+    return [(name, session, console + path) for name, session, path in pages if path]
+
+
+def worker_grid(worker, console):
+    return first_link(worker, f"{console}/", r'href="/nodes/([0-9a-f]+)" data-test="card"') or ""
+
+
+def timed(session, url):
+    started = time.perf_counter()
+    answer = session.get(url, timeout=60)
+    elapsed = (time.perf_counter() - started) * 1000
+    if answer.status_code != 200:
+        raise SystemExit(f"{url} answered {answer.status_code}")
+    return elapsed
+
+
+def percentiles(samples):
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def measure(pages, rounds, concurrency):
+    rows = []
+    with ThreadPoolExecutor(concurrency) as pool:
+        for name, session, url in pages:
+            timed(session, url)  # the first visit fills the console's name cache, as the day's first user does
+            alone = percentiles([timed(session, url) for _ in range(rounds)])
+            together = percentiles(list(pool.map(lambda _: timed(session, url), range(rounds * concurrency))))
+            rows.append((name, alone, together))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--console", default=None, help="the console's URL (default: the one `make up` started)")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    console = args.console or json.loads((ROOT / ".run/stack/endpoints.json").read_text()).get("console")
+    if not console:
+        sys.exit("no console: start the platform with `make up`, or name one with --console")
+    console = console.rstrip("/")
+    rows = measure(pages_of(console), args.rounds, args.concurrency)
+    print(f"\n{'page':34}  {'alone p50/p95 ms':>18}  {f'{args.concurrency} at once p50/p95 ms':>24}  met? (p95 < 1 s)")
+    for name, (p50, p95), (c50, c95) in rows:
+        met = "yes" if max(p95, c95) < TARGET_P95_MS else "NO"
+        print(f"{name:34}  {p50:8.0f} / {p95:6.0f}  {c50:12.0f} / {c95:8.0f}  {met}")
+
+
+if __name__ == "__main__":
+    main()
