@@ -232,6 +232,8 @@ def test_network_policy_egress_allow_lists(rendered):
     assert {pt["port"] for r in gw["spec"]["ingress"] for pt in r["ports"]} == {50051, 9100}
     console = pols["civicgrid-console"]
     assert _egress_ports(console) == {("TCP", 50051)} | dns, "the console reaches the gateway and nothing else"
+    sign_in = pols["civicgrid-identity-provider"]  # and both the identity provider, over https
+    assert _egress_ports(sign_in) == {("TCP", 443)} and "ingress" not in sign_in["spec"]
     assert {pt["port"] for r in console["spec"]["ingress"] for pt in r["ports"]} == {8080}
     # metrics ingress only from Prometheus
     for a in APPS:
