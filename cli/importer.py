@@ -8,6 +8,7 @@ same file changes nothing: the service keys every write by the row's content.
 import csv
 import io
 import json
+import re
 
 from tqdm import tqdm
 
@@ -18,7 +19,27 @@ REQUIRED_COLUMNS = ("building", "flat", "household", "name")
 # Big enough that per-call costs (RPC hops, a held event batch) are spread thin, well
 # inside ImportResidents' 1,000-row limit.
 BATCH_ROWS = 500
-TAG_SEPARATOR = ";"
+TAG_SEPARATORS = re.compile(r"[;；、,，]")
+# What Excel saves a "CSV" as on a Chinese Windows, when the file is not UTF-8.
+EXCEL_CHINESE_ENCODING = "gb18030"
+# Column headings as a Chinese form writes them, beside the column names.
+CHINESE_COLUMNS = {
+    "楼栋": "building", "单元": "unit", "楼层": "floor", "房号": "flat", "居住情况": "occupancy", "户": "household",
+    "户名": "household", "姓名": "name", "与户主关系": "relation", "出生日期": "birth_date", "性别": "gender",
+    "身份证号": "national_id", "公民身份号码": "national_id", "电话": "phone", "联系电话": "phone", "标签": "tags",
+}
+# Chinese values beside the codes, per column.
+CHINESE_VALUES = {
+    "occupancy": {"自住": "OWNER_OCCUPIED", "出租": "RENTED", "空置": "VACANT"},
+    "relation": {"户主": "head", "本人": "head", "配偶": "spouse", "子女": "child", "子": "child", "女": "child",
+                 "父母": "parent", "父亲": "parent", "母亲": "parent", "祖父母": "grandparent", "孙子女": "grandchild",
+                 "兄弟姐妹": "sibling", "儿媳": "in_law", "女婿": "in_law", "租户": "tenant", "其他": "other"},
+    "gender": {"男": "MALE", "女": "FEMALE"},
+    "tags": {"老年人": "elderly", "独居": "living_alone", "独居老人": "living_alone", "退役军人": "veteran",
+             "残疾人": "disabled", "特扶家庭": "special_service_family", "育龄妇女": "childbearing_age_woman",
+             "已全程接种": "fully_vaccinated", "空巢": "empty_nest", "空巢老人": "empty_nest", "儿童": "child",
+             "社区矫正": "community_correction", "安置帮教": "resettlement", "精神障碍": "mental_disability"},
+}
 
 
 class ImportFileError(Exception):
@@ -39,11 +60,12 @@ def load_building_map(path):
     return mapping
 
 
-def read_rows(path, building_map=None):
+def read_rows(path, building_map=None, encoding=None):
     """Returns (rows ready to send, errors found locally)."""
-    text = decoded(path)
+    text = decoded(path, encoding)
     reader = csv.DictReader(io.StringIO(text))
-    check_columns(reader.fieldnames or [])
+    reader.fieldnames = [CHINESE_COLUMNS.get(name.strip(), name.strip()) for name in reader.fieldnames or []]
+    check_columns(reader.fieldnames)
     rows, errors = [], []
     for number, record in enumerate(reader, start=2):
         row, problem = request_row(number, record, building_map)
@@ -56,18 +78,25 @@ def read_rows(path, building_map=None):
     return rows, errors
 
 
-def decoded(path):
+def decoded(path, encoding=None):
+    """The file's text: in `encoding` when declared, else UTF-8 (with or without Excel's
+    byte-order mark) or, failing that, GB18030 (which GBK files are too)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:
         raise ImportFileError(str(error)) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise ImportFileError(f"{path}: row {line} is not UTF-8 (byte {error.start}); "
-                              "save the file as CSV UTF-8 (GBK is not accepted)") from None
+    for candidate in [encoding] if encoding else ["utf-8-sig", EXCEL_CHINESE_ENCODING]:
+        try:
+            return data.decode(candidate)
+        except LookupError:
+            raise ImportFileError(f"--encoding {encoding}: no such encoding") from None
+        except UnicodeDecodeError as error:
+            failure = error
+    line = data[:failure.start].count(b"\n") + 1
+    tried = encoding or "UTF-8 nor GB18030"
+    raise ImportFileError(f"{path}: row {line} is not {tried} (byte {failure.start}); "
+                          "save the file as CSV UTF-8, or as CSV from a Chinese Excel") from None
 
 
 def check_columns(header):
@@ -86,14 +115,15 @@ def request_row(number, record, building_map):
     for column, value in record.items():
         value = (value or "").strip()
         if value:
-            row[column] = value
+            row[column] = CHINESE_VALUES.get(column, {}).get(value, value) if column != "tags" else value
     if "floor" in row:
         try:
             row["floor"] = int(row["floor"])
         except ValueError:
             return None, {"row": number, "field": "floor", "reason": "must be a whole number"}
     if "tags" in row:
-        row["tags"] = [tag.strip() for tag in row["tags"].split(TAG_SEPARATOR) if tag.strip()]
+        row["tags"] = [CHINESE_VALUES["tags"].get(tag.strip(), tag.strip())
+                       for tag in TAG_SEPARATORS.split(row["tags"]) if tag.strip()]
     if building_map is not None and "building" in row:
         if row["building"] not in building_map:
             return None, {"row": number, "field": "building", "reason": "is not in the building map"}
@@ -101,10 +131,10 @@ def request_row(number, record, building_map):
     return row, None
 
 
-def import_csv(gateway, path, building_map=None, progress=None, batch_rows=BATCH_ROWS):
+def import_csv(gateway, path, building_map=None, progress=None, batch_rows=BATCH_ROWS, encoding=None):
     """Imports the file; returns the totals and every row error, sorted by row. Progress goes to
     the `progress` stream (the CLI gives stderr) when one is given."""
-    rows, errors = read_rows(path, building_map)
+    rows, errors = read_rows(path, building_map, encoding)
     return import_rows(gateway, rows, progress, batch_rows, failed_locally=errors)
 
 

@@ -45,8 +45,10 @@ def parse_args(argv):
     seed.add_argument("--scale", choices=sorted(SCALES), default="real",
                       help="real: the community of 10 grids, 86 buildings and 6,812 people (minutes); "
                            "small: 3 grids, 4 buildings, 70 people; sensitive tags only with --grant sensitive_tags")
-    importing = sub.add_parser("import", help="import households and residents from a UTF-8 CSV (idempotent)")
+    importing = sub.add_parser("import", help="import households and residents from a CSV (idempotent)")
     importing.add_argument("file")
+    importing.add_argument("--encoding", help="the file's encoding; by default UTF-8, else GB18030/GBK as a "
+                                              "Chinese Excel saves CSV")
     importing.add_argument("--building-map", help="JSON object: building label in the CSV -> building node id")
     stats = sub.add_parser("stats", help="figures below a node: grids, buildings, flats, households, residents")
     stats.add_argument("node_id")
@@ -74,7 +76,8 @@ def main(argv=None):
         if args.command == "call":
             print(printable(gateway.call(args.method, json_request(args.request))))
         elif args.command == "import":
-            report = import_csv(gateway, args.file, load_building_map(args.building_map), progress=sys.stderr)
+            report = import_csv(gateway, args.file, load_building_map(args.building_map), progress=sys.stderr,
+                                encoding=args.encoding)
             print(printable(report))
             return 1 if report["errors"] else 0
         elif args.command == "stats":

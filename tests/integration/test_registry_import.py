@@ -6,7 +6,7 @@ import pytest
 from cli.importer import ImportFileError, import_csv
 from cli.main import main
 from services.residents.pii import with_check_digit
-from tests.support.hierarchy import GRIDS, build_hierarchy
+from tests.support.hierarchy import GRIDS, RESIDENTS, build_hierarchy
 
 pytestmark = pytest.mark.integration
 HEADER = "building,unit,floor,flat,occupancy,household,name,relation,birth_date,gender,national_id,phone,tags\n"
@@ -67,7 +67,7 @@ def test_import_reports_bad_rows_writes_good_ones_and_reruns_idempotently(platfo
 @pytest.mark.parametrize("text, encoding, message", [
     ("building,flat,household\n1号楼,301,王家\n", "utf-8", "missing columns ['name']"),
     ("building,flat,household,name,color\n1号楼,301,王家,王,red\n", "utf-8", "unknown columns ['color']"),
-    (HEADER + "1号楼,1,3,301,,王家,王桂兰,head,1941-03-02,FEMALE,,,\n", "gbk", "row 2 is not UTF-8"),
+    (HEADER + "1号楼,1,3,301,,王家,王桂兰,head,1941-03-02,FEMALE,,,\n", "utf-16", "row 1 is not UTF-8 nor GB18030"),
     (HEADER, "utf-8", "no rows"),
 ])
 def test_a_file_with_wrong_columns_or_encoding_writes_nothing(platform, community, tmp_path, text, encoding,
@@ -137,3 +137,22 @@ def test_a_national_id_registered_one_by_one_is_refused_in_an_import_until_its_h
     operator.call("civicgrid.residents.v1.Residents/DeleteResident", {"id": holder["id"]})
     taken_over = import_csv(operator, path, buildings, progress=None)
     assert (taken_over["residents_created"], taken_over["errors"]) == (1, [])
+
+
+def test_a_chinese_excel_csv_in_gbk_with_chinese_headings_and_values_imports(platform, community, tmp_path):
+    operator, ids, buildings, tenant = community
+    text = ("楼栋,单元,楼层,房号,居住情况,户,姓名,与户主关系,出生日期,性别,身份证号,电话,标签\r\n"
+            "1号楼,1,4,401,出租,钱家,钱淑芬,户主,1940-08-08,女,,,老年人、独居\r\n"
+            "1号楼,1,4,401,出租,钱家,钱小宝,孙子女,2016-01-01,男,,,儿童\r\n")
+    report = import_csv(operator, write(tmp_path, text, encoding="gbk"), buildings, progress=None)
+    assert (report["residents_created"], report["errors"]) == (2, [])
+    [elder] = operator.call(f"{RESIDENTS}/ListResidents", {"node_id": ids["BUILDING"], "tags": ["living_alone"]})[
+        "residents"]
+    assert (elder["display_name"], elder["relation"], elder["gender"], sorted(elder["tags"])) == (
+        "钱淑芬", "head", "FEMALE", ["elderly", "living_alone"])
+    flats = operator.call(f"{GRIDS}/GetBuildingView", {"building_id": ids["BUILDING"]})["flats"]
+    assert {flat["number"]: flat["occupancy"] for flat in flats}["401"] == "RENTED"
+
+    declared = import_csv(operator, write(tmp_path, text, name="declared.csv", encoding="gb18030"), buildings,
+                          progress=None, encoding="gb18030")
+    assert (declared["residents_created"], declared["rows_unchanged"]) == (0, 2)
