@@ -8,12 +8,25 @@ create carries a fixed request id, and a ticket's steps are taken only when its 
 it (a repeat returns the ticket as it is, already further along).
 """
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 import random
 
 from faker import Faker
 
 SEED = 20241201
 GRIDS, TICKETS = "civicgrid.grids.v1.Grids", "civicgrid.tickets.v1.Tickets"
+VOLUNTEERS = "civicgrid.volunteers.v1.Volunteers"
+# (team, purpose, speciality, the skill its volunteers bring, a task it does)
+TEAMS = (
+    ("天使志愿服务队", "MEDICAL", "健康义诊", "first_aid", "老年人健康义诊"),
+    ("保亮志愿服务队", "OTHER", "环境保洁", "cleaning", "楼道清理小广告"),
+    ("乐贝志愿服务队", "CHILDCARE", "四点半课堂", "tutoring", "四点半课堂辅导作业"),
+    ("红管家志愿服务队", "VETERANS", "楼道管家", "repair", "为独居老人检修水电"),
+)
+VOLUNTEERS_PER_TEAM = 3
+# Where each team's tasks stand: one done a fortnight ago (its hours recorded), one with people
+# dispatched for next week, one published and waiting for people.
+TASK_WHEN_DAYS = {"done": -14, "dispatched": 5, "open": 9}
 ORGANISATIONS = (
     ("PROPERTY_COMPANY", "绿城物业柳荫服务中心", "物业经理"),
     ("PROPERTY_COMPANY", "万家物业第二服务处", "物业经理"),
@@ -65,10 +78,11 @@ def seed_work(cast, community_node, log=print):
     workers = seed_posts(create, community_node, grids)
     categories = seed_categories(create, organisations)
     seed_tickets(cast, create, community_node, grids, workers, categories)
+    teams = seed_teams(create, cast.operator, community_node)
     log(f"demo work: {len(organisations)} organisations, {len(workers)} grid workers, "
-        f"{len(categories)} categories, {TICKETS_IN_ALL} tickets")
+        f"{len(categories)} categories, {TICKETS_IN_ALL} tickets, {len(teams)} volunteer teams")
     return {"organisations": len(organisations), "grid_workers": len(workers), "categories": len(categories),
-            "tickets": TICKETS_IN_ALL}
+            "tickets": TICKETS_IN_ALL, "teams": len(teams)}
 
 
 def seed_organisations(create, community_node):
@@ -190,3 +204,44 @@ def take_journey(journey, ticket, hands, draw, first):
         "id": ticket["id"], "satisfaction": draw.choice([5, 5, 5, 4, 4, 3, 2]), "comment": "处理及时，谢谢网格员"})
     if journey == "closed":
         act("CloseTicket", {"closing_reason": "FIXED"})
+
+
+def seed_teams(create, operator, community_node):
+    """The volunteer teams of the field reports, their volunteers, and their tasks in each state."""
+    names = Faker("zh_CN")
+    names.seed_instance(SEED + 2)
+    day = datetime.now(timezone.utc).replace(hour=1, minute=0, second=0, microsecond=0)  # 09:00 in China
+    teams = []
+    for index, (name, purpose, speciality, skill, task_title) in enumerate(TEAMS):
+        volunteers = [create(f"{VOLUNTEERS}/CreateVolunteer", f"volunteer/{index}/{number}", {
+            "subject": f"demo-volunteer-{index}-{number}", "display_name": names.name(),
+            "home_node_id": community_node["id"], "skills": [{"name": skill, "level": 2 + number}]})
+            for number in range(VOLUNTEERS_PER_TEAM)]
+        team = create(f"{VOLUNTEERS}/CreateTeam", f"team/{index}", {
+            "display_name": name, "purpose": purpose, "speciality": speciality, "node_id": community_node["id"],
+            "coordinators": ["demo-community-staff"], "member_ids": [volunteer["id"] for volunteer in volunteers]})
+        for stage, days in TASK_WHEN_DAYS.items():
+            start = day + timedelta(days=days)
+            task = create(f"{VOLUNTEERS}/CreateTask", f"task/{index}/{stage}", {
+                "title": task_title, "description": f"{name}：{task_title}", "node_id": community_node["id"],
+                "required_skills": [{"name": skill, "min_level": 1}], "people_needed": 2, "team_id": team["id"],
+                "start_time": start.isoformat(), "end_time": (start + timedelta(hours=3)).isoformat()})
+            if task["state"] == "DRAFT":
+                take_task_to(stage, task, volunteers[:2], operator)
+        teams.append(team)
+    return teams
+
+
+def take_task_to(stage, task, volunteers, gateway):
+    """Publishes a new task and, as its coordinator would, dispatches people and records their hours."""
+    gateway.call(f"{VOLUNTEERS}/PublishTask", {"id": task["id"]})
+    if stage == "open":
+        return
+    gateway.call(f"{VOLUNTEERS}/DispatchTask", {"id": task["id"], "volunteer_ids": [v["id"] for v in volunteers]})
+    if stage == "dispatched":
+        return
+    for volunteer in volunteers:
+        gateway.call(f"{VOLUNTEERS}/CheckIn", {"task_id": task["id"], "volunteer_id": volunteer["id"],
+                                               "time": task["start_time"]})
+        gateway.call(f"{VOLUNTEERS}/CheckOut", {"task_id": task["id"], "volunteer_id": volunteer["id"],
+                                                "time": task["end_time"]})

@@ -24,6 +24,10 @@ QUEUE_PAGE = 50
 QUEUES = ("MINE", "SCOPE")
 WORK_LIST_PAGE = 50
 INBOX_SHOWN = 10
+BOARD_TASKS = 200
+HOURS_DAYS = 90
+HOURS_SHOWN = 10
+RANKED_SHOWN = 10
 EXPORT_PAGE = 500
 CARE_DAYS = 30
 CARE_LIST_LENGTH = 100
@@ -294,6 +298,37 @@ def pages(settings, gateway, provider):
         return render_template("notice.html", notice=notice, created=presenting.local_time(notice["create_time"], zone),
                                audience=names().node(notice["audience"]["node_id"]),
                                tags="、".join(str(presenting.TAG_NAMES.get(tag, tag)) for tag in notice["audience"]["tags"]))
+
+    @blueprint.get("/nodes/<node_id>/volunteers")
+    @signed_in
+    def volunteers_board(node_id):
+        tasks = call("volunteers", "ListTasks", "ListTasksRequest", node_id=node_id, page_size=BOARD_TASKS)["tasks"]
+        today = datetime.now(ZoneInfo(zone)).date()
+        since = (today - timedelta(days=HOURS_DAYS)).isoformat()
+
+        def hours(group):
+            return call("volunteers", "SummarizeHours", "SummarizeHoursRequest", group_by=group, start_date=since,
+                        end_date=today.isoformat(), limit=HOURS_SHOWN)["totals"]
+        return render_template("volunteers.html", node=call("grids", "GetNode", "GetNodeRequest", id=node_id),
+                               board=presenting.board(tasks, zone), columns=presenting.BOARD_COLUMNS,
+                               teams=hours("BY_TEAM"), volunteers=hours("BY_VOLUNTEER"), days=HOURS_DAYS)
+
+    @blueprint.get("/tasks/<task_id>")
+    @signed_in
+    def task_page(task_id):
+        task = call("volunteers", "GetTask", "GetTaskRequest", id=task_id)
+        rankings = call("volunteers", "RankVolunteers", "RankVolunteersRequest", task_id=task_id,
+                        limit=RANKED_SHOWN)["rankings"]
+        dispatched = {assignment["volunteer_id"] for assignment in task.get("assignments", [])}
+        return render_template("task.html", task=task, card=presenting.task_card(task, zone), rankings=rankings,
+                               dispatched=dispatched, columns=presenting.BOARD_COLUMNS)
+
+    @blueprint.post("/tasks/<task_id>/dispatch")
+    @signed_in
+    def dispatch(task_id):
+        call("volunteers", "DispatchTask", "DispatchTaskRequest", id=task_id,
+             volunteer_ids=request.form.getlist("volunteer_id"))
+        return redirect(url_for("console.task_page", task_id=task_id))
 
     @blueprint.get("/tickets")
     @signed_in

@@ -8,11 +8,13 @@ from civicgrid.grids.v1 import grids_pb2, grids_pb2_grpc
 from civicgrid.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from civicgrid.residents.v1 import residents_pb2, residents_pb2_grpc
 from civicgrid.tickets.v1 import tickets_pb2, tickets_pb2_grpc
+from civicgrid.volunteers.v1 import volunteers_pb2, volunteers_pb2_grpc
 
 MESSAGES = {"grids": grids_pb2, "residents": residents_pb2, "tickets": tickets_pb2,
-            "notifications": notifications_pb2}
+            "notifications": notifications_pb2, "volunteers": volunteers_pb2}
 STUBS = {"grids": grids_pb2_grpc.GridsStub, "residents": residents_pb2_grpc.ResidentsStub,
-         "tickets": tickets_pb2_grpc.TicketsStub, "notifications": notifications_pb2_grpc.NotificationsStub}
+         "tickets": tickets_pb2_grpc.TicketsStub, "notifications": notifications_pb2_grpc.NotificationsStub,
+         "volunteers": volunteers_pb2_grpc.VolunteersStub}
 # What a page answers when the gateway refuses; anything else is the gateway being unreachable.
 HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.FAILED_PRECONDITION: 409,

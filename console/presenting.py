@@ -187,6 +187,31 @@ def care_row(household, names):
             "vulnerable": int(household.get("vulnerable_members", 0))}
 
 
+BOARD_COLUMNS = {"draft": _l("Not published"), "open": _l("Looking for people"), "dispatched": _l("People dispatched"),
+                 "done": _l("Done")}
+
+
+def board_column(task):
+    """Where a task stands on the volunteers' board."""
+    if task.get("state") == "COMPLETED":
+        return "done"
+    if task.get("state") == "DRAFT":
+        return "draft"
+    return "dispatched" if task.get("assignments") else "open"
+
+
+def task_card(task, zone):
+    return {"id": task["id"], "title": task.get("title", ""), "start": local_time(task.get("start_time"), zone),
+            "needed": int(task.get("people_needed", 0)), "dispatched": len(task.get("assignments", [])),
+            "offers": len(task.get("offers", [])), "column": board_column(task)}
+
+
+def board(tasks, zone):
+    """{column: cards} in the board's order, soonest first within a column."""
+    cards = sorted((task_card(task, zone) for task in tasks), key=lambda card: card["start"])
+    return {column: [card for card in cards if card["column"] == column] for column in BOARD_COLUMNS}
+
+
 def floors_of(flats):
     """A building's flats as rows of floors, top floor first, each unit's flats left to right: how
     the building looks from the street."""

@@ -13,6 +13,7 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 
 from cli.demo_city import SMALL
+from cli.demo_work import TEAMS, seed_teams
 from cli.seed import seed_demo
 from tests.support.hierarchy import GRIDS
 from tests.support.town import PROMISES, TICKETS
@@ -41,6 +42,7 @@ def community(platform):
         tickets[grid["id"]] = operator.call(f"{TICKETS}/CreateTicket", {
             "request_id": f"console-{grid['id']}", "kind": "REQUEST", "channel": "HOTLINE",
             "category_id": category["id"], "node_id": flat["id"], "description": f"{building['display_name']}暖气片冰凉"})
+    seed_teams(lambda method, key, body: operator.call(method, {"request_id": f"console/{key}", **body}), operator, node)
     wait_for_console(platform.console_url)
     return {"node": node, "grids": grids, "tickets": tickets, "operator": operator}
 
@@ -226,3 +228,23 @@ def test_a_resident_reports_gives_feedback_and_reads_the_communitys_notice(brows
     resident.locator("[data-test=message]", has_text="停水通知").locator("[data-test=mark-read]").click()
     staff.reload()
     expect(staff.locator("[data-test=read]")).to_have_text("1")
+
+
+def test_the_volunteers_board_ranks_people_with_reasons_and_dispatches_them(browser, platform, community):
+    page = signed_in(browser, platform, "city_operator")
+    page.goto(f"{platform.console_url}/nodes/{community['node']['id']}")
+    page.click("[data-test=volunteers]")
+    for column in ("done", "dispatched", "open"):
+        expect(page.locator(f"[data-test=column-{column}] [data-test=task]")).to_have_count(len(TEAMS))
+    expect(page.locator("[data-test=team-hours] tr")).to_have_count(len(TEAMS) + 1)
+    assert "6.0" in page.locator("[data-test=team-hours]").inner_text()
+    page.screenshot(path=SCREENSHOTS / "volunteers.png", full_page=True)
+
+    page.locator("[data-test=column-open] [data-test=task]").first.click()
+    ranked = page.locator("[data-test=ranked]")
+    expect(ranked.first).to_be_visible()
+    assert ranked.first.locator("td").nth(3).inner_text().strip(), "every ranking gives its reasons"
+    ranked.first.locator("input[name=volunteer_id]").check()
+    page.click("[data-test=dispatch]")
+    expect(page.locator("h1 small")).to_have_text("已派出")
+    assert "已派 1 / 需 2 人" in page.locator(".meta").inner_text()

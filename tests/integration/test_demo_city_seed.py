@@ -6,11 +6,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from cli.demo_city import CommunitySize, generate
-from cli.demo_work import CATEGORIES, JOURNEYS, ORGANISATIONS, TICKETS_IN_ALL, Cast, seed_work
+from cli.demo_work import CATEGORIES, JOURNEYS, ORGANISATIONS, TEAMS, TICKETS_IN_ALL, Cast, seed_work
 from cli.seed import seed_demo
 from services.residents.schemas import PUBLIC_TAGS, SENSITIVE_GRANT, SENSITIVE_TAGS
 from tests.support.hierarchy import GRIDS
 from tests.support.town import TICKETS
+
+VOLUNTEERS = "civicgrid.volunteers.v1.Volunteers"
 
 pytestmark = pytest.mark.integration
 SIZE = CommunitySize("测试社区", grids=1, buildings=2, households=20, people=45)
@@ -51,7 +53,8 @@ def test_the_demo_communitys_work_lands_in_every_state_and_seeding_again_changes
         tenant=tenant, role=role, scope=scope, subject=subject, grants=grants))
     node, _ = seed_demo(operator, SIZE, with_sensitive_tags=False, log=lambda line: None)
     assert seed_work(cast, node, log=lambda line: None) == {
-        "organisations": 5, "grid_workers": 1, "categories": len(CATEGORIES), "tickets": TICKETS_IN_ALL}
+        "organisations": 5, "grid_workers": 1, "categories": len(CATEGORIES), "tickets": TICKETS_IN_ALL,
+        "teams": len(TEAMS)}
 
     def states():
         tickets = operator.call(f"{TICKETS}/ListTickets", {"queue": "SCOPE", "page_size": 100})["tickets"]
@@ -69,5 +72,12 @@ def test_the_demo_communitys_work_lands_in_every_state_and_seeding_again_changes
     organisations = operator.call(f"{GRIDS}/ListOrganisations", {"node_id": node["id"]})["organisations"]
     assert sorted(o["display_name"] for o in organisations) == sorted(name for _, name, _ in ORGANISATIONS)
 
+    def hours():
+        return operator.call(f"{VOLUNTEERS}/SummarizeHours", {
+            "group_by": "BY_TEAM", "start_date": (now - timedelta(days=30)).date().isoformat(),
+            "end_date": now.date().isoformat()})["totals"]
+    assert sorted(total["display_name"] for total in hours()) == sorted(team[0] for team in TEAMS)
+
     seed_work(cast, node, log=lambda line: None)
     assert states() == (counts, versions)
+    assert [total["hours"] for total in hours()] == [6.0] * len(TEAMS)
