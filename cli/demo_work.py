@@ -130,7 +130,7 @@ def seed_tickets(cast, create, community_node, grids, workers, categories):
     draw = random.Random(SEED)
     flats_by_grid = {grid["id"]: flats_below(cast.operator, grid["id"]) for grid in grids}
     journeys = [journey for journey, count in JOURNEYS.items() for _ in range(count)]
-    first = None
+    first_in_grid = {}
     for number, journey in enumerate(journeys):
         grid = grids[number % len(grids)]
         flat = draw.choice(flats_by_grid[grid["id"]])
@@ -145,8 +145,8 @@ def seed_tickets(cast, create, community_node, grids, workers, categories):
             worker = cast.as_person("grid_worker", (grid["id"],), workers[grid["id"]], ())
             resident = cast.as_person("resident", (), reporter, ())
             take_journey(journey, ticket, Hands(worker, handler(cast, community_node, category, worker), resident),
-                         draw, first)
-        first = first or ticket
+                         draw, first_in_grid.get(grid["id"]))
+        first_in_grid.setdefault(grid["id"], ticket)
 
 
 def flats_below(gateway, grid_id):
@@ -173,7 +173,8 @@ def handler(cast, community_node, category, worker):
 
 
 def take_journey(journey, ticket, hands, draw, first):
-    """The steps a ticket takes from SUBMITTED to where `journey` ends, each by who takes it."""
+    """The steps a ticket takes from SUBMITTED to where `journey` ends, each by who takes it
+    (`first`: an earlier ticket of the same grid, which a duplicate repeats)."""
     def act(method, body=None, by=hands.worker):
         by.call(f"{TICKETS}/{method}", {"id": ticket["id"], **(body or {})})
     if journey == "submitted":

@@ -250,7 +250,7 @@ class ResidentsService(base.CivicService):
         vulnerable members (elderly, living alone, disabled) first, then the longest unvisited."""
         households = self.store.households_unvisited_since(
             caller.scoped({"path": command.node_id}), unvisited_cutoff(command.days))
-        vulnerable = self.store.vulnerable_members(caller.tenant, [h["_id"] for h in households],
+        vulnerable = self.store.vulnerable_members(caller.tenant, command.node_id, [h["_id"] for h in households],
                                                    schemas.VULNERABLE_TAGS, schemas.DEPARTED)
         return {"households": ranked_unvisited(households, vulnerable, command.limit)}
 
