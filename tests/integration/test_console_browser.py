@@ -3,18 +3,16 @@ platform: each role signs in, walks its pages and acts on a ticket, and sees onl
 Screenshots of the main pages go to docs/console/ for the README."""
 import csv
 import io
-import os
 import re
-import time
 from pathlib import Path
 
 import pytest
-import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from cli.demo_city import SMALL
 from cli.demo_work import TEAMS, seed_teams
 from cli.seed import seed_demo
+from tests.support.console import headless_chromium, wait_until_answering
 from tests.support.hierarchy import GRIDS
 from tests.support.town import PROMISES, TICKETS
 
@@ -43,29 +41,14 @@ def community(platform):
             "request_id": f"console-{grid['id']}", "kind": "REQUEST", "channel": "HOTLINE",
             "category_id": category["id"], "node_id": flat["id"], "description": f"{building['display_name']}暖气片冰凉"})
     seed_teams(lambda method, key, body: operator.call(method, {"request_id": f"console/{key}", **body}), operator, node)
-    wait_for_console(platform.console_url)
+    wait_until_answering(platform.console_url)
     return {"node": node, "grids": grids, "tickets": tickets, "operator": operator}
-
-
-def wait_for_console(url, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"the console at {url} did not answer in {timeout}s")
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium"),
-                                              args=["--no-sandbox"])
+    with headless_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 def signed_in(browser, platform, persona):

@@ -5,13 +5,13 @@ OpenID Connect provider, and the gateway accepts the provider's tokens by the ke
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.conftest import ROOT, free_port
+from tests.support.console import headless_chromium, wait_until_answering
 from tests.support.hierarchy import build_hierarchy
 from tests.support.identity_provider import IdentityProvider
 
@@ -48,7 +48,7 @@ def signed_by_provider(platform, city):
                  "CONSOLE_OIDC_CLIENT_SECRET": provider.client_secret})
         url = f"http://127.0.0.1:{console_port}"
         try:
-            wait_until_ready(url)
+            wait_until_answering(url, "/ready")
             yield url
         finally:
             for process in (console, gateway):
@@ -56,25 +56,10 @@ def signed_by_provider(platform, city):
                 process.wait(timeout=20)
 
 
-def wait_until_ready(url, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/ready", timeout=3).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"the console at {url} was not ready in {timeout}s")
-
-
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium"),
-                                              args=["--no-sandbox"])
+    with headless_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 def sign_in_at_the_provider(browser, console, login):
