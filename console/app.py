@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from console import metrics, oidc, presenting, signin
 from console.gateway_client import GatewayClient, Refused
 from console.naming import Names
-from console.tree import children, each, nodes_of_kind
+from console.tree import children, each, nodes_of_kind, post_holders
 
 LOCALES = ("zh_CN", "en")
 FIGURES_DAYS = 30
@@ -30,6 +30,8 @@ HOURS_SHOWN = 10
 RANKED_SHOWN = 10
 EXPORT_PAGE = 500
 CARE_DAYS = 30
+# Households a party member visits a month (field reports: three).
+VISIT_QUOTA = 3
 CARE_LIST_LENGTH = 100
 CSV_HEADINGS = {"name": _l("Name"), "gender": _l("Gender"), "age": _l("Age"), "address": _l("Address"),
                 "phone": _l("Phone"), "tags": _l("Tags")}
@@ -236,6 +238,21 @@ def pages(settings, gateway, provider):
         return render_template("care.html", node=call("grids", "GetNode", "GetNodeRequest", id=node_id), days=days,
                                rows=[presenting.care_row(household, known) for household in answer["households"]],
                                today=datetime.now(ZoneInfo(zone)).date().isoformat())
+
+    @blueprint.get("/nodes/<node_id>/visit-quotas")
+    @signed_in
+    def visit_quotas(node_id):
+        """This month's home visits per visitor against a quota; the holders of the posts below the
+        place are listed even if they visited nobody, by name."""
+        quota = request.args.get("quota", VISIT_QUOTA, type=int)
+        start, end = presenting.this_month(datetime.now(ZoneInfo(zone)).date())
+        holders = post_holders(gateway, g.token, node_id)
+        names_of = {holder["subject"]: holder.get("display_name", "") for holder in holders.values()}
+        report = call("residents", "VisitQuotaReport", "VisitQuotaReportRequest", node_id=node_id,
+                      period_start=start.isoformat(), period_end=end.isoformat(), quota=quota,
+                      visitors=sorted(names_of))
+        return render_template("visit_quotas.html", node=call("grids", "GetNode", "GetNodeRequest", id=node_id),
+                               rows=report["visitors"], names_of=names_of, quota=quota, start=start, end=end)
 
     @blueprint.post("/households/<household_id>/visits")
     @signed_in

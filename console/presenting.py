@@ -1,6 +1,6 @@
 """How the gateway's answers read on a page: local times, durations, overdue marks, occupancy
 colours, figures as numbers with labels. Pure functions, tested without a browser or a gateway."""
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -165,6 +165,13 @@ def age_on(birth_date, today):
         return None
     born = date.fromisoformat(birth_date)
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def this_month(today):
+    """The first and last day of `today`'s month."""
+    first = today.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
 
 
 def resident_row(resident, names, today):

@@ -5,14 +5,13 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from console.tree import children, nodes_of_kind
+from console.tree import children, nodes_of_kind, post_holders
 from gateway.auth import mint
 
 TOKEN_SECONDS = 8 * 3600
 DIRECTORY_SUBJECT = "console-directory"
 GRIDS_OFFERED = 4
 RESIDENTS_OFFERED = 3
-STAFF_POSTS = ("COMMUNITY_STAFF", "GRID_WORKER")
 
 
 @dataclass(frozen=True)
@@ -63,13 +62,6 @@ def bind_account(gateway, settings, persona):
     directory = mint(settings.jwt_secret, DIRECTORY_SUBJECT, settings.tenant, "city_operator", ("*",))
     gateway.call(directory, "residents", "BindResidentAccount", "BindResidentAccountRequest",
                  resident_id=persona.subject, subject=persona.subject)
-
-
-def post_holders(gateway, token, community_id):
-    """{node id: holder} of the staff posts at a community and below it."""
-    posts = gateway.call(token, "grids", "ListPosts", "ListPostsRequest", node_id=community_id,
-                         include_descendants=True, page_size=500)["posts"]
-    return {post["node_id"]: post["holder"] for post in posts if post["kind"] in STAFF_POSTS}
 
 
 def staff_persona(key, title, role, node, holders):

@@ -2,6 +2,7 @@
 from concurrent.futures import ThreadPoolExecutor
 
 ABOVE_COMMUNITIES = ("CITY", "STREET", "DISTRICT")
+STAFF_POSTS = ("COMMUNITY_STAFF", "GRID_WORKER")
 # Figures of the nodes on one page are asked for at once: a city of 15 communities is 30 calls.
 CALLS_AT_ONCE = 8
 _calls = ThreadPoolExecutor(max_workers=CALLS_AT_ONCE, thread_name_prefix="gateway-call")
@@ -25,3 +26,10 @@ def nodes_of_kind(gateway, token, kind):
 def each(function, items):
     """`function` of every item, called at once, in the items' order."""
     return list(_calls.map(function, items))
+
+
+def post_holders(gateway, token, node_id):
+    """{node id: holder} of the staff posts at a node and below it."""
+    posts = gateway.call(token, "grids", "ListPosts", "ListPostsRequest", node_id=node_id,
+                         include_descendants=True, page_size=500)["posts"]
+    return {post["node_id"]: post["holder"] for post in posts if post["kind"] in STAFF_POSTS}

@@ -231,3 +231,11 @@ def test_the_volunteers_board_ranks_people_with_reasons_and_dispatches_them(brow
     page.click("[data-test=dispatch]")
     expect(page.locator("h1 small")).to_have_text("已派出")
     assert "已派 1 / 需 2 人" in page.locator(".meta").inner_text()
+
+
+def test_visit_quotas_name_each_post_holder_and_who_is_behind(browser, platform, community):
+    page = signed_in(browser, platform, "city_operator")
+    page.goto(f"{platform.console_url}/nodes/{community['node']['id']}/visit-quotas?quota=3")
+    rows = page.locator("[data-test=visitor]")
+    expect(rows).to_have_count(1)  # the one post holder, who logged one visit in the care test above
+    assert rows.first.inner_text().split() == ["王芳", "1", "3", "未完成"]

@@ -278,7 +278,7 @@ def test_visits_unvisited_report_and_quota(platform, community, tap):
         ("member-2", 0, True), ("member-1", 1, True)]
 
     future = rpc_error(lambda: operator.call(f"{RESIDENTS}/LogVisit", {
-        "household_id": household["id"], "visit_date": (today + timedelta(days=1)).isoformat()}))
+        "household_id": household["id"], "visit_date": (today + timedelta(days=2)).isoformat()}))
     assert future.code() == grpc.StatusCode.INVALID_ARGUMENT and "visit_date" in field_violations(future)
     assert platform.database("residents").visits.count_documents({"tenant": tenant}) == 2
     events = tap.drain(tenant, {"civicgrid.residents.visit.logged.v1": 2})

@@ -1,5 +1,5 @@
 """How the console words what the gateway answers: pinned without a browser or a gateway."""
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 from flask import Flask
@@ -94,3 +94,8 @@ def test_staff_are_offered_the_next_step_and_others_none():
     assert presenting.actions_for("community_staff", {"state": "IN_PROGRESS"}) == ("resolve",)
     assert presenting.actions_for("grid_worker", {"state": "CLOSED"}) == ()
     assert presenting.actions_for("resident", {"state": "SUBMITTED"}) == ()
+
+
+def test_this_month_runs_from_its_first_to_its_last_day():
+    assert presenting.this_month(date(2026, 2, 14)) == (date(2026, 2, 1), date(2026, 2, 28))
+    assert presenting.this_month(date(2026, 12, 31)) == (date(2026, 12, 1), date(2026, 12, 31))

@@ -30,7 +30,7 @@ def test_without_a_building_map_the_building_column_holds_node_ids(tmp_path):
 @pytest.mark.parametrize("text, encoding, message", [
     ("building,flat,household\nb,1,h\n", "utf-8", r"missing columns \['name'\]"),
     ("building,flat,household,name,colour\nb,1,h,n,red\n", "utf-8", r"unknown columns \['colour'\]"),
-    (HEADER + "b,1,1,101,王家,王,\n", "gbk", "row 2 is not UTF-8"),
+    (HEADER + "b,1,1,101,王家,王,\n", "utf-16", "row 1 is not UTF-8 nor GB18030"),
 ])
 def test_files_that_cannot_be_imported(tmp_path, text, encoding, message):
     with pytest.raises(ImportFileError, match=message):

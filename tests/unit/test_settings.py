@@ -22,7 +22,8 @@ DEFAULTS = [
     (PiiSettings, {"pii_key": ""}),
     (GatewaySettings, {"port": 50051, "metrics_port": 9100, "workers": 32,
                        "amqp_uri": "amqp://guest:guest@127.0.0.1:5672/", "jwt_secret": None,
-                       "jwt_public_key_file": None, "log_level": "INFO"}),
+                       "jwt_public_key_file": None, "jwt_jwks_url": None, "jwt_issuer": None,
+                       "jwt_audience": None, "log_level": "INFO"}),
     (CliSettings, {"amqp_uri": "amqp://guest:guest@127.0.0.1:5672/", "jwt_secret": ""}),
 ]
 VARIABLES = [
