@@ -245,7 +245,8 @@ def pages(settings, gateway, provider):
         """This month's home visits per visitor against a quota; the holders of the posts below the
         place are listed even if they visited nobody, by name."""
         quota = request.args.get("quota", VISIT_QUOTA, type=int)
-        start, end = presenting.this_month(datetime.now(ZoneInfo(zone)).date())
+        today = datetime.now(ZoneInfo(zone)).date()
+        start, end = presenting.this_month(today)[0], today  # the service counts no day yet to come
         holders = post_holders(gateway, g.token, node_id)
         names_of = {holder["subject"]: holder.get("display_name", "") for holder in holders.values()}
         report = call("residents", "VisitQuotaReport", "VisitQuotaReportRequest", node_id=node_id,
