@@ -1,0 +1,141 @@
+"""The ticket queue, a ticket and the steps taken on it, and a new ticket on behalf of a resident."""
+
+import uuid
+
+from flask import abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from console import presenting, web
+from console.tree import children, each, nodes_of_kind
+from console.web import blueprint
+
+QUEUE_PAGE = 50
+QUEUES = ("MINE", "SCOPE")
+
+
+@blueprint.get("/tickets")
+@web.signed_in
+def queue():
+    chosen = request.args.get("queue") or ("SCOPE" if g.role in presenting.STAFF_ROLES else "MINE")
+    if chosen not in QUEUES:
+        abort(400, _("Unknown queue."))
+    states = [state for state in request.args.getlist("state") if state in presenting.STATE_NAMES]
+    answer = web.call(
+        "tickets",
+        "ListTickets",
+        "ListTicketsRequest",
+        queue=chosen,
+        states=states,
+        page_size=QUEUE_PAGE,
+        page_token=request.args.get("page", ""),
+    )
+    known = web.names()
+    rows = [presenting.ticket_row(ticket, known, web.zone()) for ticket in answer["tickets"]]
+    template = "queue_rows.html" if request.headers.get("HX-Request") else "queue.html"
+    return render_template(
+        template,
+        rows=rows,
+        queue=chosen,
+        queues=QUEUES,
+        states=states,
+        staff_roles=presenting.STAFF_ROLES,
+        state_names=presenting.STATE_NAMES,
+        next_page=answer["next_page_token"],
+    )
+
+
+@blueprint.get("/tickets/new")
+@web.signed_in
+def new_ticket():
+    if g.role not in presenting.STAFF_ROLES:
+        abort(403)
+    categories = web.call("tickets", "ListCategories", "ListCategoriesRequest", page_size=500)["categories"]
+    return render_template(
+        "new_ticket.html",
+        buildings=buildings_in_scope(),
+        categories=categories,
+        channels=presenting.CHANNEL_NAMES,
+        priorities=presenting.PRIORITY_NAMES,
+        request_id=uuid.uuid4().hex,
+    )
+
+
+def buildings_in_scope():
+    """(grid name, buildings) for every grid the person may see."""
+    gateway, token = web.gateway(), g.token  # the calls run on other threads, outside the request
+    grids = nodes_of_kind(gateway, token, "GRID")
+    return [
+        (grid["display_name"], buildings)
+        for grid, buildings in zip(grids, each(lambda grid: children(gateway, token, grid["id"]), grids))
+        if buildings
+    ]
+
+
+@blueprint.get("/flat-options")
+@web.signed_in
+def flat_options():
+    building_id = request.args.get("building_id", "")
+    labels = web.names().flats_of(building_id) if building_id else {}
+    return render_template("flat_options.html", flats=sorted(labels.items(), key=lambda item: item[1]))
+
+
+@blueprint.post("/tickets")
+@web.signed_in
+def create_ticket():
+    form = request.form
+    ticket = web.call(
+        "tickets",
+        "CreateTicket",
+        "CreateTicketRequest",
+        request_id=form.get("request_id", ""),
+        kind="REQUEST",
+        channel=form.get("channel", ""),
+        category_id=form.get("category_id", ""),
+        node_id=form.get("flat_id") or form.get("building_id", ""),
+        priority=form.get("priority") or "PRIORITY_UNSPECIFIED",
+        description=form.get("description", ""),
+    )
+    return redirect(url_for("console.ticket_page", ticket_id=ticket["id"]))
+
+
+@blueprint.get("/tickets/<ticket_id>")
+@web.signed_in
+def ticket_page(ticket_id):
+    ticket = web.call("tickets", "GetTicket", "GetTicketRequest", id=ticket_id)
+    known = web.names()
+    return render_template(
+        "ticket.html",
+        ticket=ticket,
+        row=presenting.ticket_row(ticket, known, web.zone()),
+        timeline=presenting.timeline_rows(ticket.get("timeline", []), web.zone()),
+        crumbs=known.path(ticket.get("path", [])),
+        actions=presenting.actions_for(g.role, ticket),
+    )
+
+
+@blueprint.post("/tickets/<ticket_id>/<action>")
+@web.signed_in
+def act(ticket_id, action):
+    if action not in ACTIONS:
+        abort(404)
+    method, request_type, fields = ACTIONS[action](request.form)
+    web.call("tickets", method, request_type, id=ticket_id, **fields)
+    return redirect(url_for("console.ticket_page", ticket_id=ticket_id))
+
+
+# A form's fields as the tickets service takes them, per action the console offers.
+ACTIONS = {
+    "triage": lambda form: (
+        "TriageTicket",
+        "TriageTicketRequest",
+        {"decision": "ACCEPT", "note": form.get("note", "")},
+    ),
+    "assign": lambda form: ("AssignTicket", "AssignTicketRequest", {"note": form.get("note", "")}),
+    "start": lambda form: ("StartTicket", "StartTicketRequest", {"note": form.get("note", "")}),
+    "resolve": lambda form: ("ResolveTicket", "ResolveTicketRequest", {"resolution": form.get("resolution", "")}),
+    "feedback": lambda form: (
+        "SubmitTicketFeedback",
+        "SubmitTicketFeedbackRequest",
+        {"satisfaction": form.get("satisfaction", 0, type=int), "comment": form.get("comment", "")},
+    ),
+}

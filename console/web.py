@@ -1,0 +1,61 @@
+"""What every page shares: the one blueprint the pages register on, the signed-in person, and
+calls to the gateway as that person (the app keeps the gateway client, the settings and the
+identity provider in `app.extensions["console"]`)."""
+
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import Blueprint, current_app, g, redirect, session, url_for
+
+from console.naming import Names
+
+blueprint = Blueprint("console", __name__)
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: object
+    gateway: object
+    provider: object
+
+
+def context():
+    return current_app.extensions["console"]
+
+
+def settings():
+    return context().settings
+
+
+def gateway():
+    return context().gateway
+
+
+def provider():
+    return context().provider
+
+
+def zone():
+    return settings().time_zone
+
+
+def signed_in(view):
+    """The page for signed-in people only; the others go to the sign-in."""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if "token" not in session:
+            return redirect(url_for("console.signin_page"))
+        g.token, g.role, g.who = session["token"], session["role"], session["who"]
+        return view(*args, **kwargs)
+
+    return checked
+
+
+def call(service, method, request_type, **fields):
+    """`service`.`method` at the gateway, as the signed-in person."""
+    return gateway().call(g.token, service, method, request_type, **fields)
+
+
+def names():
+    return Names(gateway(), g.token, settings().tenant)
