@@ -30,9 +30,16 @@ def port_free(port):
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+# Private servers take ports below the kernel's ephemeral range (32768 up): the platform's own
+# processes are given ephemeral ports, and a broker whose management port landed there collided
+# with a service's metrics port the platform had picked before the broker listened on it.
+EPHEMERAL_PORTS_START = 32768
+
+
 def free_port(*offsets, start=20000):
-    """A port free together with port + each offset (RabbitMQ also takes +10000 and +20000)."""
-    for port in range(start, start + 5000, 7):
+    """A port free together with port + each offset (RabbitMQ also takes +10000 and +20000), all
+    of them below the ephemeral range."""
+    for port in range(start, EPHEMERAL_PORTS_START - max(offsets, default=0), 7):
         if all(port_free(port + offset) for offset in (0, *offsets)):
             return port
     raise RuntimeError("no free port")
@@ -93,7 +100,7 @@ class PrivateBroker(PrivateServer):
     kind = "rabbitmq"
 
     def __init__(self):
-        self.port = free_port(10000, 20000)
+        self.port = free_port(10000, 20000, start=10000)
         super().__init__({"CIVICGRID_AMQP_PORT": str(self.port), "CIVICGRID_AMQP_MGMT_PORT": str(self.port + 10000)})
 
     @property
@@ -117,7 +124,7 @@ class PrivateStore(PrivateServer):
     kind = "mongo"
 
     def __init__(self):
-        self.port = free_port(start=28000)
+        self.port = free_port(start=24000)
         super().__init__({"CIVICGRID_MONGO_PORT": str(self.port)})
 
     def pid(self):
