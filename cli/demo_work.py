@@ -13,6 +13,8 @@ import random
 
 from faker import Faker
 
+from cli.seed import creator
+
 SEED = 20241201
 GRIDS, TICKETS = "civicgrid.grids.v1.Grids", "civicgrid.tickets.v1.Tickets"
 VOLUNTEERS = "civicgrid.volunteers.v1.Volunteers"
@@ -72,7 +74,7 @@ class Cast:
 
 def seed_work(cast, community_node, log=print):
     """Organisations, posts, categories and the demo tickets of the community; returns counts."""
-    create = lambda method, key, body: cast.operator.call(method, {"request_id": f"demo-work/{key}", **body})  # noqa: E731
+    create = creator(cast.operator, "demo-work")
     organisations = seed_organisations(create, community_node)
     grids = cast.operator.call(f"{GRIDS}/ListNodes", {"parent_id": community_node["id"], "page_size": 100})["nodes"]
     workers = seed_posts(create, community_node, grids)

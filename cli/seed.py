@@ -30,10 +30,11 @@ def seed_demo(gateway, size=REAL, with_sensitive_tags=False, progress=None, log=
     return community_node, report
 
 
-def creator(gateway):
-    """A create call with a request id fixed by `key`, so a repeat returns the first result."""
+def creator(gateway, prefix="demo-city"):
+    """A create call with a request id fixed by `key` (under `prefix`), so a repeat returns the
+    first result."""
     def create(method, key, body):
-        return gateway.call(method, {"request_id": f"demo-city/{key}", **body})
+        return gateway.call(method, {"request_id": f"{prefix}/{key}", **body})
     return create
 
 

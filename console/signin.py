@@ -27,7 +27,7 @@ class Persona:
 def personas(gateway, settings):
     """Who one may sign in as: the holders of the staff posts of each community (or a stand-in
     where a post is empty), found as the whole-tenant operator."""
-    directory = mint(settings.jwt_secret, DIRECTORY_SUBJECT, settings.tenant, "city_operator", ("*",))
+    directory = directory_token(settings)
     found = [Persona("operator", _("City operator (whole city)"), "city_operator", ("*",), "demo-operator")]
     communities = nodes_of_kind(gateway, directory, "COMMUNITY")
     for community in communities:
@@ -59,8 +59,7 @@ def resident_personas(gateway, token, community):
 def bind_account(gateway, settings, persona):
     """Ties a demo resident's sign-in to them in the registry, as staff would, so that their
     household claim holds."""
-    directory = mint(settings.jwt_secret, DIRECTORY_SUBJECT, settings.tenant, "city_operator", ("*",))
-    gateway.call(directory, "residents", "BindResidentAccount", "BindResidentAccountRequest",
+    gateway.call(directory_token(settings), "residents", "BindResidentAccount", "BindResidentAccountRequest",
                  resident_id=persona.subject, subject=persona.subject)
 
 
@@ -69,6 +68,11 @@ def staff_persona(key, title, role, node, holders):
     label = " · ".join(filter(None, (holder.get("display_name"), str(title), node["display_name"])))
     return Persona(f"{key}-{node['id']}", label, role, (node["id"],),
                    holder.get("subject") or f"demo-{key}-{node['id'][:8]}")
+
+
+def directory_token(settings):
+    """The whole-tenant operator the sign-in page finds people and binds residents as."""
+    return mint(settings.jwt_secret, DIRECTORY_SUBJECT, settings.tenant, "city_operator", ("*",))
 
 
 def token_for(persona, settings):

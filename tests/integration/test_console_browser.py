@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from cli.demo_city import SMALL
 from cli.demo_work import TEAMS, seed_teams
-from cli.seed import seed_demo
+from cli.seed import creator, seed_demo
 from tests.support.console import headless_chromium, wait_until_answering
 from tests.support.hierarchy import GRIDS
 from tests.support.town import PROMISES, TICKETS
@@ -40,7 +40,7 @@ def community(platform):
         tickets[grid["id"]] = operator.call(f"{TICKETS}/CreateTicket", {
             "request_id": f"console-{grid['id']}", "kind": "REQUEST", "channel": "HOTLINE",
             "category_id": category["id"], "node_id": flat["id"], "description": f"{building['display_name']}暖气片冰凉"})
-    seed_teams(lambda method, key, body: operator.call(method, {"request_id": f"console/{key}", **body}), operator, node)
+    seed_teams(creator(operator, "console"), operator, node)
     wait_until_answering(platform.console_url)
     return {"node": node, "grids": grids, "tickets": tickets, "operator": operator}
 
