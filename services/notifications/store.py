@@ -10,7 +10,7 @@ from services.ferretdb import DUPLICATE_KEY
 from services.notifications.event_log import EventLog
 from services.notifications.inbox import message_id
 from services.settings import SubscriptionSettings
-from services.storage import KeptSizes, Listing, Records, Repository, now, read_each
+from services.storage import Listing, Records, Repository, now, read_each
 
 SUBSCRIPTIONS = SubscriptionSettings()
 # A person's messages, and those still unread, are lists (see services/storage/listings.py): a
@@ -61,7 +61,6 @@ class NotificationsRepository(Repository):
         self.log = EventLog(database.event_log, database.counters)
         self.inbox = database.inbox
         self.messages = Records(database.inbox, "message", listing=INBOX)
-        self.inbox_sizes = KeptSizes()
         self.fed_subscriptions = FedSubscriptions(database.subscriptions, SUBSCRIPTIONS.fed_ttl_seconds)
         self.webhook_deliveries = database.webhook_deliveries
         self.sms_deliveries = database.sms_deliveries
@@ -113,13 +112,7 @@ class NotificationsRepository(Repository):
     def inbox_page(self, tenant, recipient, unread_only, page_size, page_token):
         facet = "unread" if unread_only else "inbox"
         query = {"tenant": tenant, "recipient": recipient}
-        size = self._inbox_size(query, facet)
-        return self.messages.listed_page(recipient, facet, size, query, page_size, page_token)
-
-    def _inbox_size(self, query, facet):
-        """About how many messages an inbox holds, estimated from a sample shard."""
-        return self.inbox_sizes.of((query["tenant"], query["recipient"], facet),
-                                   lambda: INBOX.estimated_size(self.inbox, query["recipient"], facet, query))
+        return self.messages.sampled_listed_page(recipient, facet, query, page_size, page_token)
 
     def unread_count(self, tenant, recipient):
         """Unread messages, counted up to UNREAD_COUNTED_UP_TO."""

@@ -18,7 +18,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.errors import InvalidArgument, NotFound
 from services.ferretdb import DUPLICATE_KEY, duplicate_keys_reported
 from services.queries import combined
-from services.storage.listings import LISTED_IN
+from services.storage.listings import LISTED_IN, KeptSizes
 
 OUTBOX = "outbox"
 DEFAULT_PAGE_SIZE = 50
@@ -115,6 +115,8 @@ class Records:
         self.what = what
         self.claims = claims
         self.listing = listing
+        # sizes of lists measured by `sampled_listed_page`; worker copies share them
+        self.list_sizes = KeptSizes() if listing else None
         self.writes = None
 
     def for_worker(self, writes):
@@ -243,6 +245,13 @@ class Records:
         more = len(documents) > size
         documents = documents[:size]
         return documents, encode_page_token(documents[-1]["_id"]) if more else ""
+
+    def sampled_listed_page(self, node_id, facet, query, page_size=None, page_token=None):
+        """`listed_page` of a list whose size nothing keeps: estimated from a sample of its shards,
+        once a minute (see `KeptSizes`)."""
+        size = self.list_sizes.of((node_id, facet), lambda: self.listing.estimated_size(
+            self.collection, node_id, facet, live(query)))
+        return self.listed_page(node_id, facet, size, query, page_size, page_token)
 
     def first(self, query, fields=None):
         """The first live record matching `query`, or None; `fields` as a projection."""

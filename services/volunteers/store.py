@@ -7,7 +7,7 @@ from eventlet import sleep
 from pymongo import ASCENDING
 
 from services.errors import FailedPrecondition
-from services.storage import LIVE, OUTBOX, ClaimedUpdates, Records, Repository, live
+from services.storage import LIVE, OUTBOX, ClaimedUpdates, Listing, Records, Repository, live
 
 # What ranking reads of a volunteer: enough to score, nothing more.
 RANKING_FIELDS = {"display_name": 1, "skills": 1, "certifications": 1, "availability": 1, "path": 1}
@@ -15,6 +15,12 @@ RANKING_FIELDS = {"display_name": 1, "skills": 1, "certifications": 1, "availabi
 # each other; the loser waits for the winner's write, reads the task again, checks it again and
 # retries, up to this many times (about ten seconds in all).
 WRITE_ATTEMPTS = 20
+# Volunteers (by skill too) and tasks below a node are lists (services/storage/listings.py): a
+# page of a city's 1,500 volunteers reads a few shards instead of decoding and sorting them all.
+VOLUNTEER_LISTS = Listing(
+    lambda volunteer: {"volunteers"} | {skill_list(skill["name"]) for skill in volunteer.get("skills", [])},
+    depends_on=("skills",))
+TASK_LISTS = Listing(lambda task: {"tasks"}, depends_on=())
 WRITE_BACKOFF_SECONDS = 0.05
 
 
@@ -23,9 +29,10 @@ class VolunteersRepository(Repository):
 
     def __init__(self, database):
         super().__init__(database)
-        self.volunteers = Records(database.volunteers, "volunteer")
+        self.volunteers = Records(database.volunteers, "volunteer", listing=VOLUNTEER_LISTS)
         self.teams = Records(database.teams, "team")
-        self.tasks = Records(database.tasks, "task", claims=ClaimedUpdates(database.tasks, database.task_claims))
+        self.tasks = Records(database.tasks, "task", claims=ClaimedUpdates(database.tasks, database.task_claims),
+                             listing=TASK_LISTS)
         self.shifts = Records(database.shifts, "shift", claims=ClaimedUpdates(database.shifts, database.shift_claims))
         self.rotations = Records(database.rotations, "rotation")
         self.activities = Records(database.activities, "activity")
@@ -52,6 +59,15 @@ class VolunteersRepository(Repository):
             [("tenant", ASCENDING), ("volunteer_id", ASCENDING), ("start_time", ASCENDING)], name="volunteer_shifts")
         self.shifts.collection.create_index(
             [("tenant", ASCENDING), ("end_time", ASCENDING)], name="shifts_by_end")
+        self.shifts.collection.create_index([("tenant", ASCENDING), ("task_id", ASCENDING)], name="shifts_of_task")
+
+    def volunteers_page(self, node_id, skill, query, page_size, page_token):
+        """A page of the volunteers below a node (with a skill, if given) that match `query`."""
+        return self.volunteers.sampled_listed_page(
+            node_id, skill_list(skill) if skill else "volunteers", query, page_size, page_token)
+
+    def tasks_page(self, node_id, query, page_size, page_token):
+        return self.tasks.sampled_listed_page(node_id, "tasks", query, page_size, page_token)
 
     def write_task(self, task, operation, events):
         """Applies `operation` with its events if the task is still at the version it was read at;
@@ -174,6 +190,13 @@ class VolunteersRepository(Repository):
     def shifts_of_task(self, tenant, task_id):
         return {s["volunteer_id"]: s for s in self.shifts.collection.find({"tenant": tenant, "task_id": task_id})}
 
+    def shifts_of_tasks(self, tenant, task_ids):
+        """{task id: {volunteer id: shift}} of these tasks."""
+        by_task = {}
+        for shift in self.shifts.collection.find({"tenant": tenant, "task_id": {"$in": list(task_ids)}}):
+            by_task.setdefault(shift["task_id"], {})[shift["volunteer_id"]] = shift
+        return by_task
+
     def closed_shifts(self, query, start, end):
         """Shifts that ended in [start, end) and match `query`."""
         return list(self.shifts.collection.find(
@@ -185,3 +208,7 @@ class VolunteersRepository(Repository):
         return list(self.tasks.collection.find(
             {"state": "PUBLISHED", "offer_deadline": {"$lte": moment}, "unfilled_raised": {"$ne": True}, **LIVE}
         ).limit(limit))
+
+
+def skill_list(name):
+    return f"skill:{name}"

@@ -62,6 +62,44 @@ def test_volunteer_profile_and_teams(world):
         f"{VOLUNTEERS}/GetVolunteer", {"id": zhao["id"]})).code() == grpc.StatusCode.NOT_FOUND
 
 
+def every_page(client, method, request, key):
+    """Every record of a list, following next_page_token with pages of two."""
+    seen, token = [], ""
+    while True:
+        answer = client.call(f"{VOLUNTEERS}/{method}", {**request, "page_size": 2, "page_token": token})
+        seen += [record["id"] for record in answer[key]]
+        token = answer.get("next_page_token", "")
+        if not token:
+            return seen
+
+
+def test_volunteers_and_tasks_below_a_node_page_from_their_lists(world):
+    """Listed by node (and skill) from the lists they are in, in id order, following a change of
+    skills (services/volunteers/store.py)."""
+    staff, ids, unique = world["staff"], world["ids"], world["unique"]
+    homes = {"Li": ids["BUILDING"], "Wang": ids["OTHER_BUILDING"], "Zhao": ids["OTHER_GRID"], "Sun": ids["BUILDING"]}
+    people = {name: volunteer(staff, unique, name, home, skills=[("first_aid" if name != "Wang" else "cooking", 3)])
+              for name, home in homes.items()}
+    by_name = {name: person["id"] for name, person in people.items()}
+
+    assert every_page(staff, "ListVolunteers", {"node_id": ids["COMMUNITY"]}, "volunteers") == sorted(by_name.values())
+    assert every_page(staff, "ListVolunteers", {"node_id": ids["GRID"]}, "volunteers") == sorted(
+        by_name[name] for name in ("Li", "Wang", "Sun"))
+    assert every_page(staff, "ListVolunteers", {"node_id": ids["COMMUNITY"], "skill": "first_aid"},
+                      "volunteers") == sorted(by_name[name] for name in ("Li", "Zhao", "Sun"))
+
+    staff.call(f"{VOLUNTEERS}/UpdateVolunteer", {
+        "volunteer": {"id": by_name["Li"], "skills": [{"name": "cooking", "level": 2}]}, "update_mask": "skills"})
+    assert every_page(staff, "ListVolunteers", {"node_id": ids["CITY"], "skill": "cooking"},
+                      "volunteers") == sorted([by_name["Li"], by_name["Wang"]])
+
+    start = datetime.now(timezone.utc) + timedelta(days=3)
+    made = {node: task(staff, ids[node], start)["id"] for node in ("BUILDING", "OTHER_GRID", "GRID")}
+    assert every_page(staff, "ListTasks", {"node_id": ids["COMMUNITY"]}, "tasks") == sorted(made.values())
+    assert every_page(staff, "ListTasks", {"node_id": ids["GRID"]}, "tasks") == sorted(
+        [made["BUILDING"], made["GRID"]])
+
+
 @pytest.mark.parametrize("change, code", [
     ({"skills": [{"name": "first_aid", "level": 6}]}, grpc.StatusCode.INVALID_ARGUMENT),
     ({"availability": [{"weekday": "MONDAY", "start": "12:00", "end": "08:00"}]},
