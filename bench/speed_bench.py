@@ -5,7 +5,8 @@ on the real-scale demo community and on a city of N of them, through the real ga
     .venv/bin/python bench/speed_bench.py                   # a city of 15 communities (~100,000 people)
     .venv/bin/python bench/speed_bench.py --quick           # a city of 2, fewer calls: a smoke run
     .venv/bin/python bench/speed_bench.py --communities 5 --keep
-    .venv/bin/python bench/speed_bench.py --reuse /tmp/speed-bench-XXXX  # measure a kept seed again
+    .venv/bin/python bench/speed_bench.py --seed-only       # seed a city of 15 and keep it, unmeasured
+    .venv/bin/python bench/speed_bench.py --reuse /tmp/speed-bench-XXXX  # measure a kept seed (again)
 
 Starts a private platform (own RabbitMQ vhost and database prefix, on the servers AMQP_URI and
 MONGO_URI name), seeds the city through the gateway (bench/seeding.py: residents, households,
@@ -72,6 +73,8 @@ def parse_args():
     parser.add_argument("--keep", action="store_true", help="leave the platform running afterwards")
     parser.add_argument("--reuse", type=Path, metavar="STATE_DIR",
                         help="measure the platform a --keep run left in STATE_DIR again, without seeding")
+    parser.add_argument("--seed-only", action="store_true",
+                        help="seed a city, keep it and stop: measure it later with --reuse")
     parser.add_argument("--settle", type=int, metavar="SECONDS", help="the longest wait for the seed's events "
                         "to be worked through before measuring (default 1800, 120 with --quick)")
     args = parser.parse_args()
@@ -83,7 +86,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    args.keep = args.keep or bool(args.reuse)
+    args.keep = args.keep or bool(args.reuse) or args.seed_only
     platform, broker, city = reused(args.reuse) if args.reuse else fresh()
     finished = False
     try:
@@ -137,6 +140,8 @@ def remove(platform, broker):
 def run(platform, args, city):
     if city is None:
         city = seed(platform, args)
+        if args.seed_only:
+            return
     args.communities = len(city.communities)
     queued = wait_until_settled(platform, args.settle)
     bench = Bench(platform, args, city)

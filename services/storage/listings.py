@@ -32,6 +32,7 @@ SIZE_KEPT_SECONDS = 60
 SIZES_KEPT = 10_000
 # Records a sampled shard must hold for its size to tell the list's.
 SAMPLE_ENOUGH = 8
+ID_ONLY = {"_id": 1}
 
 
 def list_key(node_id, facet, shard):
@@ -111,28 +112,28 @@ class Listing:
         """About how many records a list holds, for lists whose size nothing else keeps: from one
         of its 256 finer shards, or from one of its 16 when that holds too few to tell (a list of
         500 was taken for empty, and its page read all 500)."""
-        sample = len(self._shard(collection, node_id, facet, "80", query, None))
+        sample = len(self._shard(collection, node_id, facet, "80", query, None, ID_ONLY))
         if sample >= SAMPLE_ENOUGH:
             return 256 * sample
-        return 16 * len(self._shard(collection, node_id, facet, "8", query, None))
+        return 16 * len(self._shard(collection, node_id, facet, "8", query, None, ID_ONLY))
 
-    def page(self, collection, node_id, facet, size_of_list, query, page_size, after):
+    def page(self, collection, node_id, facet, size_of_list, query, page_size, after, fields=None):
         """Up to `page_size` + 1 records of (node, facet) after `after` (an `_id`, or None) that
-        also match `query`, in `_id` order."""
+        also match `query`, in `_id` order; `fields` as a projection."""
         shards = shards_of(granularity_for(size_of_list))
         start = shards.index(after[:len(shards[0])]) if after and shards[0] else 0
         per_shard = size_of_list / len(shards)
         found, position = [], start
         while position < len(shards) and len(found) <= page_size:
             batch = shards[position:position + shards_for_a_page(per_shard, page_size - len(found))]
-            read = read_each(lambda shard: self._shard(collection, node_id, facet, shard, query, after), batch)
+            read = read_each(lambda shard: self._shard(collection, node_id, facet, shard, query, after, fields), batch)
             found += [document for shard in batch for document in read[shard]]
             position += len(batch)
         return found[:page_size + 1]
 
     @staticmethod
-    def _shard(collection, node_id, facet, shard, query, after):
+    def _shard(collection, node_id, facet, shard, query, after, fields=None):
         conditions = {LISTED_IN: list_key(node_id, facet, shard)}
         if after:
             conditions["_id"] = {"$gt": after}
-        return sorted(collection.find(combined(conditions, query)), key=lambda document: document["_id"])
+        return sorted(collection.find(combined(conditions, query), fields), key=lambda document: document["_id"])

@@ -32,6 +32,11 @@ INTERNAL_FIELDS = ("_id", "tenant", "request_id", OUTBOX, OUTBOX_PENDING, IMPORT
 # Deletion first marks a record retired, with its events, in one write; the record
 # is removed once the events are out, so a crash in between loses no event.
 LIVE = {"retire_time": {"$exists": False}}
+# What a page of a list never shows: a resident's lists are over half of it, and without them the
+# store sends and the service decodes a third less (FerretDB still reads them: it projects after).
+UNSHOWN_IN_PAGES = {LISTED_IN: 0, OUTBOX: 0}
+
+
 def now():
     """Millisecond precision: what MongoDB stores, so a record reads back as it was written."""
     moment = datetime.now(timezone.utc)
@@ -230,7 +235,8 @@ class Records:
         if after:
             query = combined(query, {"_id": {"$gt": after}})
         query = live(query)
-        documents = list(self.collection.find(query).sort("_id", ASCENDING).limit(size + 1))
+        unshown = UNSHOWN_IN_PAGES if self.listing else None
+        documents = list(self.collection.find(query, unshown).sort("_id", ASCENDING).limit(size + 1))
         more = len(documents) > size
         documents = documents[:size]
         token = encode_page_token(documents[-1]["_id"]) if more else ""
@@ -241,7 +247,8 @@ class Records:
         the list's shards (see `storage.listings`); `size_of_list` is about how many it holds."""
         size = page_size_of(page_size)
         after = decode_page_token(page_token)
-        documents = self.listing.page(self.collection, node_id, facet, size_of_list, live(query), size, after)
+        documents = self.listing.page(
+            self.collection, node_id, facet, size_of_list, live(query), size, after, UNSHOWN_IN_PAGES)
         more = len(documents) > size
         documents = documents[:size]
         return documents, encode_page_token(documents[-1]["_id"]) if more else ""

@@ -33,7 +33,7 @@ class ListedRecords:
     def __init__(self, records):
         self.records, self.shards_read = records, []
 
-    def find(self, query):
+    def find(self, query, fields=None):
         self.shards_read.append(query[LISTED_IN])
         after = query.get("_id", {}).get("$gt", "")
         equal = {key: value for key, value in query.items() if key not in (LISTED_IN, "_id")}
