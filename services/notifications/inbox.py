@@ -16,8 +16,9 @@ def event_messages(event, recipients, preferences):
     data = event.get("data") or {}
     messages = []
     for recipient in recipients:
-        language = preferences.get(recipient, {}).get("language", rules.DEFAULT_LANGUAGE)
-        title, body = rules.render(event["type"], data, language)
+        chosen = preferences.get(recipient, {})
+        title, body = rules.render(event["type"], data, chosen.get("language", rules.DEFAULT_LANGUAGE),
+                                   chosen.get("time_zone") or rules.DEFAULT_TIME_ZONE)
         messages.append({
             "_id": message_id(event["id"], recipient, rules.CHANNEL_INBOX), "tenant": event["tenant"],
             "recipient": recipient, "channel": rules.CHANNEL_INBOX, "origin": event["id"],

@@ -1,6 +1,8 @@
 """What the notifications service decides from data, not code: who an event tells, in which
 words, and which fields each kind of partner may not see."""
 import string
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 CHANNEL_INBOX = "inbox"
 LANGUAGES = ("zh-CN", "en")
@@ -32,24 +34,25 @@ TELLS_LEVEL_STAFF = frozenset({
 # event type -> language -> (title, body); placeholders name fields of the event's data.
 TEMPLATES = {
     "civicgrid.tickets.ticket.assigned.v1": {
-        "zh-CN": ("新工单指派给您", "工单 {id}（{kind}，优先级 {priority}）已指派给您，请及时处理。{note}"),
-        "en": ("A ticket was assigned to you", "Ticket {id} ({kind}, priority {priority}) is yours to handle. {note}"),
+        "zh-CN": ("新工单指派给您", "「{summary}」（{kind}，{priority}优先级）已指派给您，请及时处理。{note}"),
+        "en": ("A ticket was assigned to you", "\"{summary}\" ({kind}, {priority} priority) is yours to handle. {note}"),
     },
     "civicgrid.tickets.ticket.deadline_approaching.v1": {
-        "zh-CN": ("工单即将超时", "工单 {id} 的{stage}时限为 {due_at}，请尽快处理。"),
-        "en": ("A ticket is about to miss its deadline", "Ticket {id} is due ({stage}) at {due_at}."),
+        "zh-CN": ("工单即将超时", "「{summary}」的{stage}时限为 {due_at}，请尽快处理。"),
+        "en": ("A ticket is about to miss its deadline", "\"{summary}\" is due ({stage}) at {due_at}."),
     },
     "civicgrid.tickets.ticket.deadline_missed.v1": {
-        "zh-CN": ("工单已超时", "工单 {id} 已超过{stage}时限（{due_at}），已上报至{level}。"),
-        "en": ("A ticket missed its deadline", "Ticket {id} missed its {stage} deadline ({due_at}); escalated to {level}."),
+        "zh-CN": ("工单已超时", "「{summary}」已超过{stage}时限（{due_at}），当前由{level}处理。"),
+        "en": ("A ticket missed its deadline",
+               "\"{summary}\" missed its {stage} deadline ({due_at}); it is now handled at {level} level."),
     },
     "civicgrid.tickets.ticket.escalated.v1": {
-        "zh-CN": ("工单已上报给您", "工单 {id} 已上报至{level}，请处理。"),
-        "en": ("A ticket was escalated to you", "Ticket {id} was escalated to {level}."),
+        "zh-CN": ("工单已上报给您", "「{summary}」已上报至{level}，请处理。"),
+        "en": ("A ticket was escalated to you", "\"{summary}\" was escalated to {level} level."),
     },
     "civicgrid.tickets.ticket.resolved.v1": {
-        "zh-CN": ("您的诉求已办结", "工单 {id} 已办结，请对处理结果进行评价。"),
-        "en": ("Your request was resolved", "Ticket {id} was resolved; please tell us how it went."),
+        "zh-CN": ("您的诉求已办结", "您反映的「{summary}」已办结，请对处理结果进行评价。"),
+        "en": ("Your request was resolved", "\"{summary}\" was resolved; please tell us how it went."),
     },
     "civicgrid.volunteers.task.dispatched.v1": {
         "zh-CN": ("志愿任务派单", "您被派往志愿任务「{title}」。"),
@@ -127,18 +130,57 @@ def level_posts(event):
     return LEVEL_POSTS.get((event.get("data") or {}).get("level"), ())
 
 
+# The words for the values of enum fields a message shows, by language.
+VALUE_NAMES = {
+    "zh-CN": {
+        "kind": {"REQUEST": "求助", "SUGGESTION": "建议", "DISPUTE": "纠纷", "HAZARD": "隐患"},
+        "priority": {"LOW": "低", "NORMAL": "普通", "HIGH": "高", "URGENT": "紧急"},
+        "stage": {"FIRST_RESPONSE": "首次响应", "RESOLUTION": "办结"},
+        "level": {"GRID": "网格", "COMMUNITY": "社区", "STREET": "街道"},
+    },
+    "en": {
+        "kind": {"REQUEST": "request", "SUGGESTION": "suggestion", "DISPUTE": "dispute", "HAZARD": "hazard"},
+        "priority": {"LOW": "low", "NORMAL": "normal", "HIGH": "high", "URGENT": "urgent"},
+        "stage": {"FIRST_RESPONSE": "first response", "RESOLUTION": "resolution"},
+        "level": {"GRID": "grid", "COMMUNITY": "community", "STREET": "street"},
+    },
+}
+# Fields holding an RFC 3339 time, shown in the recipient's zone.
+TIME_FIELDS = ("due_at",)
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+TIME_FORMATS = {"zh-CN": "{month}月{day}日 {clock}", "en": "{day} {month_name} {clock}"}
+
+
 class _Lenient(dict):
     def __missing__(self, key):
         return ""
 
 
-def render(event_type, data, language=DEFAULT_LANGUAGE):
-    """(title, body) of an event's message; fields the event lacks render empty."""
+def render(event_type, data, language=DEFAULT_LANGUAGE, time_zone=DEFAULT_TIME_ZONE):
+    """(title, body) of an event's message, with enum values in words and times in `time_zone`;
+    fields the event lacks render empty."""
     texts = TEMPLATES[event_type]
-    title, body = texts.get(language) or texts[DEFAULT_LANGUAGE]
-    values = _Lenient({key: value for key, value in data.items() if isinstance(value, (str, int, float))})
+    language = language if language in texts else DEFAULT_LANGUAGE
+    title, body = texts[language]
+    values = _Lenient({key: shown_value(key, value, language, time_zone)
+                       for key, value in data.items() if isinstance(value, (str, int, float))})
     formatter = string.Formatter()
     return formatter.vformat(title, (), values), formatter.vformat(body, (), values)
+
+
+def shown_value(field, value, language, time_zone):
+    if field in TIME_FIELDS and isinstance(value, str):
+        return local_time(value, language, time_zone)
+    return VALUE_NAMES[language].get(field, {}).get(value, value)
+
+
+def local_time(rfc3339, language, time_zone):
+    try:
+        moment = datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).astimezone(ZoneInfo(time_zone))
+    except (ValueError, ZoneInfoNotFoundError):
+        return rfc3339
+    return TIME_FORMATS[language].format(month=moment.month, day=moment.day, month_name=moment.strftime("%B"),
+                                         clock=moment.strftime("%H:%M"))
 
 
 def is_urgent(data):

@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from services.notifications import rules
 from services.notifications.outbound import delivered
 from services.settings import SmsProviderSettings
 from services.storage import now
@@ -63,7 +64,7 @@ def quiet_until(moment, preferences):
     start, end = preferences.get("quiet_start"), preferences.get("quiet_end")
     if not start or not end or start == end:
         return None
-    local = moment.astimezone(ZoneInfo(preferences.get("time_zone") or "Asia/Shanghai"))
+    local = moment.astimezone(ZoneInfo(preferences.get("time_zone") or rules.DEFAULT_TIME_ZONE))
     start_at, end_at = parse_clock(start), parse_clock(end)
     clock = local.time().replace(second=0, microsecond=0)
     wraps = start_at > end_at

@@ -21,6 +21,8 @@ class TicketData(EventData):
     """Who is involved and where the ticket stands after the change."""
 
     id: str
+    summary: str = Field("", description="The start of the ticket's description (at most 40 characters): what "
+                                         "a message names the ticket by.")
     kind: str = Field(description="Kind of ticket: REQUEST, SUGGESTION, DISPUTE or HAZARD.")
     category_id: str
     node_id: str = Field(description="Id of the flat or node the ticket is about.")

@@ -7,6 +7,7 @@ from services.events import envelope
 SERVICE = "tickets"
 # The actor and role of the steps the service takes by itself (deadlines, volunteer task events).
 SYSTEM = "system"
+SUMMARY_LENGTH = 40
 
 
 @dataclass
@@ -29,7 +30,8 @@ def entry(step, from_state, moment, actor, actor_role):
 def event(step, ticket, actor, previous_state, tenant):
     """The event of `step`: who is involved and where `ticket` (as it is after the change) stands."""
     data = {
-        "id": ticket["id"] if "id" in ticket else ticket["_id"], "kind": ticket["kind"],
+        "id": ticket["id"] if "id" in ticket else ticket["_id"], "summary": summary_of(ticket["description"]),
+        "kind": ticket["kind"],
         "category_id": ticket["category_id"], "node_id": ticket["node_id"], "path": ticket["path"],
         "priority": ticket["priority"], "state": step.to_state, "previous_state": previous_state,
         "level": ticket["level"], "assignee_subject": ticket["assignee_subject"],
@@ -39,3 +41,9 @@ def event(step, ticket, actor, previous_state, tenant):
         "actor": actor, "note": step.note, **step.data,
     }
     return envelope(SERVICE, step.contract.event_type, tenant, f"tickets/{data['id']}", data)
+
+
+def summary_of(description):
+    """What a message names a ticket by: its description's first line, cut to SUMMARY_LENGTH."""
+    first_line = description.strip().split("\n", 1)[0]
+    return first_line if len(first_line) <= SUMMARY_LENGTH else first_line[:SUMMARY_LENGTH - 1] + "…"

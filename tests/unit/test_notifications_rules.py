@@ -48,12 +48,21 @@ def test_every_rule_names_fields_its_contract_has_and_has_both_languages(event_t
 
 
 def test_templates_render_in_both_languages_and_tolerate_missing_fields():
-    data = {"id": "T-9", "kind": "REQUEST", "priority": "HIGH"}
+    data = {"id": "T-9", "summary": "3号楼电梯困人", "kind": "REQUEST", "priority": "HIGH"}
     zh = rules.render("civicgrid.tickets.ticket.assigned.v1", data, "zh-CN")
     en = rules.render("civicgrid.tickets.ticket.assigned.v1", data, "en")
-    assert zh[0] == "新工单指派给您" and "T-9" in zh[1]
-    assert en[0] == "A ticket was assigned to you" and "priority HIGH" in en[1]
+    assert zh == ("新工单指派给您", "「3号楼电梯困人」（求助，高优先级）已指派给您，请及时处理。")
+    assert en[0] == "A ticket was assigned to you" and "(request, high priority)" in en[1]
     assert rules.render("civicgrid.tickets.ticket.assigned.v1", data, "fr") == zh
+    assert rules.render("civicgrid.tickets.ticket.assigned.v1", {}, "zh-CN")[1].startswith("「」")
+
+
+def test_a_deadline_is_told_in_words_and_in_the_recipients_zone():
+    data = {"summary": "楼道灯不亮", "stage": "FIRST_RESPONSE", "due_at": "2026-12-02T06:30:00Z", "level": "COMMUNITY"}
+    missed = "civicgrid.tickets.ticket.deadline_missed.v1"
+    assert rules.render(missed, data)[1] == "「楼道灯不亮」已超过首次响应时限（12月2日 14:30），当前由社区处理。"
+    assert "(2 December 07:30)" in rules.render(missed, data, "en", "Europe/Berlin")[1]
+    assert "（2026-12-02T06:30:00Z）" in rules.render(missed, data, "zh-CN", "Not/AZone")[1]
 
 
 def test_urgency():

@@ -10,7 +10,7 @@ from services.errors import FailedPrecondition, InvalidArgument, NotFound, Permi
 from services.tickets import figures, lifecycle, parties, schemas, tasks, transitions
 from services.tickets.queue_index import QueueIndex, millis
 from services.tickets.service import TicketsService
-from services.tickets.timeline import SYSTEM
+from services.tickets.timeline import SUMMARY_LENGTH, SYSTEM, summary_of
 from services.validation import parse
 
 MOMENT = datetime(2026, 1, 10, 8, 0, tzinfo=timezone.utc)
@@ -269,3 +269,9 @@ def test_figures_count_the_period_under_the_node():
     assert not counted(entry(create_time=datetime(2026, 2, 1, tzinfo=timezone.utc)))
     assert figures.minutes_between(millis(MOMENT), millis(MOMENT.replace(tzinfo=None) + timedelta(minutes=90))) == 90
     assert lifecycle.queue_due(None) == lifecycle.NO_DEADLINE
+
+
+def test_a_ticket_is_named_in_messages_by_the_start_of_its_description():
+    assert summary_of("  3号楼电梯困人\n已拨打维保电话  ") == "3号楼电梯困人"
+    long = "楼" * 60
+    assert summary_of(long) == "楼" * (SUMMARY_LENGTH - 1) + "…" and len(summary_of(long)) == SUMMARY_LENGTH
