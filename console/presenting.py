@@ -34,7 +34,10 @@ ACTION_NAMES = {
     "clock_resumed": _l("Clock resumed"), "followed": _l("Followed"), "party_added": _l("Party added"),
     "deadline_approaching": _l("Deadline approaching"), "deadline_missed": _l("Deadline missed"),
     "volunteers_requested": _l("Volunteers requested"), "volunteers_dispatched": _l("Volunteers dispatched"),
+    "volunteer_checked_in": _l("Volunteer checked in"), "volunteer_checked_out": _l("Volunteer checked out"),
+    "volunteer_task_completed": _l("Volunteer task done"), "volunteer_feedback_given": _l("Volunteer rated"),
 }
+STAGE_NAMES = {"FIRST_RESPONSE": _l("first response"), "RESOLUTION": _l("resolution")}
 # What each role may do to a ticket in each state, as the tickets service allows it; the console
 # offers only these, and the gateway still decides.
 STAFF_ACTIONS = {"SUBMITTED": ("triage",), "TRIAGED": ("assign",), "ASSIGNED": ("start",),
@@ -95,7 +98,43 @@ def ticket_row(ticket, names, zone, now=None):
 def timeline_rows(entries, zone):
     return [{"time": local_time(entry.get("time"), zone),
              "action": ACTION_NAMES.get(entry.get("action"), entry.get("action")),
-             "actor": entry.get("actor", ""), "note": entry.get("note", "")} for entry in entries]
+             "actor": entry.get("actor", ""), "note": said(entry, zone)} for entry in entries]
+
+
+def said(entry, zone):
+    """What a timeline entry says: the service's own steps worded from their details in the
+    reader's language, anything else as its author wrote it."""
+    details = entry.get("details") or {}
+    wording = WORDINGS.get((entry.get("action"), details.get("reason", "")))
+    if not details or wording is None:
+        return entry.get("note", "")
+    return wording({**dict.fromkeys(DETAIL_NAMES, ""), **details, "due": local_time(details.get("due_at"), zone),
+                    "stage": STAGE_NAMES.get(details.get("stage"), ""),
+                    "level": KIND_NAMES.get(details.get("level"), ""),
+                    "priority": PRIORITY_NAMES.get(details.get("raised_priority"), ""),
+                    "tags": "、".join(str(TAG_NAMES.get(tag, tag)) for tag in details.get("raised_for", "").split(",")
+                                     if tag)})
+
+
+# Details a wording may name that an older or partial entry lacks: they read empty.
+DETAIL_NAMES = ("title", "people_needed", "people_dispatched", "dispatched", "hours", "rating", "satisfaction",
+                "comment")
+# (action, reason) -> the words of a step the service took itself, from its details.
+WORDINGS = {
+    ("created", ""): lambda d: _("Priority raised to %(priority)s for: %(tags)s", **d),
+    ("feedback_given", ""): lambda d: _("Satisfaction %(satisfaction)s/5 %(comment)s", **d).strip(),
+    ("reopened", "low_satisfaction"): lambda d: _("Low satisfaction: reopened, call the resident back"),
+    ("deadline_approaching", ""): lambda d: _("The %(stage)s is due at %(due)s", **d),
+    ("deadline_missed", ""): lambda d: _("The %(stage)s was due at %(due)s (%(level)s level)", **d),
+    ("escalated", "deadline_missed"): lambda d: _("Deadline missed: escalated to %(level)s level", **d),
+    ("volunteers_requested", ""): lambda d: _("%(title)s: %(people_needed)s people needed", **d),
+    ("volunteers_dispatched", ""): lambda d: _(
+        "%(title)s: %(dispatched)s dispatched, %(people_dispatched)s of %(people_needed)s", **d),
+    ("volunteer_checked_in", ""): lambda d: _("%(title)s: a volunteer checked in", **d),
+    ("volunteer_checked_out", ""): lambda d: _("%(title)s: a volunteer checked out after %(hours)s hours", **d),
+    ("volunteer_task_completed", ""): lambda d: _("%(title)s: done, %(hours)s hours served", **d),
+    ("volunteer_feedback_given", ""): lambda d: _("%(title)s: rated %(rating)s/5 by the person served", **d),
+}
 
 
 def actions_for(role, ticket):

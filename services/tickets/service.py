@@ -194,7 +194,8 @@ class TicketsService(base.CivicService):
         tasks.require_hands_needed(ticket)
         task = self.volunteers.create_task(caller.model_dump(), tasks.task_request(ticket, command))
         return shown(self._record_task_step(ticket["tenant"], ticket["_id"], task["id"], tasks.REQUESTED,
-                                            tasks.requested_note(task), caller.subject, caller.role))
+                                            tasks.requested_note(task), tasks.details(task), caller.subject,
+                                            caller.role))
 
     @event_handler("volunteers", "civicgrid.volunteers.task.created.v1")
     @event_handler("volunteers", "civicgrid.volunteers.task.dispatched.v1")
@@ -210,9 +211,10 @@ class TicketsService(base.CivicService):
         tenant, data = event["tenant"], event["data"]
         if self.store.has_ticket(tenant, data["ticket_id"]):
             self._record_task_step(tenant, data["ticket_id"], data["id"], tasks.STEPS[event["type"]],
-                                   tasks.note(data), SYSTEM, SYSTEM, event_id=event["id"])
+                                   tasks.note(data), tasks.details(data), SYSTEM, SYSTEM, event_id=event["id"])
 
-    def _record_task_step(self, tenant, ticket_id, task_id, action, note, actor, actor_role, event_id=None):
+    def _record_task_step(self, tenant, ticket_id, task_id, action, note, details, actor, actor_role,
+                          event_id=None):
         """Appends a volunteer task's step to the ticket's timeline through the version claim every
         transition takes, retrying when another write to the ticket won the claim (see
         `tasks.task_step` for why each step is recorded once)."""
@@ -221,7 +223,7 @@ class TicketsService(base.CivicService):
             ticket = self.store.find_ticket(tenant, ticket_id)
             if ticket is None:
                 raise parties.no_such_ticket("ticket_id")
-            step = tasks.task_step(ticket, task_id, action, note, event_id)
+            step = tasks.task_step(ticket, task_id, action, note, details, event_id)
             if step is None:
                 return ticket
             document = self._write(ticket, *step, now(), actor, actor_role)

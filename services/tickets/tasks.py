@@ -14,6 +14,8 @@ STEPS = {
     "civicgrid.volunteers.task.completed.v1": "volunteer_task_completed",
     "civicgrid.volunteers.task.feedback_given.v1": "volunteer_feedback_given",
 }
+# Fields of a task (or its event) that its steps' wording needs; never who the volunteers are.
+DETAIL_FIELDS = ("title", "people_needed", "people_dispatched", "hours", "rating")
 
 
 def require_hands_needed(ticket):
@@ -52,7 +54,15 @@ def note(data):
     return f"{data['title']}: {data['people_needed']} people"
 
 
-def task_step(ticket, task_id, action, step_note, event_id=None):
+def details(data):
+    """What a task's step tells a client to word on the ticket's timeline."""
+    told = {name: data[name] for name in DETAIL_FIELDS if name in data}
+    if "volunteer_ids" in data:
+        told["dispatched"] = len(data["volunteer_ids"])
+    return told
+
+
+def task_step(ticket, task_id, action, step_note, step_details, event_id=None):
     """The changes and step that put a task's step on the ticket, or None if it is there already:
     a task's creation is recorded once, whether the RPC or the task's created event comes first,
     and a step from an event once per event id (kept in the same write as the step)."""
@@ -64,5 +74,5 @@ def task_step(ticket, task_id, action, step_note, event_id=None):
     if event_id:
         changes["task_events_applied"] = [*applied, event_id]
     step = Step(action, contracts.TicketVolunteerTaskUpdated, ticket["state"], step_note,
-                {"task_id": task_id, "task_step": action})
+                {"task_id": task_id, "task_step": action}, details=step_details)
     return changes, [step]

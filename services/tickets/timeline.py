@@ -19,12 +19,18 @@ class Step:
     to_state: str
     note: str = ""
     data: dict = field(default_factory=dict)
+    # What the service itself says of the step (a deadline, an escalation, a volunteer task), as
+    # fields a client words in its reader's language; the note says it in English.
+    details: dict = field(default_factory=dict)
 
 
 def entry(step, from_state, moment, actor, actor_role):
     """The timeline entry of `step`; a new ticket's first one comes from no state (None)."""
-    return {"time": moment, "actor": actor, "actor_role": actor_role, "action": step.action,
-            "from_state": from_state, "to_state": step.to_state, "note": step.note}
+    written = {"time": moment, "actor": actor, "actor_role": actor_role, "action": step.action,
+               "from_state": from_state, "to_state": step.to_state, "note": step.note}
+    if step.details:
+        written["details"] = {name: str(value) for name, value in step.details.items()}
+    return written
 
 
 def event(step, ticket, actor, previous_state, tenant):

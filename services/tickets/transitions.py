@@ -27,7 +27,8 @@ def opened(caller, command, category, extra, reporter_subject, place, tags, mome
     }
     fields["involved"] = parties.involved(fields)
     note = f"priority raised to {priority} for {', '.join(raised_for)}" if raised_for else ""
-    step = Step("created", contracts.TicketCreated, "SUBMITTED", note)
+    details = {"raised_priority": priority, "raised_for": ",".join(raised_for)} if raised_for else {}
+    step = Step("created", contracts.TicketCreated, "SUBMITTED", note, details=details)
     fields["timeline"] = [timeline.entry(step, None, moment, caller.subject, caller.role)]
     return fields, timeline.event(step, fields, caller.subject, "", caller.tenant)
 
@@ -111,12 +112,14 @@ def feedback_given(ticket, command, moment):
     feedback = {"satisfaction": command.satisfaction, "comment": command.comment, "time": moment}
     steps = [Step("feedback_given", contracts.TicketFeedbackGiven, "FEEDBACK",
                   f"{command.satisfaction}/5 {command.comment}".strip(),
-                  {"satisfaction": command.satisfaction, "comment": command.comment})]
+                  {"satisfaction": command.satisfaction, "comment": command.comment},
+                  details={"satisfaction": command.satisfaction, "comment": command.comment})]
     changes = {"feedback": feedback}
     if command.satisfaction <= lifecycle.LOW_SATISFACTION:
         changes |= reopening(ticket, moment) | {"callback_requested": True}
         steps.append(Step("reopened", contracts.TicketReopened, changes["state"],
-                          "low satisfaction: reopened, call the resident back", {"callback_requested": True}))
+                          "low satisfaction: reopened, call the resident back", {"callback_requested": True},
+                          details={"reason": "low_satisfaction"}))
     return changes, steps
 
 
@@ -163,7 +166,8 @@ def approaching_deadline(ticket):
     """Announces, once, that the running stage is in the last part of its promised time."""
     clock = {**ticket["clock"], "approaching_notified": True}
     return {"clock": clock}, [Step("deadline_approaching", contracts.TicketDeadlineApproaching, ticket["state"],
-                                   f"{clock['stage']} due at {timestamp(clock['due_at'])}", deadline_data(clock))]
+                                   f"{clock['stage']} due at {timestamp(clock['due_at'])}", deadline_data(clock),
+                                   details=deadline_data(clock))]
 
 
 def missed_deadline(ticket, moment):
@@ -171,14 +175,15 @@ def missed_deadline(ticket, moment):
     clock = {**ticket["clock"], "missed_notified": True}
     steps = [Step("deadline_missed", contracts.TicketDeadlineMissed, ticket["state"],
                   f"{clock['stage']} was due at {timestamp(clock['due_at'])} at {clock['level']} level",
-                  deadline_data(clock))]
+                  deadline_data(clock), details=deadline_data(clock) | {"level": clock["level"]})]
     changes = {"clock": clock}
     if clock["level"] != lifecycle.LEVELS[-1]:
         escalated_clock = lifecycle.escalated_clock(ticket, moment)
         changes = {"clock": escalated_clock, "level": escalated_clock["level"]}
         steps.append(Step("escalated", contracts.TicketEscalated, ticket["state"],
                           f"deadline missed: escalated to {escalated_clock['level']}",
-                          {"previous_level": clock["level"]}))
+                          {"previous_level": clock["level"]},
+                          details={"reason": "deadline_missed", "level": escalated_clock["level"]}))
     return changes, steps
 
 

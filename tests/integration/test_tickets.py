@@ -329,6 +329,10 @@ def test_deadlines_are_announced_once_and_escalate_with_a_new_clock(platform, to
     shown = call(town.worker, "GetTicket", id=ticket["id"])
     assert actions(shown) == ["created", "deadline_approaching", "deadline_missed", "escalated"]
     assert shown["timeline"][-1]["actor"] == "system"
+    # Through the gateway, the service's own steps carry what a client words in its reader's language.
+    assert shown["timeline"][2]["details"] == {"stage": "FIRST_RESPONSE", "level": "GRID",
+                                               "due_at": shown["timeline"][2]["details"]["due_at"]}
+    assert shown["timeline"][3]["details"] == {"reason": "deadline_missed", "level": "COMMUNITY"}
     by_hand = call(town.worker, "EscalateTicket", id=ticket["id"], reason="needs the community")
     assert by_hand["clock"]["level"] == "STREET"
     top = rpc_error(lambda: call(town.worker, "EscalateTicket", id=ticket["id"], reason="again"))

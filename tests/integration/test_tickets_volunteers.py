@@ -71,6 +71,10 @@ def test_a_ticket_that_needs_hands_follows_its_volunteer_task_to_the_outcome(pla
     assert [e["action"] for e in task_entries if e["action"] == "volunteers_requested"] == ["volunteers_requested"]
     outcome = {e["action"]: e for e in task_entries}
     assert "rated 5/5" in outcome["volunteer_feedback_given"]["note"]
+    assert outcome["volunteer_feedback_given"]["details"]["rating"] == "5"
+    assert outcome["volunteers_requested"]["details"] | {"people_dispatched": "0"} == {
+        "title": "Carry the radiator", "people_needed": "1", "people_dispatched": "0"}
+    assert outcome["volunteers_dispatched"]["details"]["dispatched"] == "1"
     assert outcome["volunteer_task_completed"]["actor"] == "system"
     assert town.resident.call(f"{TICKETS}/GetTicket", {"id": ticket["id"]})["volunteer_task_ids"] == [task_id]
 

@@ -99,3 +99,26 @@ def test_staff_are_offered_the_next_step_and_others_none():
 def test_this_month_runs_from_its_first_to_its_last_day():
     assert presenting.this_month(date(2026, 2, 14)) == (date(2026, 2, 1), date(2026, 2, 28))
     assert presenting.this_month(date(2026, 12, 31)) == (date(2026, 12, 1), date(2026, 12, 31))
+
+
+def test_the_services_own_timeline_steps_are_worded_in_the_readers_language(locale):
+    missed = {"action": "deadline_missed", "note": "RESOLUTION was due at 2026-12-01T06:00:00Z at GRID level",
+              "details": {"stage": "RESOLUTION", "due_at": "2026-12-01T06:00:00Z", "level": "GRID"}}
+    task = {"action": "volunteers_dispatched", "note": "Carry: 2 dispatched, 2 of 3",
+            "details": {"title": "搬运", "dispatched": "2", "people_dispatched": "2", "people_needed": "3"}}
+    written_by_staff = {"action": "triaged", "note": "已电话联系居民"}
+    rows = presenting.timeline_rows([missed, task, written_by_staff], "Asia/Shanghai")
+    if locale == "zh_CN":
+        assert rows[0]["note"] == "办结已于 2026-12-01 14:00 超时（网格级）"
+        assert rows[1]["note"] == "搬运：本次派出 2 人，已派 2/3 人"
+    else:
+        assert rows[0]["note"] == "The resolution was due at 2026-12-01 14:00 (Grid level)"
+    assert rows[2]["note"] == "已电话联系居民"
+
+
+def test_a_step_missing_some_details_still_reads():
+    entry = {"action": "volunteer_checked_out", "note": "x", "details": {"title": "搬运"}}
+    app = Flask("console.app")
+    Babel(app, locale_selector=lambda: "en")
+    with app.test_request_context("/"):
+        assert presenting.said(entry, "Asia/Shanghai") == "搬运: a volunteer checked out after  hours"

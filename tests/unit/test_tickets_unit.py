@@ -250,12 +250,13 @@ def test_the_closing_reason_must_fit_the_state_closed_from():
 
 def test_a_volunteer_task_step_is_noted_once():
     opened = ticket()
-    changes, steps = tasks.task_step(opened, "task1", tasks.REQUESTED, "Carry: 2 people")
+    changes, steps = tasks.task_step(opened, "task1", tasks.REQUESTED, "Carry: 2 people",
+                                     tasks.details({"title": "Carry", "people_needed": 2}))
     assert changes == {"volunteer_task_ids": ["task1"]} and steps[0].data == {"task_id": "task1",
                                                                             "task_step": tasks.REQUESTED}
     noted = {**opened, **changes, "task_events_applied": ["e1"]}
-    assert tasks.task_step(noted, "task1", tasks.REQUESTED, "again") is None
-    assert tasks.task_step(noted, "task1", "volunteer_checked_in", "in", event_id="e1") is None
+    assert tasks.task_step(noted, "task1", tasks.REQUESTED, "again", {}) is None
+    assert tasks.task_step(noted, "task1", "volunteer_checked_in", "in", {}, event_id="e1") is None
     assert tasks.note({"title": "Carry", "volunteer_id": "v1"}) == "Carry: volunteer v1 checked in"
     assert tasks.note({"title": "Carry", "rating": 5}) == "Carry: rated 5/5 by the person served"
 
