@@ -8,6 +8,7 @@ from console.tree import each
 NAMES_KEPT = 20_000
 NAMES_KEPT_SECONDS = 300
 FLATS_PAGE = 500
+ORGANISATIONS_PAGE = 100
 _remembered = TTLCache(maxsize=NAMES_KEPT, ttl=NAMES_KEPT_SECONDS)
 
 
@@ -77,6 +78,16 @@ class Names:
         if building_id and node_id and node_id != building_id:
             return self.address(building_id, node_id)
         return self.node(node_id)
+
+    def organisations_along(self, path):
+        """{id: name} of the organisations attached at the nodes of a path that the person may read:
+        the parties a ticket there may take in."""
+        def at(node_id):
+            return self._remembered("organisations", node_id, lambda: {
+                organisation["id"]: organisation["display_name"] for organisation in self.gateway.call(
+                    self.token, "grids", "ListOrganisations", "ListOrganisationsRequest", node_id=node_id,
+                    page_size=ORGANISATIONS_PAGE)["organisations"]}) or {}
+        return {organisation_id: name for found in each(at, path) for organisation_id, name in found.items()}
 
     def path(self, path):
         """Breadcrumbs: (id, name) of each node on a path the person may read."""

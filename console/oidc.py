@@ -19,5 +19,5 @@ def signed_in_person(answer):
     claims = answer["userinfo"]
     scope = claims.get("scope")
     return {"token": answer["access_token"], "role": claims.get("role", ""),
-            "who": claims.get("name") or claims["sub"],
+            "who": claims.get("name") or claims["sub"], "subject": claims["sub"],
             "place": scope[0] if isinstance(scope, list) and scope else ""}

@@ -43,6 +43,8 @@ STAGE_NAMES = {"FIRST_RESPONSE": _l("first response"), "RESOLUTION": _l("resolut
 STAFF_ACTIONS = {"SUBMITTED": ("triage",), "TRIAGED": ("assign",), "ASSIGNED": ("start",),
                  "IN_PROGRESS": ("resolve",)}
 STAFF_ROLES = ("city_operator", "community_staff", "grid_worker")
+TOP_LEVEL = "STREET"
+ASSIGNEE_ACTIONS = ("start", "resolve")
 
 
 def parsed_time(timestamp):
@@ -52,10 +54,27 @@ def parsed_time(timestamp):
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+
+
 def local_time(timestamp, zone):
     """`timestamp` in the tenant's time zone, to the minute; empty when there is none."""
     moment = parsed_time(timestamp)
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def local_input(moment, zone):
+    """A moment as a datetime-local field shows it, in the tenant's zone."""
+    return moment.astimezone(ZoneInfo(zone)).strftime(LOCAL_INPUT)
+
+
+def moment_of_local(text, zone):
+    """What a datetime-local field holds (in the tenant's zone) as a moment; None when it holds
+    none, which the service refuses by the field's name."""
+    try:
+        return datetime.strptime(text, LOCAL_INPUT).replace(tzinfo=ZoneInfo(zone))
+    except ValueError:
+        return None
 
 
 def minutes_text(minutes):
@@ -137,14 +156,31 @@ WORDINGS = {
 }
 
 
-def actions_for(role, ticket):
-    """The actions the console offers this role on this ticket: staff the next step, a resident
-    feedback on a resolved ticket (the service takes it from the reporter only)."""
+def actions_for(role, ticket, subject=""):
+    """The actions the console offers this person on this ticket, as the tickets service allows
+    them: staff the next step and what an open ticket allows (its assignee alone starts, resolves,
+    pauses and resumes it), a resident feedback on a resolved ticket (the service takes it from the
+    reporter only)."""
     if role == "resident":
         return ("feedback",) if ticket.get("state") == "RESOLVED" else ()
     if role not in STAFF_ROLES:
         return ()
-    return STAFF_ACTIONS.get(ticket.get("state"), ())
+    assignee = bool(subject) and ticket.get("assignee_subject") == subject
+    actions = tuple(action for action in STAFF_ACTIONS.get(ticket.get("state"), ())
+                    if assignee or action not in ASSIGNEE_ACTIONS)
+    return actions + open_ticket_actions(ticket, assignee)
+
+
+def open_ticket_actions(ticket, assignee):
+    """What staff may do to an open ticket besides its next step: escalate it below the top
+    level, pause or resume its running clock (its assignee), add a party, ask for volunteers."""
+    if ticket.get("state") not in OPEN_STATES:
+        return ()
+    clock = ticket.get("clock") or {}
+    actions = () if ticket.get("level") == TOP_LEVEL else ("escalate",)
+    if clock and assignee:
+        actions += ("resume",) if clock.get("paused") else ("pause",)
+    return actions + ("add_party", "request_volunteers")
 
 
 def message_row(message, zone):

@@ -47,6 +47,7 @@ def signed_in(view):
         if "token" not in session:
             return redirect(url_for("console.signin_page"))
         g.token, g.role, g.who = session["token"], session["role"], session["who"]
+        g.subject = session.get("subject", "")
         return view(*args, **kwargs)
 
     return checked

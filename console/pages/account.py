@@ -48,7 +48,8 @@ def sign_in():
     if chosen.household_id:
         signin.bind_account(web.gateway(), web.settings(), chosen)
     session.update(
-        token=signin.token_for(chosen, web.settings()), role=chosen.role, who=chosen.label, place=chosen.scope[0]
+        token=signin.token_for(chosen, web.settings()), role=chosen.role, who=chosen.label, place=chosen.scope[0],
+        subject=chosen.subject,
     )
     return redirect(url_for("console.overview"))
 

@@ -1,6 +1,7 @@
 """The ticket queue, a ticket and the steps taken on it, and a new ticket on behalf of a resident."""
 
 import uuid
+from datetime import datetime, timedelta, timezone
 
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -103,13 +104,20 @@ def create_ticket():
 def ticket_page(ticket_id):
     ticket = web.call("tickets", "GetTicket", "GetTicketRequest", id=ticket_id)
     known = web.names()
+    actions = presenting.actions_for(g.role, ticket, g.subject)
+    organisations = known.organisations_along(ticket.get("path", [])) if "add_party" in actions else {}
+    if not organisations:
+        actions = tuple(action for action in actions if action != "add_party")
     return render_template(
         "ticket.html",
         ticket=ticket,
         row=presenting.ticket_row(ticket, known, web.zone()),
         timeline=presenting.timeline_rows(ticket.get("timeline", []), web.zone()),
         crumbs=known.path(ticket.get("path", [])),
-        actions=presenting.actions_for(g.role, ticket),
+        actions=actions,
+        organisations=organisations,
+        request_id=uuid.uuid4().hex,
+        tomorrow=presenting.local_input(datetime.now(timezone.utc) + timedelta(days=1), web.zone()),
     )
 
 
@@ -118,24 +126,42 @@ def ticket_page(ticket_id):
 def act(ticket_id, action):
     if action not in ACTIONS:
         abort(404)
-    method, request_type, fields = ACTIONS[action](request.form)
+    method, request_type, fields = ACTIONS[action](request.form, web.zone())
     web.call("tickets", method, request_type, id=ticket_id, **fields)
     return redirect(url_for("console.ticket_page", ticket_id=ticket_id))
 
 
-# A form's fields as the tickets service takes them, per action the console offers.
+# A form's fields as the tickets service takes them, per action the console offers; times come
+# in the tenant's zone.
 ACTIONS = {
-    "triage": lambda form: (
+    "triage": lambda form, zone: (
         "TriageTicket",
         "TriageTicketRequest",
         {"decision": "ACCEPT", "note": form.get("note", "")},
     ),
-    "assign": lambda form: ("AssignTicket", "AssignTicketRequest", {"note": form.get("note", "")}),
-    "start": lambda form: ("StartTicket", "StartTicketRequest", {"note": form.get("note", "")}),
-    "resolve": lambda form: ("ResolveTicket", "ResolveTicketRequest", {"resolution": form.get("resolution", "")}),
-    "feedback": lambda form: (
+    "assign": lambda form, zone: ("AssignTicket", "AssignTicketRequest", {"note": form.get("note", "")}),
+    "start": lambda form, zone: ("StartTicket", "StartTicketRequest", {"note": form.get("note", "")}),
+    "resolve": lambda form, zone: (
+        "ResolveTicket", "ResolveTicketRequest", {"resolution": form.get("resolution", "")}),
+    "feedback": lambda form, zone: (
         "SubmitTicketFeedback",
         "SubmitTicketFeedbackRequest",
         {"satisfaction": form.get("satisfaction", 0, type=int), "comment": form.get("comment", "")},
+    ),
+    "escalate": lambda form, zone: ("EscalateTicket", "EscalateTicketRequest", {"reason": form.get("reason", "")}),
+    "pause": lambda form, zone: ("PauseTicketClock", "PauseTicketClockRequest", {"reason": form.get("reason", "")}),
+    "resume": lambda form, zone: ("ResumeTicketClock", "ResumeTicketClockRequest", {"note": form.get("note", "")}),
+    "add_party": lambda form, zone: (
+        "AddTicketParty",
+        "AddTicketPartyRequest",
+        {"organisation_id": form.get("organisation_id", ""), "note": form.get("note", "")},
+    ),
+    "request_volunteers": lambda form, zone: (
+        "RequestVolunteers",
+        "RequestVolunteersRequest",
+        {"request_id": form.get("request_id", ""), "title": form.get("title", ""),
+         "description": form.get("description", ""), "people_needed": form.get("people_needed", 0, type=int),
+         "start_time": presenting.moment_of_local(form.get("start", ""), zone),
+         "end_time": presenting.moment_of_local(form.get("end", ""), zone)},
     ),
 }

@@ -40,6 +40,8 @@ def community(platform):
         tickets[grid["id"]] = operator.call(f"{TICKETS}/CreateTicket", {
             "request_id": f"console-{grid['id']}", "kind": "REQUEST", "channel": "HOTLINE",
             "category_id": category["id"], "node_id": flat["id"], "description": f"{building['display_name']}暖气片冰凉"})
+    operator.call(f"{GRIDS}/CreateOrganisation", {"request_id": "console-property", "node_id": node["id"],
+                                                  "kind": "PROPERTY_COMPANY", "display_name": "绿城物业"})
     seed_teams(creator(operator, "console"), operator, node)
     wait_until_answering(platform.console_url)
     return {"node": node, "grids": grids, "tickets": tickets, "operator": operator}
@@ -102,11 +104,36 @@ def test_a_grid_worker_takes_a_ticket_from_submitted_to_resolved(browser, platfo
     for action, state in (("triage", "已受理"), ("assign", "已派单"), ("start", "处理中")):
         page.click(f"[data-test=action-{action}]")
         expect(page.locator("[data-test=state]")).to_have_text(state)
+    timeline = page.locator("[data-test=timeline] li")
+    page.fill("[data-test=form-pause] input[name=reason]", "等待配件")
+    page.click("[data-test=action-pause]")
+    expect(timeline.last).to_contain_text("计时暂停")
+    page.click("[data-test=action-resume]")
+    expect(timeline.last).to_contain_text("计时恢复")
     page.fill("input[name=resolution]", "更换了暖气阀门")
     page.click("[data-test=action-resolve]")
     expect(page.locator("[data-test=state]")).to_have_text("已办结")
-    expect(page.locator("[data-test=timeline] li")).to_have_count(5)
+    expect(timeline).to_have_count(7)
     page.screenshot(path=SCREENSHOTS / "ticket.png", full_page=True)
+
+
+def test_staff_take_in_a_party_ask_for_volunteers_and_escalate(browser, platform, community):
+    page = signed_in(browser, platform, "city_operator")
+    page.goto(f"{platform.console_url}/tickets/{community['tickets'][community['grids'][1]['id']]['id']}")
+    timeline = page.locator("[data-test=timeline] li")
+    expect(page.locator("[data-test=action-pause]")).to_have_count(0)  # the assignee's to take
+    page.select_option("[data-test=organisation]", label="绿城物业")
+    page.fill("[data-test=form-add_party] input[name=note]", "请物业派人检修")
+    page.click("[data-test=action-add_party]")
+    expect(timeline.last).to_contain_text("请物业派人检修")
+    page.fill("[data-test=task-title]", "帮忙搬运暖气片")
+    page.fill("[data-test=form-request_volunteers] input[name=start]", "2030-01-05T09:00")
+    page.fill("[data-test=task-end]", "2030-01-05T12:00")
+    page.click("[data-test=action-request_volunteers]")
+    expect(timeline.last).to_contain_text("帮忙搬运暖气片：需要 1 人")
+    page.fill("[data-test=form-escalate] input[name=reason]", "需要社区协调")
+    page.click("[data-test=action-escalate]")
+    expect(timeline.last).to_contain_text("需要社区协调")
 
 
 def test_a_grid_worker_sees_only_their_grid(browser, platform, community):

@@ -89,11 +89,24 @@ def test_a_building_reads_top_floor_first_and_unit_by_unit():
         (2, ["201"]), (1, ["101", "102"])]
 
 
-def test_staff_are_offered_the_next_step_and_others_none():
-    assert presenting.actions_for("grid_worker", {"state": "SUBMITTED"}) == ("triage",)
-    assert presenting.actions_for("community_staff", {"state": "IN_PROGRESS"}) == ("resolve",)
-    assert presenting.actions_for("grid_worker", {"state": "CLOSED"}) == ()
-    assert presenting.actions_for("resident", {"state": "SUBMITTED"}) == ()
+def test_staff_are_offered_the_next_step_and_what_an_open_ticket_allows_others_none():
+    running = {"paused": False}
+    assert presenting.actions_for("grid_worker", {"state": "SUBMITTED", "level": "GRID", "clock": running}, "w") == (
+        "triage", "escalate", "add_party", "request_volunteers")
+    in_progress = {"state": "IN_PROGRESS", "level": "STREET", "clock": {"paused": True}, "assignee_subject": "w"}
+    assert presenting.actions_for("community_staff", in_progress, "w") == (
+        "resolve", "resume", "add_party", "request_volunteers")
+    assert presenting.actions_for("community_staff", in_progress, "someone else") == ("add_party", "request_volunteers")
+    assert presenting.actions_for("grid_worker", {"state": "CLOSED", "level": "GRID"}, "w") == ()
+    assert presenting.actions_for("resident", {"state": "SUBMITTED", "clock": running}, "r") == ()
+    assert presenting.actions_for("resident", {"state": "RESOLVED"}, "r") == ("feedback",)
+
+
+def test_a_datetime_field_is_read_in_the_tenants_zone():
+    moment = presenting.moment_of_local("2026-12-02T09:30", "Asia/Shanghai")
+    assert moment == datetime(2026, 12, 2, 1, 30, tzinfo=timezone.utc)
+    assert presenting.local_input(moment, "Asia/Shanghai") == "2026-12-02T09:30"
+    assert presenting.moment_of_local("", "Asia/Shanghai") is None
 
 
 def test_this_month_runs_from_its_first_to_its_last_day():
