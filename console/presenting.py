@@ -16,6 +16,9 @@ CHANNEL_NAMES = {"ON_BEHALF_OF_RESIDENT": _l("On behalf of a resident"), "HOTLIN
                  "STATION_WALK_IN": _l("Walk-in at the station"), "PATROL": _l("Found on patrol")}
 OCCUPANCY_NAMES = {"VACANT": _l("Vacant"), "OWNER_OCCUPIED": _l("Owner-occupied"), "RENTED": _l("Rented")}
 GENDER_NAMES = {"FEMALE": _l("Female"), "MALE": _l("Male")}
+RELATION_NAMES = {"head": _l("Head of household"), "spouse": _l("Spouse"), "child": _l("Son or daughter"),
+                  "parent": _l("Parent"), "grandparent": _l("Grandparent"), "grandchild": _l("Grandchild"),
+                  "sibling": _l("Sibling"), "in_law": _l("In-law"), "tenant": _l("Tenant"), "other": _l("Other")}
 KIND_NAMES = {"CITY": _l("City"), "STREET": _l("Street"), "COMMUNITY": _l("Community"),
               "DISTRICT": _l("District"), "GRID": _l("Grid"), "MICRO_GRID": _l("Micro-grid"),
               "BUILDING": _l("Building")}
@@ -259,6 +262,22 @@ def resident_row(resident, names, today):
         "phone": resident.get("phone", ""),
         "tags": "、".join(str(TAG_NAMES.get(tag, tag)) for tag in resident.get("tags", [])),
     }
+
+
+def households_of_flat(households, residents, today):
+    """The households of a flat, each with its members (head first) as the reader may see them."""
+    members = {}
+    for resident in residents:
+        members.setdefault(resident.get("household_id"), []).append({
+            "name": resident.get("display_name", ""),
+            "relation": RELATION_NAMES.get(resident.get("relation"), resident.get("relation", "")),
+            "gender": GENDER_NAMES.get(resident.get("gender"), ""), "age": age_on(resident.get("birth_date"), today),
+            "phone": resident.get("phone", ""),
+            "tags": "、".join(str(TAG_NAMES.get(tag, tag)) for tag in resident.get("tags", [])),
+            "head": resident.get("relation") == "head"})
+    return [{"name": household.get("display_name", ""),
+             "members": sorted(members.get(household["id"], []), key=lambda member: not member["head"])}
+            for household in households]
 
 
 def care_row(household, names):

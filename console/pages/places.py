@@ -18,6 +18,8 @@ from console.web import blueprint
 FIGURES_DAYS = 30
 WORK_LIST_PAGE = 50
 EXPORT_PAGE = 500
+# More people than live in any one flat.
+FLAT_PEOPLE = 100
 CARE_DAYS = 30
 CARE_LIST_LENGTH = 100
 # Households a party member visits a month (field reports: three).
@@ -120,6 +122,28 @@ def building_page(building, crumbs):
         floors=presenting.floors_of(view["flats"]),
         occupancy_names=presenting.OCCUPANCY_NAMES,
         counts={key: int(occupancy.get(key.lower(), 0)) for key in presenting.OCCUPANCY_NAMES},
+    )
+
+
+@blueprint.get("/flats/<flat_id>")
+@web.signed_in
+def flat_page(flat_id):
+    """A flat with its households and their members, masked as the reader's role requires."""
+    flat = web.call("grids", "GetFlat", "GetFlatRequest", id=flat_id)
+    gateway, token = web.gateway(), g.token
+    households, residents = each(lambda call: call(), [
+        lambda: gateway.call(token, "residents", "ListHouseholds", "ListHouseholdsRequest", node_id=flat_id,
+                             page_size=FLAT_PEOPLE)["households"],
+        lambda: gateway.call(token, "residents", "ListResidents", "ListResidentsRequest", node_id=flat_id,
+                             page_size=FLAT_PEOPLE)["residents"]])
+    known = web.names()
+    return render_template(
+        "flat.html",
+        flat=flat,
+        address=known.address(flat["building_id"], flat_id),
+        crumbs=known.path(flat["path"][:-1]),
+        occupancy=presenting.OCCUPANCY_NAMES.get(flat.get("occupancy"), ""),
+        households=presenting.households_of_flat(households, residents, datetime.now(ZoneInfo(web.zone())).date()),
     )
 
 

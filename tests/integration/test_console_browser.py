@@ -84,6 +84,15 @@ def test_the_operator_walks_from_the_city_to_every_flat_of_a_building(browser, p
         expect(cell).to_have_class(f"flat {flat['occupancy'].lower()}")
     page.screenshot(path=SCREENSHOTS / "building.png", full_page=True)
 
+    lived_in = next(flat for flat in view["flats"] if community["operator"].call(
+        "civicgrid.residents.v1.Residents/ListResidents", {"node_id": flat["id"]}).get("residents"))
+    flats.filter(has_text=f"{lived_in['unit']}-{lived_in['number']}").locator("a").click()
+    expect(page.locator("[data-test=flat-address]")).to_contain_text(f"{lived_in['unit']}-{lived_in['number']}")
+    expect(page.locator("[data-test=member]").first).to_be_visible()
+    for phone in page.locator("[data-test=phone]").all_inner_texts():
+        assert "*" in phone or not phone  # masked: the operator holds no pii_full grant
+    page.screenshot(path=SCREENSHOTS / "flat.png", full_page=True)
+
 
 def test_the_queue_names_categories_and_places_in_chinese_and_local_time(browser, platform, community):
     page = signed_in(browser, platform, "city_operator")

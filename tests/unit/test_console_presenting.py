@@ -135,3 +135,18 @@ def test_a_step_missing_some_details_still_reads():
     Babel(app, locale_selector=lambda: "en")
     with app.test_request_context("/"):
         assert presenting.said(entry, "Asia/Shanghai") == "搬运: a volunteer checked out after  hours"
+
+
+def test_a_flats_households_list_their_members_head_first(locale):
+    households = [{"id": "h1", "display_name": "张家"}, {"id": "h2", "display_name": "租户李"}]
+    residents = [{"household_id": "h1", "display_name": "张小明", "relation": "child", "birth_date": "2016-03-01"},
+                 {"household_id": "h1", "display_name": "张建国", "relation": "head", "gender": "MALE",
+                  "phone": "138****0001", "tags": ["elderly"], "birth_date": "1950-05-01"}]
+    shown = presenting.households_of_flat(households, residents, date(2026, 12, 2))
+    assert [member["name"] for member in shown[0]["members"]] == ["张建国", "张小明"]
+    assert shown[1] == {"name": "租户李", "members": []}
+    head = shown[0]["members"][0]
+    assert head["age"] == 76 and head["phone"] == "138****0001"
+    if locale == "zh_CN":
+        assert (head["relation"], head["gender"], head["tags"]) == ("户主", "男", "老年人")
+        assert shown[0]["members"][1]["relation"] == "子女"
