@@ -18,6 +18,7 @@ from cli.seed import creator
 SEED = 20241201
 GRIDS, TICKETS = "civicgrid.grids.v1.Grids", "civicgrid.tickets.v1.Tickets"
 VOLUNTEERS = "civicgrid.volunteers.v1.Volunteers"
+RESIDENTS = "civicgrid.residents.v1.Residents"
 # (team, purpose, speciality, the skill its volunteers bring, a task it does)
 TEAMS = (
     ("天使志愿服务队", "MEDICAL", "健康义诊", "first_aid", "老年人健康义诊"),
@@ -63,6 +64,11 @@ DESCRIPTIONS = {
 JOURNEYS = {"submitted": 6, "triaged": 4, "rejected": 2, "duplicate": 1, "assigned": 5, "in_progress": 6,
             "paused": 2, "escalated": 2, "resolved": 5, "feedback": 8, "closed": 4}
 TICKETS_IN_ALL = sum(JOURNEYS.values())
+# Each grid worker's visits: this many households, visited once every VISIT_EVERY_DAYS back from
+# today, so the quotas of this month and the care list both have something to show.
+VISITED_PER_GRID = 12
+VISIT_EVERY_DAYS = 7
+FINDINGS = ("身体状况良好", "反映楼道灯不亮，已记录", "独居老人，需每周电话问候", "家中暖气正常", "子女不在身边，已留联系方式")
 
 
 @dataclass
@@ -81,10 +87,11 @@ def seed_work(cast, community_node, log=print):
     categories = seed_categories(create, organisations)
     seed_tickets(cast, create, community_node, grids, workers, categories)
     teams = seed_teams(create, cast.operator, community_node)
+    visits = seed_visits(cast, grids, workers)
     log(f"demo work: {len(organisations)} organisations, {len(workers)} grid workers, "
-        f"{len(categories)} categories, {TICKETS_IN_ALL} tickets, {len(teams)} volunteer teams")
+        f"{len(categories)} categories, {TICKETS_IN_ALL} tickets, {len(teams)} volunteer teams, {visits} visits")
     return {"organisations": len(organisations), "grid_workers": len(workers), "categories": len(categories),
-            "tickets": TICKETS_IN_ALL, "teams": len(teams)}
+            "tickets": TICKETS_IN_ALL, "teams": len(teams), "visits": visits}
 
 
 def seed_organisations(create, community_node):
@@ -149,6 +156,24 @@ def seed_tickets(cast, create, community_node, grids, workers, categories):
             take_journey(journey, ticket, Hands(worker, handler(cast, community_node, category, worker), resident),
                          draw, first_in_grid.get(grid["id"]))
         first_in_grid.setdefault(grid["id"], ticket)
+
+
+def seed_visits(cast, grids, workers):
+    """Each grid worker's visits to the first households of their grid, one a week back from
+    today (a repeat on a later day finds them by their request ids); returns how many."""
+    draw = random.Random(SEED + 2)
+    today = datetime.now(timezone.utc).date()
+    visits = 0
+    for grid in grids:
+        worker = cast.as_person("grid_worker", (grid["id"],), workers[grid["id"]], ())
+        households = worker.call(f"{RESIDENTS}/ListHouseholds", {
+            "node_id": grid["id"], "page_size": VISITED_PER_GRID}).get("households", [])
+        for number, household in enumerate(households):
+            creator(worker, f"demo-work/visit/{grid['id']}")(f"{RESIDENTS}/LogVisit", str(number), {
+                "household_id": household["id"], "findings": draw.choice(FINDINGS),
+                "visit_date": (today - timedelta(days=VISIT_EVERY_DAYS * number)).isoformat()})
+        visits += len(households)
+    return visits
 
 
 def flats_below(gateway, grid_id):

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from cli.demo_city import CommunitySize, generate
-from cli.demo_work import CATEGORIES, JOURNEYS, ORGANISATIONS, TEAMS, TICKETS_IN_ALL, Cast, seed_work
+from cli.demo_work import (CATEGORIES, JOURNEYS, ORGANISATIONS, TEAMS, TICKETS_IN_ALL, VISITED_PER_GRID, Cast,
+                           seed_work)
 from cli.seed import seed_demo
 from services.residents.schemas import PUBLIC_TAGS, SENSITIVE_GRANT, SENSITIVE_TAGS
 from tests.support.hierarchy import GRIDS
@@ -54,7 +55,7 @@ def test_the_demo_communitys_work_lands_in_every_state_and_seeding_again_changes
     node, _ = seed_demo(operator, SIZE, with_sensitive_tags=False, log=lambda line: None)
     assert seed_work(cast, node, log=lambda line: None) == {
         "organisations": 5, "grid_workers": 1, "categories": len(CATEGORIES), "tickets": TICKETS_IN_ALL,
-        "teams": len(TEAMS)}
+        "teams": len(TEAMS), "visits": VISITED_PER_GRID}
 
     def states():
         tickets = operator.call(f"{TICKETS}/ListTickets", {"queue": "SCOPE", "page_size": 100})["tickets"]
@@ -78,6 +79,14 @@ def test_the_demo_communitys_work_lands_in_every_state_and_seeding_again_changes
             "end_date": now.date().isoformat()})["totals"]
     assert sorted(total["display_name"] for total in hours()) == sorted(team[0] for team in TEAMS)
 
+    def visits():
+        return sorted((visit["visit_date"], visit["visitor"]) for visit in operator.call(
+            "civicgrid.residents.v1.Residents/ListVisits", {"node_id": node["id"], "page_size": 100})["visits"])
+    logged = visits()
+    assert len(logged) == VISITED_PER_GRID and logged[-1][0] == datetime.now(timezone.utc).date().isoformat()
+    assert {visitor for _, visitor in logged} == {"demo-grid-worker-1"}
+
     seed_work(cast, node, log=lambda line: None)
+    assert visits() == logged
     assert states() == (counts, versions)
     assert [total["hours"] for total in hours()] == [6.0] * len(TEAMS)
