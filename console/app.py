@@ -2,7 +2,7 @@
 gateway, as the signed-in person, for what they show."""
 
 from flask import Flask, redirect, render_template, request, session, url_for
-from flask_babel import Babel
+from flask_babel import Babel, gettext as _
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console import metrics, oidc, web
@@ -19,6 +19,8 @@ def create_app(settings):
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         BABEL_DEFAULT_LOCALE="zh_CN",
+        # A report's photos (the tickets service takes 3 MB in all) and its form.
+        MAX_CONTENT_LENGTH=4 * 1024 * 1024,
     )
     Babel(app, locale_selector=chosen_locale)
     # Behind the ingress: the scheme and host people used, for the sign-in's return address.
@@ -27,6 +29,7 @@ def create_app(settings):
         settings, GatewayClient(settings.gateway, settings.call_timeout_seconds), oidc.provider_of(app, settings)
     )
     app.register_error_handler(Refused, refused)
+    app.register_error_handler(413, too_large)
     app.register_blueprint(web.blueprint)
     metrics.instrument(app)
     return app
@@ -39,6 +42,10 @@ def refused(error):
         session.clear()
         return redirect(url_for("console.signin_page"))
     return render_template("refused.html", error=error), error.status
+
+
+def too_large(error):
+    return refused(Refused(413, _("Photos may be at most 3 MB in all.")))
 
 
 def chosen_locale():

@@ -46,6 +46,7 @@ def report():
         category_id=request.form.get("category_id", ""),
         node_id=session.get("place", ""),
         description=request.form.get("description", ""),
+        photos=web.photos_sent(),
     )
     return redirect(url_for("console.ticket_page", ticket_id=ticket["id"]))
 

@@ -1,9 +1,10 @@
 """The ticket queue, a ticket and the steps taken on it, and a new ticket on behalf of a resident."""
 
+import base64
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from flask import abort, g, redirect, render_template, request, url_for
+from flask import Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from console import presenting, web
@@ -95,6 +96,7 @@ def create_ticket():
         node_id=form.get("flat_id") or form.get("building_id", ""),
         priority=form.get("priority") or "PRIORITY_UNSPECIFIED",
         description=form.get("description", ""),
+        photos=web.photos_sent(),
     )
     return redirect(url_for("console.ticket_page", ticket_id=ticket["id"]))
 
@@ -119,6 +121,15 @@ def ticket_page(ticket_id):
         request_id=uuid.uuid4().hex,
         tomorrow=presenting.local_input(datetime.now(timezone.utc) + timedelta(days=1), web.zone()),
     )
+
+
+@blueprint.get("/tickets/<ticket_id>/photos/<photo_id>")
+@web.signed_in
+def photo(ticket_id, photo_id):
+    shown = web.call("tickets", "GetTicketPhoto", "GetTicketPhotoRequest", ticket_id=ticket_id, photo_id=photo_id)
+    answer = Response(base64.b64decode(shown["data"]), mimetype=shown["content_type"])
+    answer.headers["Cache-Control"] = "private, max-age=3600"  # a photo never changes
+    return answer
 
 
 @blueprint.post("/tickets/<ticket_id>/<action>")

@@ -2,9 +2,10 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from services.tickets import photos as photo_rules
 from services.validation import Schema
 
 Moment = Annotated[datetime, Field(strict=False)]
@@ -101,7 +102,27 @@ class ListPage(Schema):
     page_token: str = ""
 
 
-class CreateTicket(Schema):
+class Photo(Schema):
+    id: Literal[""] = ""
+    content_type: Literal[photo_rules.CONTENT_TYPES]
+    data: Annotated[str, Field(min_length=1, max_length=photo_rules.PHOTO_BASE64_CHARACTERS)]
+
+    @field_validator("data")
+    @classmethod
+    def bytes_are_what_they_say(cls, data, info):
+        found = photo_rules.content_type_of(photo_rules.decoded(data))
+        declared = info.data.get("content_type")
+        if found is None:
+            raise ValueError("is not a JPEG, PNG or WebP photo")
+        if declared and found != declared:
+            raise ValueError(f"is {found}, not {declared}")
+        return data
+
+    def raw(self):
+        return photo_rules.decoded(self.data)
+
+
+class CreateTicket(CrossFieldSchema):
     request_id: RequestId = ""
     kind: TicketKind
     channel: Channel
@@ -113,6 +134,16 @@ class CreateTicket(Schema):
     extra: dict = {}
     priority: Priority = "NORMAL"
     household_ids: Annotated[list[Id], Field(max_length=20)] = []
+    photos: Annotated[list[Photo], Field(max_length=photo_rules.PHOTOS_PER_REPORT)] = []
+
+    def problems(self):
+        if sum(len(photo.raw()) for photo in self.photos) > photo_rules.REPORT_PHOTO_BYTES:
+            yield "photos", f"a report's photos may be at most {photo_rules.REPORT_PHOTO_BYTES // (1024 * 1024)} MB in all"
+
+
+class GetTicketPhoto(Schema):
+    ticket_id: Id
+    photo_id: Id
 
 
 class ListTickets(CrossFieldSchema):

@@ -17,13 +17,16 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 import bson
+from bson import Binary
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.errors import AlreadyExists, InvalidArgument
+from services.errors import AlreadyExists, InvalidArgument, NotFound
 from services.reference import REFERENCE, ReferenceMemory
-from services.storage import LIVE, OUTBOX, ClaimedUpdates, Records, Repository, page_size_of, read_each
+from services.storage import (LIVE, OUTBOX, ClaimedUpdates, Records, Repository, new_id, now, page_size_of,
+                              read_each)
 from services.tickets import lifecycle, queue_index
+from services.tickets import photos as photo_rules
 from services.tickets.lifecycle import OPEN_STATES
 from services.tickets.queue_index import ENTRY_FIELDS, QueueIndex, millis
 from services.tickets.views import shown
@@ -55,6 +58,7 @@ class TicketsRepository(Repository):
         self.tickets = Records(database.tickets, "ticket",
                                claims=ClaimedUpdates(database.tickets, database.transition_claims))
         self.queue = TicketQueue(self.tickets)
+        self.photos = database.ticket_photos
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -81,10 +85,30 @@ class TicketsRepository(Repository):
                                 [{"field": "name", "description": "already used in this tenant"}]) from None
         return document
 
-    def create_ticket(self, tenant, request_id, fields, events):
-        """A new ticket (or the one this request created before), as written."""
-        document, _ = self.tickets.create(tenant, request_id, fields, events)
+    def create_ticket(self, tenant, request_id, fields, events, photos=()):
+        """A new ticket (or the one this request created before), as written, with its photos
+        ([(content type, bytes)]). The photos are stored first, under ids the request fixes: a
+        ticket never names a photo that is not there, and a repeat stores none twice (one whose
+        ticket was never written is left unnamed)."""
+        request_id = request_id or new_id()
+        kept = [self._keep_photo(tenant, request_id, index, *photo) for index, photo in enumerate(photos)]
+        document, _ = self.tickets.create(tenant, request_id, fields | {"photos": kept}, events)
         return self.queue.wrote(document)
+
+    def _keep_photo(self, tenant, request_id, index, content_type, raw):
+        photo = {"_id": photo_rules.photo_id(tenant, request_id, index), "tenant": tenant,
+                 "content_type": content_type, "size": len(raw), "data": Binary(raw), "create_time": now()}
+        self.photos.replace_one({"_id": photo["_id"]}, photo, upsert=True)
+        return photo_rules.reference(photo)
+
+    def photo(self, tenant, ticket, photo_id):
+        """A photo the ticket names, or NotFound."""
+        named = photo_id in {photo["id"] for photo in ticket.get("photos", [])}
+        found = self.photos.find_one({"_id": photo_id, "tenant": tenant}) if named else None
+        if found is None:
+            raise NotFound("photo not found", [{"field": "photo_id", "description": "no such photo of the ticket"}])
+        return {"id": found["_id"], "content_type": found["content_type"],
+                "data": base64.b64encode(found["data"]).decode()}
 
     def category(self, tenant, category_id):
         """The tenant's category (NotFound if none), remembered by this process: no call changes or

@@ -1,6 +1,7 @@
 """The console in a real headless Chromium (Debian's, driven by Playwright) against the real
 platform: each role signs in, walks its pages and acts on a ticket, and sees only its own area.
 Screenshots of the main pages go to docs/console/ for the README."""
+import base64
 import csv
 import io
 import re
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs/console"
 TENANT = "demo"  # the tenant the platform's console signs people in to
+# One red pixel.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==")
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +223,12 @@ def test_a_resident_reports_gives_feedback_and_reads_the_communitys_notice(brows
     resident.click("[data-test=report]")
     resident.select_option("[data-test=category]", label="暖气不热")
     resident.fill("[data-test=description]", "卧室暖气片冰凉，家里有老人")
+    resident.set_input_files("[data-test=photos]", {"name": "暖气片.png", "mimeType": "image/png", "buffer": PNG})
     resident.click("[data-test=send]")
     expect(resident.locator("[data-test=state]")).to_have_text("已提交")
+    photo = resident.locator("[data-test=photo]")
+    expect(photo).to_have_count(1)
+    assert photo.evaluate("image => image.complete && image.naturalWidth") == 1  # served through the gateway
     ticket_id = resident.url.rsplit("/", 1)[1]
     for method, body in (("TriageTicket", {"decision": "ACCEPT"}), ("AssignTicket", {}), ("StartTicket", {}),
                          ("ResolveTicket", {"resolution": "已排气，暖气恢复"})):

@@ -1,5 +1,6 @@
 """Tickets through the real gateway, services, RabbitMQ and MongoDB/FerretDB: the catalogue,
 the closed loop, queues, promised times, parties and figures."""
+import base64
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -114,6 +115,41 @@ def test_bad_ticket_input_is_a_clear_error_and_writes_nothing(platform, unique):
         assert error.code() == code, overrides
         assert field in field_violations(error), (overrides, field_violations(error))
     assert town.tickets().count_documents({"tenant": town.tenant}) == 0
+
+
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==")
+
+
+def test_a_report_keeps_its_photos_for_whoever_may_read_the_ticket(platform, town, unique):
+    photo = {"content_type": "image/png", "data": base64.b64encode(PNG).decode()}
+    ticket = town.report(request_id=f"{unique}-photo", photos=[photo])
+    assert town.report(request_id=f"{unique}-photo", photos=[photo])["photos"] == ticket["photos"]
+    [reference] = ticket["photos"]
+    assert (reference["content_type"], int(reference["size"])) == ("image/png", len(PNG))
+    for reader in (town.resident, town.worker):
+        shown = call(reader, "GetTicketPhoto", ticket_id=ticket["id"], photo_id=reference["id"])
+        assert base64.b64decode(shown["data"]) == PNG and shown["content_type"] == "image/png"
+    next_door = town.operator.call(f"{GRIDS}/CreateFlat", {
+        "building_id": town.ids["BUILDING"], "unit": "1", "floor": 3, "number": "302", "occupancy": "RENTED"})
+    stranger = platform.client(tenant=town.tenant, role="resident", scope=(next_door["id"],), subject="resident-zhao")
+    for reader, ticket_id, photo_id in ((stranger, ticket["id"], reference["id"]),
+                                        (town.resident, ticket["id"], "not-a-photo")):
+        refused = rpc_error(lambda: call(reader, "GetTicketPhoto", ticket_id=ticket_id, photo_id=photo_id))
+        assert refused.code() == grpc.StatusCode.NOT_FOUND
+    assert platform.database("tickets").ticket_photos.count_documents({"tenant": town.tenant}) == 1
+
+
+@pytest.mark.parametrize("photos, field", [
+    ([{"content_type": "image/jpeg", "data": base64.b64encode(PNG).decode()}], "photos.0.data"),
+    ([{"content_type": "image/png", "data": base64.b64encode(b"GIF89a....").decode()}], "photos.0.data"),
+    ([{"content_type": "image/gif", "data": base64.b64encode(PNG).decode()}], "photos.0.content_type"),
+    ([{"content_type": "image/png", "data": base64.b64encode(PNG).decode()}] * 4, "photos"),
+])
+def test_a_photo_that_is_not_what_it_says_is_refused_and_nothing_is_kept(platform, town, photos, field):
+    error = rpc_error(lambda: town.report(photos=photos))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and field in field_violations(error)
+    assert town.tickets().count_documents({"tenant": town.tenant}) == 0
+    assert platform.database("tickets").ticket_photos.count_documents({"tenant": town.tenant}) == 0
 
 
 # The loop
