@@ -89,6 +89,13 @@ class Names:
                     page_size=ORGANISATIONS_PAGE)["organisations"]}) or {}
         return {organisation_id: name for found in each(at, path) for organisation_id, name in found.items()}
 
+    def organisations_below(self, node_id):
+        """{id: name} of the organisations at a node and below it: whose queues staff there watch."""
+        return self._remembered("organisations-below", node_id, lambda: {
+            organisation["id"]: organisation["display_name"] for organisation in self.gateway.call(
+                self.token, "grids", "ListOrganisations", "ListOrganisationsRequest", node_id=node_id,
+                include_descendants=True, page_size=ORGANISATIONS_PAGE)["organisations"]}) or {}
+
     def path(self, path):
         """Breadcrumbs: (id, name) of each node on a path the person may read."""
         return [(node_id, name) for node_id in path if (name := self.node(node_id))]

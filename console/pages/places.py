@@ -16,6 +16,9 @@ from console.tree import children, each, nodes_of_kind, post_holders
 from console.web import blueprint
 
 FIGURES_DAYS = 30
+# A card's figures take two calls: past this many nodes below, the rest are named only (a grid
+# of a benchmark city with 100 buildings took 16 s to show all their cards).
+CARDS_WITH_FIGURES = 12
 WORK_LIST_PAGE = 50
 EXPORT_PAGE = 500
 # More people than live in any one flat.
@@ -108,7 +111,8 @@ def node_page(node_id):
         figures=presenting.headline(figures),
         tags=presenting.tag_bars(figures),
         tickets=presenting.ticket_headline(ticket_figures(web.gateway(), g.token, node_id)),
-        cards=node_cards(below),
+        cards=node_cards(below[:CARDS_WITH_FIGURES]),
+        more=below[CARDS_WITH_FIGURES:],
     )
 
 

@@ -12,7 +12,7 @@ from console.tree import children, each, nodes_of_kind
 from console.web import blueprint
 
 QUEUE_PAGE = 50
-QUEUES = ("MINE", "SCOPE")
+QUEUES = ("MINE", "SCOPE", "ORGANISATION_QUEUE")
 
 
 @blueprint.get("/tickets")
@@ -22,11 +22,17 @@ def queue():
     if chosen not in QUEUES:
         abort(400, _("Unknown queue."))
     states = [state for state in request.args.getlist("state") if state in presenting.STATE_NAMES]
+    staff = g.role in presenting.STAFF_ROLES
+    organisations = organisations_of_my_area() if staff else {}
+    organisation_id = request.args.get("organisation_id", "") if chosen == "ORGANISATION_QUEUE" else ""
+    if chosen == "ORGANISATION_QUEUE" and organisation_id not in organisations:
+        abort(400, _("Pick an organisation."))
     answer = web.call(
         "tickets",
         "ListTickets",
         "ListTicketsRequest",
         queue=chosen,
+        organisation_id=organisation_id,
         states=states,
         page_size=QUEUE_PAGE,
         page_token=request.args.get("page", ""),
@@ -38,12 +44,21 @@ def queue():
         template,
         rows=rows,
         queue=chosen,
-        queues=QUEUES,
+        queues=QUEUES if staff else QUEUES[:2],
+        organisations=organisations,
+        organisation_id=organisation_id,
         states=states,
         staff_roles=presenting.STAFF_ROLES,
         state_names=presenting.STATE_NAMES,
         next_page=answer["next_page_token"],
     )
+
+
+def organisations_of_my_area():
+    """{id: name} of the organisations at and below the person's top nodes."""
+    known = web.names()
+    tops = children(web.gateway(), g.token, "")
+    return {organisation_id: name for top in tops for organisation_id, name in known.organisations_below(top["id"]).items()}
 
 
 @blueprint.get("/tickets/new")

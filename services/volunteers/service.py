@@ -421,7 +421,7 @@ class VolunteersService(base.CivicService):
         return tasks.shown(task, shifts)
 
     def _shown_tasks(self, documents):
-        """A page of tasks with their shifts, read in one query rather than one per task."""
+        """A page of tasks with their shifts, read for every staffed task at once."""
         staffed = [task for task in documents if task["assignments"]]
         shifts = self.store.shifts_of_tasks(staffed[0]["tenant"], [task["_id"] for task in staffed]) if staffed else {}
         return [tasks.shown(task, shifts.get(task["_id"], {})) for task in documents]

@@ -7,7 +7,7 @@ from eventlet import sleep
 from pymongo import ASCENDING
 
 from services.errors import FailedPrecondition
-from services.storage import LIVE, OUTBOX, ClaimedUpdates, Listing, Records, Repository, live
+from services.storage import LIVE, OUTBOX, ClaimedUpdates, Listing, Records, Repository, live, read_each
 
 # What ranking reads of a volunteer: enough to score, nothing more.
 RANKING_FIELDS = {"display_name": 1, "skills": 1, "certifications": 1, "availability": 1, "path": 1}
@@ -191,11 +191,9 @@ class VolunteersRepository(Repository):
         return {s["volunteer_id"]: s for s in self.shifts.collection.find({"tenant": tenant, "task_id": task_id})}
 
     def shifts_of_tasks(self, tenant, task_ids):
-        """{task id: {volunteer id: shift}} of these tasks."""
-        by_task = {}
-        for shift in self.shifts.collection.find({"tenant": tenant, "task_id": {"$in": list(task_ids)}}):
-            by_task.setdefault(shift["task_id"], {})[shift["volunteer_id"]] = shift
-        return by_task
+        """{task id: {volunteer id: shift}} of these tasks, read task by task at once: FerretDB
+        scans every shift for an `$in` (open tasks took 2 s)."""
+        return read_each(lambda task_id: self.shifts_of_task(tenant, task_id), task_ids)
 
     def closed_shifts(self, query, start, end):
         """Shifts that ended in [start, end) and match `query`."""

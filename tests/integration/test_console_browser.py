@@ -43,11 +43,12 @@ def community(platform):
         tickets[grid["id"]] = operator.call(f"{TICKETS}/CreateTicket", {
             "request_id": f"console-{grid['id']}", "kind": "REQUEST", "channel": "HOTLINE",
             "category_id": category["id"], "node_id": flat["id"], "description": f"{building['display_name']}暖气片冰凉"})
-    operator.call(f"{GRIDS}/CreateOrganisation", {"request_id": "console-property", "node_id": node["id"],
-                                                  "kind": "PROPERTY_COMPANY", "display_name": "绿城物业"})
+    property_company = operator.call(f"{GRIDS}/CreateOrganisation", {
+        "request_id": "console-property", "node_id": node["id"], "kind": "PROPERTY_COMPANY", "display_name": "绿城物业"})
     seed_teams(creator(operator, "console"), operator, node)
     wait_until_answering(platform.console_url)
-    return {"node": node, "grids": grids, "tickets": tickets, "operator": operator}
+    return {"node": node, "grids": grids, "tickets": tickets, "operator": operator,
+            "property_company": property_company}
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +147,14 @@ def test_staff_take_in_a_party_ask_for_volunteers_and_escalate(browser, platform
     page.fill("[data-test=form-escalate] input[name=reason]", "需要社区协调")
     page.click("[data-test=action-escalate]")
     expect(timeline.last).to_contain_text("需要社区协调")
+
+    page.goto(f"{platform.console_url}/tickets")
+    page.select_option("[data-test=queue]", "ORGANISATION_QUEUE")
+    page.select_option("[data-test=organisation-queue]", label="绿城物业")
+    page.click("form.filters button")
+    rows = page.locator("[data-test=ticket-row]")
+    expect(rows).to_have_count(1)  # the one ticket the company was taken into
+    expect(rows.first).to_contain_text(community["tickets"][community["grids"][1]["id"]]["description"])
 
 
 def test_a_grid_worker_sees_only_their_grid(browser, platform, community):
