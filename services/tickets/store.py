@@ -96,9 +96,13 @@ class TicketsRepository(Repository):
         return self.queue.wrote(document)
 
     def _keep_photo(self, tenant, request_id, index, content_type, raw):
+        """The photo as first stored under this request: a repeat, whatever it carries, keeps it."""
         photo = {"_id": photo_rules.photo_id(tenant, request_id, index), "tenant": tenant,
                  "content_type": content_type, "size": len(raw), "data": Binary(raw), "create_time": now()}
-        self.photos.replace_one({"_id": photo["_id"]}, photo, upsert=True)
+        try:
+            self.photos.insert_one(photo)
+        except DuplicateKeyError:
+            photo = self.photos.find_one({"_id": photo["_id"]}, {"data": 0})
         return photo_rules.reference(photo)
 
     def photo(self, tenant, ticket, photo_id):

@@ -123,7 +123,8 @@ PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4
 def test_a_report_keeps_its_photos_for_whoever_may_read_the_ticket(platform, town, unique):
     photo = {"content_type": "image/png", "data": base64.b64encode(PNG).decode()}
     ticket = town.report(request_id=f"{unique}-photo", photos=[photo])
-    assert town.report(request_id=f"{unique}-photo", photos=[photo])["photos"] == ticket["photos"]
+    jpeg = {"content_type": "image/jpeg", "data": base64.b64encode(b"\xff\xd8\xff\xe0 another").decode()}
+    assert town.report(request_id=f"{unique}-photo", photos=[jpeg])["photos"] == ticket["photos"]  # a repeat
     [reference] = ticket["photos"]
     assert (reference["content_type"], int(reference["size"])) == ("image/png", len(PNG))
     for reader in (town.resident, town.worker):
