@@ -35,10 +35,10 @@ def for_party(ticket, identities, households):
 
 def public_entry(entry, identities):
     """A timeline entry as a party reads it: who acted only if it was the party itself, the note
-    only if theirs or one of the outcome."""
+    (and the details that say the same) only if theirs or one of the outcome."""
     hidden = set() if entry.get("actor") in identities else {"actor"}
     if entry.get("actor") not in identities and entry["action"] not in PUBLIC_NOTES:
-        hidden.add("note")
+        hidden |= {"note", "details"}
     return {key: value for key, value in entry.items() if key not in hidden}
 
 

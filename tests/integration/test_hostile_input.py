@@ -47,6 +47,9 @@ HOSTILE_STRINGS = [
 ]
 HOSTILE_INT32 = [-1, -(2 ** 31), 2 ** 31 - 1, 10 ** 9]
 HOSTILE_INT64 = [-1, -(2 ** 63), 2 ** 63 - 1, 10 ** 15]
+# A photo's bytes that are no photo, a bare magic number, and nothing.
+HOSTILE_BYTES = [b"", b"\x00" * 64, b"GIF89a\x01\x00", b"\xff\xd8\xff", b"RIFF\x00\x00\x00\x00WEBP" + b"\xff" * 32]
+PLAUSIBLE_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 HOSTILE_FLOATS = [float("nan"), float("inf"), float("-inf"), 1e308, -1e308, -0.0, 5e-324]
 HOSTILE_ENUMS = [99, -1, 2 ** 31 - 1, 0]
 YEAR_1 = -62135596800
@@ -210,6 +213,8 @@ class Generator:
             return self.rng.choice(HOSTILE_INT64) if hostile else self.rng.randint(1, 5)
         if kind in FLOAT_TYPES:
             return self.rng.choice(HOSTILE_FLOATS) if hostile else self.rng.uniform(30.0, 40.0)
+        if kind == FieldDescriptor.TYPE_BYTES:
+            return self.rng.choice(HOSTILE_BYTES) if hostile else PLAUSIBLE_PNG
         raise AssertionError(f"no values for {field.full_name} of type {kind}")
 
     def plausible_id(self, field):
