@@ -82,19 +82,18 @@ class Names:
     def organisations_along(self, path):
         """{id: name} of the organisations attached at the nodes of a path that the person may read:
         the parties a ticket there may take in."""
-        def at(node_id):
-            return self._remembered("organisations", node_id, lambda: {
-                organisation["id"]: organisation["display_name"] for organisation in self.gateway.call(
-                    self.token, "grids", "ListOrganisations", "ListOrganisationsRequest", node_id=node_id,
-                    page_size=ORGANISATIONS_PAGE)["organisations"]}) or {}
-        return {organisation_id: name for found in each(at, path) for organisation_id, name in found.items()}
+        found = each(lambda node_id: self._organisations(node_id, below=False), path)
+        return {organisation_id: name for named in found for organisation_id, name in named.items()}
 
     def organisations_below(self, node_id):
         """{id: name} of the organisations at a node and below it: whose queues staff there watch."""
-        return self._remembered("organisations-below", node_id, lambda: {
+        return self._organisations(node_id, below=True)
+
+    def _organisations(self, node_id, below):
+        return self._remembered(("organisations", below), node_id, lambda: {
             organisation["id"]: organisation["display_name"] for organisation in self.gateway.call(
                 self.token, "grids", "ListOrganisations", "ListOrganisationsRequest", node_id=node_id,
-                include_descendants=True, page_size=ORGANISATIONS_PAGE)["organisations"]}) or {}
+                include_descendants=below, page_size=ORGANISATIONS_PAGE)["organisations"]}) or {}
 
     def path(self, path):
         """Breadcrumbs: (id, name) of each node on a path the person may read."""

@@ -134,8 +134,7 @@ def said(entry, zone):
                     "stage": STAGE_NAMES.get(details.get("stage"), ""),
                     "level": KIND_NAMES.get(details.get("level"), ""),
                     "priority": PRIORITY_NAMES.get(details.get("raised_priority"), ""),
-                    "tags": "、".join(str(TAG_NAMES.get(tag, tag)) for tag in details.get("raised_for", "").split(",")
-                                     if tag)})
+                    "tags": tag_names(tag for tag in details.get("raised_for", "").split(",") if tag)})
 
 
 # Details a wording may name that an older or partial entry lacks: they read empty.
@@ -252,16 +251,22 @@ def this_month(today):
     return first, following - timedelta(days=1)
 
 
+def person(resident, today):
+    """Who a resident is, as any list of people shows them: name, gender, age, phone, tags."""
+    return {"name": resident.get("display_name", ""), "gender": GENDER_NAMES.get(resident.get("gender"), ""),
+            "age": age_on(resident.get("birth_date"), today), "phone": resident.get("phone", ""),
+            "tags": tag_names(resident.get("tags", []))}
+
+
+def tag_names(tags):
+    return "、".join(str(TAG_NAMES.get(tag, tag)) for tag in tags)
+
+
 def resident_row(resident, names, today):
     """One line of a work list: who, how old, where, which tags."""
     path = resident.get("path") or []
-    return {
-        "id": resident["id"], "name": resident.get("display_name", ""),
-        "gender": GENDER_NAMES.get(resident.get("gender"), ""), "age": age_on(resident.get("birth_date"), today),
-        "address": names.address(path[-2], path[-1]) if len(path) >= 2 else "",
-        "phone": resident.get("phone", ""),
-        "tags": "、".join(str(TAG_NAMES.get(tag, tag)) for tag in resident.get("tags", [])),
-    }
+    return {"id": resident["id"], **person(resident, today),
+            "address": names.address(path[-2], path[-1]) if len(path) >= 2 else ""}
 
 
 def households_of_flat(households, residents, today):
@@ -269,11 +274,8 @@ def households_of_flat(households, residents, today):
     members = {}
     for resident in residents:
         members.setdefault(resident.get("household_id"), []).append({
-            "name": resident.get("display_name", ""),
+            **person(resident, today),
             "relation": RELATION_NAMES.get(resident.get("relation"), resident.get("relation", "")),
-            "gender": GENDER_NAMES.get(resident.get("gender"), ""), "age": age_on(resident.get("birth_date"), today),
-            "phone": resident.get("phone", ""),
-            "tags": "、".join(str(TAG_NAMES.get(tag, tag)) for tag in resident.get("tags", [])),
             "head": resident.get("relation") == "head"})
     return [{"name": household.get("display_name", ""),
              "members": sorted(members.get(household["id"], []), key=lambda member: not member["head"])}
