@@ -166,10 +166,11 @@ def seed_visits(cast, grids, workers):
     visits = 0
     for grid in grids:
         worker = cast.as_person("grid_worker", (grid["id"],), workers[grid["id"]], ())
+        log_visit = creator(worker, f"demo-work/visit/{grid['id']}")
         households = worker.call(f"{RESIDENTS}/ListHouseholds", {
             "node_id": grid["id"], "page_size": VISITED_PER_GRID}).get("households", [])
         for number, household in enumerate(households):
-            creator(worker, f"demo-work/visit/{grid['id']}")(f"{RESIDENTS}/LogVisit", str(number), {
+            log_visit(f"{RESIDENTS}/LogVisit", str(number), {
                 "household_id": household["id"], "findings": draw.choice(FINDINGS),
                 "visit_date": (today - timedelta(days=VISIT_EVERY_DAYS * number)).isoformat()})
         visits += len(households)

@@ -1,5 +1,6 @@
 """Request schemas of the tickets service."""
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -118,7 +119,9 @@ class Photo(Schema):
             raise ValueError(f"is {found}, not {declared}")
         return data
 
+    @cached_property
     def raw(self):
+        """The photo's bytes, decoded once for the report's total and for storage."""
         return photo_rules.decoded(self.data)
 
 
@@ -137,7 +140,7 @@ class CreateTicket(CrossFieldSchema):
     photos: Annotated[list[Photo], Field(max_length=photo_rules.PHOTOS_PER_REPORT)] = []
 
     def problems(self):
-        if sum(len(photo.raw()) for photo in self.photos) > photo_rules.REPORT_PHOTO_BYTES:
+        if sum(len(photo.raw) for photo in self.photos) > photo_rules.REPORT_PHOTO_BYTES:
             yield "photos", f"a report's photos may be at most {photo_rules.REPORT_PHOTO_BYTES // (1024 * 1024)} MB in all"
 
 

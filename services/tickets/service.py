@@ -68,7 +68,7 @@ class TicketsService(base.CivicService):
             self._household(caller, household_id, "household_ids")
         command = parties.with_own_household(self._party(caller), command)
         fields, event = transitions.opened(caller, command, category, extra, reporter_subject, place, tags, now())
-        photos = [(photo.content_type, photo.raw()) for photo in command.photos]
+        photos = [(photo.content_type, photo.raw) for photo in command.photos]
         return self._shown_to(caller, self.store.create_ticket(caller.tenant, command.request_id, fields, [event],
                                                                photos))
 

@@ -417,8 +417,7 @@ class VolunteersService(base.CivicService):
         return entry | {"activities": activities, "behind": activities == 0}
 
     def _shown_task(self, task):
-        shifts = self.store.shifts_of_task(task["tenant"], task["_id"]) if task["assignments"] else {}
-        return tasks.shown(task, shifts)
+        return self._shown_tasks([task])[0]
 
     def _shown_tasks(self, documents):
         """A page of tasks with their shifts, read for every staffed task at once."""
