@@ -49,6 +49,11 @@ class Caller(BaseModel):
         """True when a record at `path` (ancestor ids ending with its own) is in scope."""
         return self.whole_tenant or bool(set(path) & set(self.scope))
 
+    @property
+    def scope_limit(self):
+        """The nodes this caller's reads are limited to, or None when it reaches the whole tenant."""
+        return None if self.whole_tenant else list(self.scope)
+
     def scoped(self, extra=None):
         """A MongoDB filter limited to this caller's tenant and scope."""
         conditions = [extra or {}, {"tenant": self.tenant}]

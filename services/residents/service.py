@@ -215,7 +215,7 @@ class ResidentsService(base.CivicService):
     def count_people(self, caller, command):
         """Households, active residents and residents per tag below a node: the sum of its
         buildings' snapshots (services/storage/snapshots.py)."""
-        people = self.store.people_below(caller.scoped({"path": command.node_id}))
+        people = self.store.people_below(caller.tenant, command.node_id, caller.scope_limit)
         return people | {"residents_by_tag": visible_tag_counts(caller, people["residents_by_tag"])}
 
     @timer(interval=FIGURES_REFRESH_SECONDS)

@@ -80,7 +80,7 @@ class ResidentsRepository(Repository):
     def _list_sizes(self, tenant, node_id):
         """The sizes of the lists below a node, from its figures."""
         return self.list_sizes.of((tenant, node_id),
-                                  lambda: self.figures.totals_below({"tenant": tenant, "path": node_id}))
+                                  lambda: self.figures.totals_below(tenant, node_id))
 
     def bind_account(self, tenant, subject, resident_id):
         """Ties the sign-in `subject` to a resident of the tenant, instead of any other."""
@@ -132,9 +132,9 @@ class ResidentsRepository(Repository):
         by_tag = {f"{TAG_COUNT}{tag}": n for tag, n in self.count_tags(active).items()}
         return {"households": households, "residents": residents, **by_tag}
 
-    def people_below(self, query):
-        """Households, active residents and residents per tag in the building snapshots matching `query`."""
-        totals = self.figures.totals_below(query)
+    def people_below(self, tenant, node_id, scope):
+        """Households, active residents and residents per tag below a node, within `scope`."""
+        totals = self.figures.totals_below(tenant, node_id, scope)
         by_tag = {name.removeprefix(TAG_COUNT): n for name, n in totals.items() if name.startswith(TAG_COUNT)}
         return {"households": totals.get("households", 0), "residents": totals.get("residents", 0),
                 "residents_by_tag": by_tag}

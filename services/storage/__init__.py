@@ -16,12 +16,12 @@ from services.storage.records import (DEFAULT_PAGE_SIZE, INTERNAL_FIELDS, LIVE, 
 from services.storage.bulk import content_id, read_each, rewrite_paths
 from services.storage.claims import ClaimedUpdates, at_version, version_of
 from services.storage.repository import UNREACHABLE as STORE_UNREACHABLE, Repository
-from services.storage.snapshots import BuildingSnapshots, CountedRecords, building_of
+from services.storage.snapshots import BuildingSnapshots, CountedRecords, KeptIn, building_of
 from services.storage.listings import KeptSizes, Listing
 from services.storage.provider import MongoStore
 
 __all__ = ["DEFAULT_PAGE_SIZE", "INTERNAL_FIELDS", "LIVE", "MAX_PAGE_SIZE", "OUTBOX", "OUTBOX_PENDING",
-           "BuildingSnapshots", "ClaimedUpdates", "CountedRecords", "KeptSizes", "Listing", "MongoStore", "Records",
+           "BuildingSnapshots", "ClaimedUpdates", "CountedRecords", "KeptIn", "KeptSizes", "Listing", "MongoStore", "Records",
            "Repository",
            "STORE_UNREACHABLE", "at_version", "building_of", "combined", "content_id", "insert_all", "live",
            "new_id", "now", "page_size_of", "public", "read_each", "rewrite_paths", "timestamp", "version_of"]

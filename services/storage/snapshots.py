@@ -18,6 +18,16 @@ addition never overwrite one another: the loser keeps its mark for a later recou
 
 The records that are counted keep this up themselves (`CountedRecords`): a service declares what
 a record counts and which fields change that, and never marks or adds by hand.
+
+A whole tenant's figures above a building come from area sums: an area is a building's parent
+node (a grid, as a rule; a snapshot names it in `area`), and the sum of the snapshots of its own
+buildings (not those of a micro-grid below it, an area of its own) is kept (`area_figures`), so a
+city reads some hundred areas where it read 1,290 buildings (0.5 ms each on FerretDB: 0.7 s a
+read). A change first touches its areas (`touched_areas`, the time of the latest), then marks.
+A sum is taken only while none of the area's buildings is marked, and holds while no change
+touched the area since `WRITE_GRACE` before the sum was started: a change touched earlier has
+written by then, or left its mark to a recount; one touched later is newer than the sum. Reads
+check this every time, so a sum a slow reader kept after a change is never used.
 """
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -43,23 +53,47 @@ class Marks(NamedTuple):
     fresh: set  # buildings not marked before
 
 
-class BuildingSnapshots:
-    """`count_building(tenant, building_id)` gives a building's counts as {name: number}."""
+class KeptIn(NamedTuple):
+    """The collections a set of snapshots is kept in."""
+    snapshots: str
+    marks: str
+    claims: str
+    area_sums: str
+    touched_areas: str
 
-    def __init__(self, database, count_building):
-        self.snapshots = database.building_figures
-        self.marks = database.dirty_buildings
-        self.writes = ClaimedUpdates(database.building_figures, database.building_figure_claims)
+
+BUILDINGS = KeptIn("building_figures", "dirty_buildings", "building_figure_claims", "area_figures", "touched_areas")
+
+
+class BuildingSnapshots:
+    """`count_building(tenant, building_id)` gives a building's counts as {name: number}. A
+    "building" is the parent of the records counted: the building of flats and people, and for
+    nodes counted by kind (kept in collections of their own), any node with children."""
+
+    def __init__(self, database, count_building, kept_in=BUILDINGS):
+        self.snapshots = database[kept_in.snapshots]
+        self.marks = database[kept_in.marks]
+        self.writes = ClaimedUpdates(self.snapshots, database[kept_in.claims])
         self.count_building = count_building
+        self.area_sums = database[kept_in.area_sums]
+        self.touched_areas = database[kept_in.touched_areas]
 
     def ensure_indexes(self):
-        for collection in (self.snapshots, self.marks):
+        for collection in (self.snapshots, self.marks, self.area_sums, self.touched_areas):
             collection.create_index([("tenant", ASCENDING), ("path", ASCENDING)], name="scope")
+        self.snapshots.create_index([("tenant", ASCENDING), ("area", ASCENDING)], name="area")
         self.writes.ensure_indexes()
 
     def start_counting(self, records):
         """Marks the building of every record when there is no snapshot yet: records written
-        before snapshots existed are counted once, by the timer."""
+        before snapshots existed are counted once, by the timer; snapshots from before area sums
+        existed have their areas touched once."""
+        if not self.touched_areas.find_one({}, {"_id": 1}):
+            snapshots = list(self.snapshots.find({}, {"tenant": 1, "path": 1}))
+            for snapshot in snapshots:
+                self.snapshots.update_one({"_id": snapshot["_id"]}, {"$set": {"area": area_of(snapshot["path"])}})
+            for tenant, areas in areas_by_tenant(snapshots).items():
+                self._touch(tenant, areas.values())
         if self.snapshots.find_one({}, {"_id": 1}) or self.marks.find_one({}, {"_id": 1}):
             return
         by_tenant = {}
@@ -69,9 +103,12 @@ class BuildingSnapshots:
             self.mark(tenant, *paths)
 
     def mark(self, tenant, *record_paths):
-        """Marks the buildings of the records at these paths (a flat's path ends building, flat)."""
+        """Touches the areas, then marks the buildings, of the records at these paths (a flat's
+        path ends building, flat)."""
+        building_paths = {tuple(path[:-1]) for path in record_paths if len(path) >= 2}
+        self._touch(tenant, {path[:-1] for path in building_paths if len(path) >= 2})
         marks = Marks(now(), set())
-        for building_path in {tuple(path[:-1]) for path in record_paths if len(path) >= 2}:
+        for building_path in building_paths:
             change = {"$set": {"tenant": tenant, "path": list(building_path), "time": marks.time}}
             try:
                 if self.marks.update_one({"_id": building_path[-1]}, change, upsert=True).upserted_id:
@@ -97,17 +134,55 @@ class BuildingSnapshots:
                 self.marks.delete_one({"_id": building_path[-1], "time": marks.time})
         read_each(add_to, counts_by_building)
 
-    def totals_below(self, scope_filter):
-        """Summed counts of the buildings matching `scope_filter` (a node's path within the
-        caller's scope), after recounting those whose snapshot may miss a change."""
-        snapshots = {s["_id"]: s for s in self.snapshots.find(scope_filter, {"counts": 1, "counted": 1})}
-        uncovered = [mark for mark in self.marks.find(scope_filter) if not covers(snapshots.get(mark["_id"]), mark)]
+    def totals_below(self, tenant, node_id, scope=None):
+        """Summed counts of the buildings at or below `node_id`, limited to `scope` (the nodes a
+        caller may see; None for the whole tenant, whose figures come from area sums)."""
+        below = {"tenant": tenant, "path": node_id}
+        if scope is not None:
+            return self._buildings_total(combined(below, {"path": {"$in": list(scope)}}))[0]
+        areas = {area["_id"]: area for area in self.touched_areas.find(below)}
+        if not areas:  # a building, a flat, or nothing counted yet
+            return self._buildings_total(below)[0]
+        marked = {area_of(mark["path"]) for mark in self.marks.find(below, {"path": 1})}
+        kept = {area_sum["_id"]: area_sum for area_sum in self.area_sums.find(below, {"counts": 1, "started": 1})}
+        holding = {area_id for area_id, touch in areas.items() if area_id not in marked and holds(kept.get(area_id), touch)}
+        summed_again = read_each(lambda area_id: self._area_sum(areas[area_id]), set(areas) - holding)
+        # The node may itself be a building, of an area above it: a grid with flats of its own,
+        # or any parent of nodes counted by kind.
+        at_node = self._buildings_total({"tenant": tenant, "_id": node_id})[0]
+        return summed([kept[area_id]["counts"] for area_id in holding] + list(summed_again.values()) + [at_node])
+
+    def _area_sum(self, area):
+        """An area's sum from its buildings, kept when no building of it is marked."""
+        started = now()
+        counts, marked = self._buildings_total({"tenant": area["tenant"], "path": area["_id"]}, in_area=area["_id"])
+        if not marked and started > area["time"] + WRITE_GRACE:
+            kept = {"tenant": area["tenant"], "path": area["path"], "counts": counts, "started": started}
+            try:
+                self.area_sums.replace_one({"_id": area["_id"]}, kept, upsert=True)
+            except DuplicateKeyError:  # a concurrent reader kept its sum first
+                pass
+        return counts
+
+    def _buildings_total(self, scope_filter, in_area=None):
+        """Summed counts of the buildings matching `scope_filter` (only those whose parent is
+        `in_area`, if given), after recounting those whose snapshot may miss a change, and
+        whether any of them is marked."""
+        snapshot_filter = combined(scope_filter, {"area": in_area}) if in_area else scope_filter
+        snapshots = {s["_id"]: s for s in self.snapshots.find(snapshot_filter, {"counts": 1, "counted": 1})}
+        marks = [mark for mark in self.marks.find(scope_filter) if not in_area or area_of(mark["path"]) == in_area]
+        uncovered = [mark for mark in marks if not covers(snapshots.get(mark["_id"]), mark)]
         snapshots |= {building_id: s for building_id, s in self._recount(uncovered).items() if s}
-        totals = {}
-        for snapshot in snapshots.values():
-            for name, n in snapshot["counts"].items():
-                totals[name] = totals.get(name, 0) + n
-        return {name: n for name, n in totals.items() if n}
+        return summed([snapshot["counts"] for snapshot in snapshots.values()]), bool(marks)
+
+    def _touch(self, tenant, area_paths):
+        moment = now()
+        for area_path in area_paths:
+            change = {"$set": {"tenant": tenant, "path": list(area_path), "time": moment}}
+            try:
+                self.touched_areas.update_one({"_id": area_path[-1]}, change, upsert=True)
+            except DuplicateKeyError:  # a concurrent first touch inserted it
+                self.touched_areas.update_one({"_id": area_path[-1]}, change)
 
     def refresh(self):
         """Recounts marked buildings not counted since their mark, or whose grace has passed, and
@@ -124,10 +199,20 @@ class BuildingSnapshots:
         self.writes.release_stale()
 
     def rewrite_paths_below(self, tenant, node_id, node_path):
-        """Snapshots and marks follow a moved node, as records do."""
-        for collection in (self.snapshots, self.marks):
-            # A moved building's own snapshot moves too: it is at the node, not only below it.
-            rewrite_paths(collection, combined({"path": node_id}, {"tenant": tenant}), node_id, node_path)
+        """Snapshots, marks and area sums follow a moved node, as records do; the areas a moved
+        building left and joined, and those that moved, are touched."""
+        moved = combined({"path": node_id}, {"tenant": tenant})
+        areas_before = self._areas_of_buildings(moved)
+        for collection in (self.marks, self.area_sums, self.touched_areas):
+            # A moved building's own snapshot and mark move too: they are at the node, not only below it.
+            rewrite_paths(collection, moved, node_id, node_path)
+        rewrite_paths(self.snapshots, moved, node_id, node_path, lambda snapshot: {"area": area_of(snapshot["path"])})
+        self._touch(tenant, (areas_before | self._areas_of_buildings(moved)).values())
+
+    def _areas_of_buildings(self, query):
+        """{area id: area path} of the snapshots and marks matching `query`."""
+        found = [*self.snapshots.find(query, {"tenant": 1, "path": 1}), *self.marks.find(query, {"tenant": 1, "path": 1})]
+        return {area_id: path for areas in areas_by_tenant(found).values() for area_id, path in areas.items()}
 
     def _recount(self, marks):
         """{building id: its new snapshot, or None where another writer came first}."""
@@ -143,7 +228,8 @@ class BuildingSnapshots:
     def _write(self, tenant, building_path, snapshot, counts, counted):
         """Writes the snapshot that follows `snapshot` (read before), if no other writer took its
         version; returns what it wrote, or None."""
-        written = {"tenant": tenant, "path": list(building_path), "counts": counts, "counted": counted}
+        written = {"tenant": tenant, "path": list(building_path), "area": area_of(building_path), "counts": counts,
+                   "counted": counted}
         return self.writes.write(snapshot or {"_id": building_path[-1]}, {"$set": written}, upsert=True)
 
 
@@ -191,6 +277,8 @@ def counted_changes(*changes, counts_of):
     counts nothing, but its building is named so that the change's mark is cleared."""
     counts = {}
     for record, sign in changes:
+        if not building_of(record):  # a top node (a city): in no one's figures
+            continue
         building = counts.setdefault(building_of(record), {})
         for name, n in ({} if "retire_time" in record else counts_of(record)).items():
             building[name] = building.get(name, 0) + sign * n
@@ -200,6 +288,32 @@ def counted_changes(*changes, counts_of):
 def building_of(record):
     """A flat's, household's or resident's building: the path up to the building."""
     return tuple(record["path"][:-1])
+
+
+def area_of(building_path):
+    """A building's area: its parent node, if it has one."""
+    return building_path[-2] if len(building_path) >= 2 else None
+
+
+def areas_by_tenant(buildings):
+    """{tenant: {area id: area path}} of buildings' snapshots or marks."""
+    areas = {}
+    for building in buildings:
+        if area_of(building["path"]):
+            areas.setdefault(building["tenant"], {})[area_of(building["path"])] = tuple(building["path"][:-1])
+    return areas
+
+
+def summed(all_counts):
+    totals = {}
+    for counts in all_counts:
+        for name, n in counts.items():
+            totals[name] = totals.get(name, 0) + n
+    return {name: n for name, n in totals.items() if n}
+
+
+def holds(area_sum, touch):
+    return bool(area_sum and area_sum["started"] > touch["time"] + WRITE_GRACE)
 
 
 def recount_due(snapshot, mark, age):

@@ -34,7 +34,7 @@ def add_person(database, snapshots, building_path, mark=True):
 
 
 def totals(snapshots, node_id):
-    return snapshots.totals_below({"tenant": "t1", "path": node_id})
+    return snapshots.totals_below("t1", node_id)
 
 
 def test_figures_are_exact_as_soon_as_a_change_is_written_and_sum_up_the_hierarchy(people):
@@ -48,7 +48,7 @@ def test_figures_are_exact_as_soon_as_a_change_is_written_and_sum_up_the_hierarc
     assert totals(snapshots, CITY) == {"people": 6}
     add_person(database, snapshots, [CITY, GRID, "b1"])
     assert totals(snapshots, CITY) == {"people": 7}
-    assert snapshots.totals_below({"tenant": "another", "path": CITY}) == {}
+    assert snapshots.totals_below("another", CITY) == {}
 
 
 def test_a_count_that_raced_a_write_is_redone_until_the_grace_has_passed(people, monkeypatch):
@@ -166,3 +166,89 @@ def test_counted_records_keep_their_snapshots_through_create_update_move_and_ret
     people_records.retire({"_id": first["_id"]}, [])
     assert totals(snapshots, CITY) == {"people": 1, "mood:calm": 1}
     assert database.dirty_buildings.count_documents({}) == 0
+
+
+def test_a_whole_tenant_reads_kept_area_sums_until_a_change_touches_the_area(people, monkeypatch):
+    database, snapshots = people
+    monkeypatch.setattr(figures, "WRITE_GRACE", timedelta(0))
+    for grid in (GRID, GRID, OTHER_GRID):
+        add_person(database, snapshots, [CITY, grid, "b1" if grid == GRID else "b2"])
+    snapshots.refresh()  # the timer recounts and clears the marks the writes left
+    assert totals(snapshots, CITY) == {"people": 3}
+    assert database.area_figures.count_documents({}) == 2, "both areas' sums are kept"
+
+    database.area_figures.update_one({"_id": GRID}, {"$set": {"counts": {"people": 40}}})
+    assert totals(snapshots, CITY) == {"people": 41}, "a kept sum is read, not its buildings"
+    add_person(database, snapshots, [CITY, GRID, "b1"])
+    assert totals(snapshots, CITY) == {"people": 4}, "the change touched the area: its sum no longer holds"
+
+
+def test_an_area_with_a_marked_building_is_summed_from_its_buildings_and_not_kept(people, monkeypatch):
+    database, snapshots = people
+    monkeypatch.setattr(figures, "WRITE_GRACE", timedelta(0))
+    snapshots.mark("t1", [CITY, GRID, "b1", "flat"])  # a writer that crashed after marking
+    database.people.insert_one({"tenant": "t1", "path": [CITY, GRID, "b1", "flat"]})
+    assert totals(snapshots, CITY) == {"people": 1}
+    assert database.area_figures.count_documents({}) == 0
+
+
+def test_a_caller_limited_to_part_of_a_node_reads_only_its_buildings(people, monkeypatch):
+    database, snapshots = people
+    monkeypatch.setattr(figures, "WRITE_GRACE", timedelta(0))
+    add_person(database, snapshots, [CITY, GRID, "b1"])
+    add_person(database, snapshots, [CITY, OTHER_GRID, "b2"])
+    assert totals(snapshots, CITY) == {"people": 2}
+    assert snapshots.totals_below("t1", CITY, scope=[OTHER_GRID]) == {"people": 1}
+    assert snapshots.totals_below("t1", CITY, scope=["b1"]) == {"people": 1}
+
+
+def test_a_moved_building_leaves_its_old_area_sum_and_joins_the_new_one(people, monkeypatch):
+    database, snapshots = people
+    monkeypatch.setattr(figures, "WRITE_GRACE", timedelta(0))
+    add_person(database, snapshots, [CITY, GRID, "b1"])
+    add_person(database, snapshots, [CITY, OTHER_GRID, "b2"])
+    snapshots.refresh()
+    assert totals(snapshots, GRID) == {"people": 1} and totals(snapshots, CITY) == {"people": 2}
+    snapshots.rewrite_paths_below("t1", "b1", [CITY, OTHER_GRID, "b1"])
+    database.people.update_many({"path": "b1"}, {"$set": {"path": [CITY, OTHER_GRID, "b1", "flat"]}})
+    assert totals(snapshots, GRID) == {}
+    assert totals(snapshots, OTHER_GRID) == {"people": 2}
+    assert totals(snapshots, CITY) == {"people": 2}
+
+
+def test_snapshots_from_before_area_sums_have_their_areas_touched_once(people):
+    database, snapshots = people
+    add_person(database, snapshots, [CITY, GRID, "b1"])
+    snapshots.refresh()
+    database.touched_areas.delete_many({})  # as a store written before area sums existed
+    assert totals(snapshots, CITY) == {"people": 1}, "without touched areas, the buildings are read"
+    snapshots.start_counting(database.people)
+    assert [area["_id"] for area in database.touched_areas.find()] == [GRID]
+    assert totals(snapshots, CITY) == {"people": 1}
+
+
+def test_an_area_sums_its_own_buildings_not_those_of_an_area_below_it(people, monkeypatch):
+    database, snapshots = people
+    monkeypatch.setattr(figures, "WRITE_GRACE", timedelta(0))
+    add_person(database, snapshots, [CITY, GRID, "b1"])
+    add_person(database, snapshots, [CITY, GRID, "micro-grid", "b2"])
+    snapshots.refresh()
+    for _ in range(2):  # summed from the buildings, then from the kept sums
+        assert totals(snapshots, CITY) == {"people": 2}
+        assert totals(snapshots, GRID) == {"people": 2}
+        assert totals(snapshots, "micro-grid") == {"people": 1}
+    assert {s["_id"]: s["counts"] for s in database.area_figures.find()} == {
+        GRID: {"people": 1}, "micro-grid": {"people": 1}}
+
+
+def test_a_node_that_is_itself_a_building_counts_its_own_snapshot_beside_its_areas(people, monkeypatch):
+    database, snapshots = people
+    monkeypatch.setattr(figures, "WRITE_GRACE", timedelta(0))
+    snapshots.count_building = lambda tenant, building_id: {"people": sum(
+        person["path"][-2] == building_id for person in database.people.find({"tenant": tenant, "path": building_id}))}
+    add_person(database, snapshots, [CITY, GRID])  # a flat right below the grid
+    add_person(database, snapshots, [CITY, GRID, "b1"])
+    snapshots.refresh()
+    for _ in range(2):
+        assert totals(snapshots, GRID) == {"people": 2}
+        assert totals(snapshots, CITY) == {"people": 2}

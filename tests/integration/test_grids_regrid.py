@@ -331,3 +331,20 @@ def test_posts_organisations_and_stations_update_by_mask(platform, community, ta
     assert changed == {"civicgrid.grids.post.updated.v1": ["holder"],
                        "civicgrid.grids.organisation.updated.v1": ["contacts", "display_name"],
                        "civicgrid.grids.station.updated.v1": ["display_name", "opening_hours"]}
+
+
+def test_node_figures_count_nodes_by_kind_through_create_move_and_delete(platform, community):
+    operator, ids, tenant = community
+    community_id = ids["COMMUNITY"]
+    node_counts = (lambda node_id: {kind: int(n) for kind, n in operator.call(
+        f"{GRIDS}/GetNodeFigures", {"node_id": node_id}).items() if kind in ("grids", "buildings")})
+    assert node_counts(community_id) == {"grids": 1, "buildings": 2}
+    empty = building(operator, ids["GRID"], "B3")
+    other = grid(operator, community_id, "Grid two")
+    assert node_counts(community_id) == {"grids": 2, "buildings": 3}
+    operator.call(f"{GRIDS}/SplitGrid", {"grid_id": ids["GRID"], "child_ids": [empty], "target_grid_id": other["id"],
+                                          "request_id": f"split-{tenant}"})
+    assert node_counts(other["id"]) == {"buildings": 1} and node_counts(ids["GRID"]) == {"buildings": 2}
+    operator.call(f"{GRIDS}/DeleteNode", {"id": empty})
+    assert node_counts(community_id) == {"grids": 2, "buildings": 2}
+    assert node_counts(other["id"]) == {}
