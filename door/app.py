@@ -91,7 +91,7 @@ def checked_format(fmt):
 
 # Credentials
 
-def token(required=False):
+def caller_credential(required=False):
     """The token the caller's api_key maps to; without one, the public read-only token if any."""
     api_key = request.values.get("api_key", "")
     if api_key:
@@ -130,19 +130,19 @@ def discovery(fmt):
 
 def services(fmt):
     checked_format(fmt)
-    categories = door().lookups.categories(token().token)
+    categories = door().lookups.categories(caller_credential().token)
     return answer("services", [georeport.service_of(category) for category in categories], fmt)
 
 
 def service_definition(service_code, fmt):
     checked_format(fmt)
-    category = call(token(), "tickets", "GetCategory", "GetCategoryRequest", id=service_code)
+    category = call(caller_credential(), "tickets", "GetCategory", "GetCategoryRequest", id=service_code)
     return answer("definition", georeport.definition_of(category), fmt)
 
 
 def create_request(fmt):
     checked_format(fmt)
-    credential = token(required=True)
+    credential = caller_credential(required=True)
     form = request.form
     category = category_to_report(credential, form.get("service_code", ""))
     ticket = call(credential, "tickets", "CreateTicket", "CreateTicketRequest",
@@ -182,7 +182,7 @@ def place_of(credential, form):
 
 def list_requests(fmt):
     checked_format(fmt)
-    credential = token()
+    credential = caller_credential()
     args = request.args
     if args.get("service_request_id"):
         tickets = found_tickets(credential, georeport.request_ids(args["service_request_id"]))
@@ -193,7 +193,7 @@ def list_requests(fmt):
 
 def one_request(request_id, fmt):
     checked_format(fmt)
-    credential = token()
+    credential = caller_credential()
     ticket = call(credential, "tickets", "GetTicket", "GetTicketRequest", id=request_id)
     return answer("requests", shown_requests(credential, [ticket]), fmt)
 

@@ -1,6 +1,5 @@
 """What the door reads from the environment (DOOR_ variables)."""
 from pydantic import Field
-
 from pydantic_settings import SettingsConfigDict
 
 from services.settings import Settings
