@@ -1,9 +1,11 @@
 # syntax=docker/dockerfile:1
-# One image for every civicgrid Python process (five Nameko services, gRPC gateway, web console).
+# One image for every civicgrid Python process (five Nameko services, gRPC gateway, web console,
+# Open311 door).
 # The command is chosen by docker-compose.yml / k8s, e.g.
 #   nameko run --config services/nameko.yaml services.tickets.service
 #   python -m gateway
 #   python -m console
+#   python -m door
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 ############################ builder ############################
@@ -40,12 +42,12 @@ RUN pip install --upgrade pip && pip install .
 RUN pybabel --quiet compile -d console/translations
 # Pre-compile so nothing needs to write .pyc at runtime (read-only rootfs).
 RUN python -m compileall -q /opt/venv /src/gen/python \
- && for d in services gateway console; do if [ -d "$d" ]; then python -m compileall -q "$d"; fi; done
+ && for d in services gateway console door; do if [ -d "$d" ]; then python -m compileall -q "$d"; fi; done
 
 ############################ runtime ############################
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="civicgrid" \
-      org.opencontainers.image.description="civicgrid Nameko services, gRPC gateway and web console"
+      org.opencontainers.image.description="civicgrid Nameko services, gRPC gateway, web console and Open311 door"
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \

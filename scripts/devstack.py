@@ -37,13 +37,15 @@ def parse_args():
                     help="services get consecutive metrics ports from here, in the order " + ", ".join(SERVICES))
     up.add_argument("--db-prefix", default=os.environ.get("CIVICGRID_DB_PREFIX", "civicgrid_"))
     up.add_argument("--console-port", type=int, default=8080, help="the web console's port; 0 runs no console")
+    up.add_argument("--door-port", type=int, default=8081,
+                    help="the Open311 door's port (its api keys: DOOR_API_KEYS_FILE); 0 runs no door")
     up.add_argument("--seed", action="store_true",
                     help="load the demo city, at the real scale (minutes), once everything answers")
     up.add_argument("--timeout", type=float, default=90)
     down = sub.add_parser("down", help="stop what `up` started, by its recorded pids")
     down.add_argument("--state-dir", type=Path, default=ROOT / ".run/stack")
     pid = sub.add_parser("pid", help="the pid a supervised process runs under now")
-    pid.add_argument("name", choices=(*SERVICES, "gateway", "console"))
+    pid.add_argument("name", choices=(*SERVICES, "gateway", "console", "door"))
     pid.add_argument("--state-dir", type=Path, default=ROOT / ".run/stack")
     return parser.parse_args()
 
@@ -82,6 +84,12 @@ def process_table(args, secret):
             {"CONSOLE_PORT": str(args.console_port), "CONSOLE_GATEWAY": f"127.0.0.1:{args.gateway_port}",
              "CONSOLE_DEV_SIGNIN": "true", "CIVICGRID_JWT_SECRET": secret,
              "CONSOLE_SESSION_SECRET": dev_secret(args.state_dir, "CONSOLE_SESSION_SECRET", "console-session-secret")})
+    if args.door_port:
+        # The door's api keys and public token come from the environment (DOOR_API_KEYS_FILE,
+        # DOOR_PUBLIC_TOKEN), as in production: it mints nothing.
+        table["door"] = (
+            [sys.executable, "-m", "door"],
+            {"DOOR_PORT": str(args.door_port), "DOOR_GATEWAY": f"127.0.0.1:{args.gateway_port}"})
     return table, shared_env
 
 
@@ -147,6 +155,7 @@ def up(args):
         "gateway": f"127.0.0.1:{args.gateway_port}",
         "gateway_metrics": f"http://127.0.0.1:{args.gateway_metrics_port}/metrics",
         **({"console": f"http://127.0.0.1:{args.console_port}/"} if args.console_port else {}),
+        **({"door": f"http://127.0.0.1:{args.door_port}/open311/v2/"} if args.door_port else {}),
         "service_metrics": {s: f"http://127.0.0.1:{args.metrics_base_port + i}/metrics"
                             for i, s in enumerate(SERVICES)},
     }, indent=2))
@@ -160,7 +169,7 @@ def up(args):
 
 def print_endpoints(args):
     print(f"""
-civicgrid is up.{console_line(args)}
+civicgrid is up.{console_line(args)}{door_line(args)}
   gateway (gRPC, reflection on): 127.0.0.1:{args.gateway_port}
   gateway metrics:              http://127.0.0.1:{args.gateway_metrics_port}/metrics
   service metrics:              {', '.join(f'{s} :{args.metrics_base_port + i}' for i, s in enumerate(SERVICES))}
@@ -180,6 +189,12 @@ def console_line(args):
     return f"\n  web console:                  http://127.0.0.1:{args.console_port}/ (development sign-in)"
 
 
+def door_line(args):
+    if not args.door_port:
+        return ""
+    return f"\n  Open311 door:                 http://127.0.0.1:{args.door_port}/open311/v2/discovery.json"
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)
@@ -195,7 +210,7 @@ def down(args):
         print("nothing to stop")
         return
     supervisor = json.loads(pids_file.read_text())["supervisord"]
-    children = [pid for pid in (supervised_pid(args.state_dir, name) for name in (*SERVICES, "gateway", "console")) if pid]
+    children = [pid for pid in (supervised_pid(args.state_dir, name) for name in (*SERVICES, "gateway", "console", "door")) if pid]
     if alive(supervisor):
         os.kill(supervisor, signal.SIGTERM)
     deadline = time.monotonic() + 30

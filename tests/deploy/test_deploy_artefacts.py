@@ -19,7 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "validate-deploy.sh"
 SERVICES = ["residents", "grids", "tickets", "notifications", "volunteers"]
-APPS = [f"civicgrid-{s}" for s in SERVICES] + ["civicgrid-gateway", "civicgrid-console"]
+APPS = [f"civicgrid-{s}" for s in SERVICES] + ["civicgrid-gateway", "civicgrid-console", "civicgrid-door"]
 METRICS_PORTS = {"residents": 9101, "grids": 9102, "tickets": 9103, "notifications": 9104, "volunteers": 9105}
 REQUIRED_ALERTS = ["CivicgridServiceDown", "HighErrorRatio", "HighP99Latency", "OverdueTicketsRising",
                    "OutboxBacklog", "PartnerDeliveriesFailing"]
@@ -194,6 +194,11 @@ def test_probes(rendered):
         assert console[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
     # Ready while the gateway answers; a gateway outage must not restart it.
     assert console["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    door = pod_spec(deps["civicgrid-door"])["containers"][0]
+    assert door["command"] == ["python", "-m", "door"]
+    for probe in ("livenessProbe", "startupProbe"):
+        assert door[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
+    assert door["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     for sts in kinds(docs, "StatefulSet"):
         c = pod_spec(sts)["containers"][0]
         assert "livenessProbe" in c and "readinessProbe" in c, sts["metadata"]["name"]
@@ -235,6 +240,9 @@ def test_network_policy_egress_allow_lists(rendered):
     sign_in = pols["civicgrid-identity-provider"]  # and both the identity provider, over https
     assert _egress_ports(sign_in) == {("TCP", 443)} and "ingress" not in sign_in["spec"]
     assert {pt["port"] for r in console["spec"]["ingress"] for pt in r["ports"]} == {8080}
+    door = pols["civicgrid-door"]
+    assert _egress_ports(door) == {("TCP", 50051)} | dns, "the Open311 door reaches the gateway and nothing else"
+    assert {pt["port"] for r in door["spec"]["ingress"] for pt in r["ports"]} == {8081}
     # metrics ingress only from Prometheus
     for a in APPS:
         for r in pols[a]["spec"]["ingress"]:
@@ -276,10 +284,11 @@ def test_the_partner_path_is_open_and_nothing_more(rendered):
     assert env["RABBITMQ_API"] == "http://rabbitmq:15672/api"
 
 
-def test_the_console_and_the_gateway_are_published_over_tls_only(rendered):
+def test_the_console_the_door_and_the_gateway_are_published_over_tls_only(rendered):
     _, docs = rendered
     ingresses = by_name(docs, "Ingress")
-    assert set(ingresses) == {"civicgrid-console", "civicgrid-gateway"}
+    assert set(ingresses) == {"civicgrid-console", "civicgrid-door", "civicgrid-gateway"}
+    assert ingresses["civicgrid-door"]["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/open311"
     for name, ingress in ingresses.items():
         [rule] = ingress["spec"]["rules"]
         [tls] = ingress["spec"]["tls"]
@@ -433,6 +442,10 @@ def test_compose_apps(compose):
     assert console["command"] == ["python", "-m", "console"] and console["environment"]["CONSOLE_GATEWAY"] == "gateway:50051"
     assert console["read_only"] is True and console["user"] == "10001:10001" and console["cap_drop"] == ["ALL"]
     assert console["depends_on"] == {"gateway": {"condition": "service_healthy"}}
+    door = services["door"]
+    assert door["command"] == ["python", "-m", "door"] and door["environment"]["DOOR_GATEWAY"] == "gateway:50051"
+    assert door["read_only"] is True and door["user"] == "10001:10001" and door["cap_drop"] == ["ALL"]
+    assert door["depends_on"] == {"gateway": {"condition": "service_healthy"}}
     assert {"mongo", "rabbitmq", "prometheus", "grafana"} <= set(services)
     assert services["mongo"]["image"] == "mongo:7"
     assert services["rabbitmq"]["image"] == "rabbitmq:3.13-management"
@@ -450,6 +463,7 @@ def test_prometheus_scrapes_every_compose_app(compose):
         assert jobs[f"civicgrid-{s}"] == [f"{s}:{port}"]
     assert jobs["civicgrid-gateway"] == ["gateway:9100"]
     assert jobs["civicgrid-console"] == ["console:8080"]
+    assert jobs["civicgrid-door"] == ["door:8081"]
     mounts = compose["services"]["prometheus"]["volumes"]
     assert any(m.startswith("./ops/prometheus:") for m in mounts)
 
