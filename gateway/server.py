@@ -10,6 +10,7 @@ from prometheus_client import start_http_server
 
 from gateway.auth import Authenticator
 from gateway.backends import BackendMonitor, RpcPool
+from gateway.descriptors import MethodResolvingPool
 from gateway.routes import Dispatcher, discover_routes, generic_handlers
 from gateway.settings import GatewaySettings
 from gateway.streaming import EventWatch
@@ -50,7 +51,7 @@ def build_server(config):
     service_names = sorted({route.full_name.split("/")[1] for route in routes})
     reflection.enable_server_reflection(
         [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-        server)
+        server, pool=MethodResolvingPool())
     server.add_insecure_port(f"[::]:{config.port}")
     monitor.check()
     monitor.start()
