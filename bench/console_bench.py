@@ -42,10 +42,12 @@ def first_link(session, url, pattern):
     return found.group(1) if found else None
 
 
-def pages_of(console):
-    """(page, person, path) for every page people open daily, found by following the console's links."""
+def pages_of(console, community_id=None):
+    """(page, person, path) for every page people open daily, found by following the console's
+    links from `community_id`, or from the overview's first community."""
     operator, worker, resident = (signed_in(console, role) for role in ("city_operator", "grid_worker", "resident"))
-    community = first_link(operator, f"{console}/", r'href="(/nodes/[0-9a-f]+)" data-test="card"')
+    community = (f"/nodes/{community_id}" if community_id
+                 else first_link(operator, f"{console}/", r'href="(/nodes/[0-9a-f]+)" data-test="card"'))
     grid = first_link(operator, console + community, r'href="(/nodes/[0-9a-f]+)" data-test="card"')
     building = first_link(operator, console + grid, r'href="(/nodes/[0-9a-f]+)" data-test="card"')
     ticket = first_link(operator, f"{console}/tickets", r'href="(/tickets/[0-9a-f]+)"')
@@ -99,12 +101,14 @@ def main():
     parser.add_argument("--console", default=None, help="the console's URL (default: the one `make up` started)")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--community", help="the community whose pages are measured (default: the overview's "
+                                            "first; on a bench city, name one of its seeded communities)")
     args = parser.parse_args()
     console = args.console or json.loads((ROOT / ".run/stack/endpoints.json").read_text()).get("console")
     if not console:
         sys.exit("no console: start the platform with `make up`, or name one with --console")
     console = console.rstrip("/")
-    rows = measure(pages_of(console), args.rounds, args.concurrency)
+    rows = measure(pages_of(console, args.community), args.rounds, args.concurrency)
     print(f"\n{'page':34}  {'alone p50/p95 ms':>18}  {f'{args.concurrency} at once p50/p95 ms':>24}  met? (p95 < 1 s)")
     for name, (p50, p95), (c50, c95) in rows:
         met = "yes" if max(p95, c95) < TARGET_P95_MS else "NO"

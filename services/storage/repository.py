@@ -4,7 +4,7 @@ import copy
 from datetime import timedelta
 
 import pymongo
-from pymongo.errors import ConnectionFailure, ExecutionTimeout
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, NetworkTimeout, WaitQueueTimeoutError
 
 from services.storage.ageing import AgeBuckets
 from services.storage.bulk import read_each, rewrite_paths
@@ -131,10 +131,15 @@ class Repository:
         insert_all(self.database.processed_events, [{"_id": event_id, **self.handled_marks.stamp(now())}])
 
     def answers(self):
-        """Whether the store answers a ping in time; for health checks, so it never waits long."""
+        """Whether the store is there: for health checks, so it never waits long. A store too
+        busy to answer in time (the ping's socket read or its wait for a free connection timed
+        out) is up: under load, calling it down would turn a slow moment into an outage, as the
+        gateway refused every call to a service whose store was slow to answer its ping."""
         try:
             with pymongo.timeout(PING_TIMEOUT_SECONDS):
                 self.database.command("ping")
+            return True
+        except (NetworkTimeout, WaitQueueTimeoutError, ExecutionTimeout):
             return True
         except UNREACHABLE:
             return False
