@@ -36,29 +36,20 @@ $(PROTO_OUT)/.built: $(PROTOS) $(VENV)/.installed
 protos: $(PROTO_OUT)/.built
 
 # The JSON transcoder (transcoder/, Go): its Go code and OpenAPI document are generated from the
-# protos here, not committed. The protoc plugins are pinned as tools in transcoder/go.mod, so
-# each generator is at the version of the runtime library its code calls.
+# protos (transcoder/generate.sh), not committed. The protoc plugins are pinned as tools in
+# transcoder/go.mod, so each generator is at the version of the runtime library its code calls.
 GO := GOTOOLCHAIN=local go
 PLUGINS := build/protoc-plugins
 TRANSCODER_GEN := transcoder/gen
 TRANSCODER := build/transcoder/civicgrid-transcoder
 TRANSCODER_SOURCES := transcoder/go.mod transcoder/go.sum $(filter-out %_test.go,$(wildcard transcoder/*.go))
-# Go import paths by protoc's M flags, so the protos carry no Go-specific option:
-# Mcivicgrid/grids/v1/grids.proto=civicgrid/transcoder/gen/civicgrid/grids/v1;gridsv1
-GO_IMPORTS := $(foreach p,$(PROTOS),M$(p:protos/%=%)=civicgrid/transcoder/gen/$(patsubst protos/%/,%,$(dir $(p)));$(word 3,$(subst /, ,$(p)))v1)
 
 $(PLUGINS)/.built: transcoder/go.mod transcoder/go.sum
 	cd transcoder && GOBIN=$(CURDIR)/$(PLUGINS) $(GO) install tool
 	touch $@
 
-$(TRANSCODER_GEN)/.built: $(PROTOS) transcoder/openapi.yaml $(PLUGINS)/.built $(VENV)/.installed
-	rm -rf $(TRANSCODER_GEN) && mkdir -p $(TRANSCODER_GEN)/openapi
-	$(PROTOC) $(foreach plugin,go go-grpc grpc-gateway openapiv2,--plugin=protoc-gen-$(plugin)=$(PLUGINS)/protoc-gen-$(plugin)) \
-		--go_out=$(TRANSCODER_GEN) --go-grpc_out=$(TRANSCODER_GEN) --grpc-gateway_out=$(TRANSCODER_GEN) \
-		$(foreach plugin,go go-grpc grpc-gateway,--$(plugin)_opt=paths=source_relative) \
-		$(foreach plugin,go go-grpc grpc-gateway openapiv2,$(foreach m,$(GO_IMPORTS),--$(plugin)_opt='$(m)')) \
-		--openapiv2_out=$(TRANSCODER_GEN)/openapi --openapiv2_opt=allow_merge=true,merge_file_name=civicgrid,openapi_configuration=transcoder/openapi.yaml \
-		$(PROTOS)
+$(TRANSCODER_GEN)/.built: $(PROTOS) transcoder/generate.sh transcoder/openapi.yaml $(PLUGINS)/.built $(VENV)/.installed
+	transcoder/generate.sh $(PY) $(PLUGINS)
 	touch $@
 
 $(TRANSCODER): $(TRANSCODER_GEN)/.built $(TRANSCODER_SOURCES)

@@ -4,7 +4,8 @@
 // validates exactly as for a gRPC client.
 //
 // Environment: TRANSCODER_GATEWAY (gRPC address, default 127.0.0.1:50051), TRANSCODER_PORT
-// (HTTP port, default 8082).
+// (HTTP port, default 8082). `civicgrid-transcoder healthcheck` asks a running one's /healthz,
+// for a container health check in an image that has no shell or curl.
 package main
 
 import (
@@ -57,9 +58,11 @@ var registrations = []func(context.Context, *runtime.ServeMux, *grpc.ClientConn)
 }
 
 func main() {
-	gatewayAddress := envOr("TRANSCODER_GATEWAY", "127.0.0.1:50051")
-	address := net.JoinHostPort("", envOr("TRANSCODER_PORT", "8082"))
-	if err := run(gatewayAddress, address); err != nil {
+	port := envOr("TRANSCODER_PORT", "8082")
+	if len(os.Args) == 2 && os.Args[1] == "healthcheck" {
+		os.Exit(healthcheck(port))
+	}
+	if err := run(envOr("TRANSCODER_GATEWAY", "127.0.0.1:50051"), net.JoinHostPort("", port)); err != nil {
 		slog.Error("transcoder stopped", "error", err)
 		os.Exit(1)
 	}
@@ -181,6 +184,20 @@ func callMetrics(registry *prometheus.Registry) grpc.UnaryClientInterceptor {
 		seconds.WithLabelValues(method, status.Code(err).String()).Observe(time.Since(started).Seconds())
 		return err
 	}
+}
+
+func healthcheck(port string) int {
+	client := http.Client{Timeout: 3 * time.Second}
+	response, err := client.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/healthz")
+	if err != nil {
+		slog.Error("not healthy", "error", err)
+		return 1
+	}
+	response.Body.Close()
+	if response.StatusCode != http.StatusOK {
+		return 1
+	}
+	return 0
 }
 
 func envOr(name, fallback string) string {
