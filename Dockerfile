@@ -1,12 +1,14 @@
 # syntax=docker/dockerfile:1
 # One image for every civicgrid Python process (five Nameko services, gRPC gateway, web console,
-# Open311 door).
+# Open311 door), the default target; and the JSON transcoder's own image (Go, a static binary on
+# an empty base): docker build --target transcoder -t civicgrid-transcoder .
 # The command is chosen by docker-compose.yml / k8s, e.g.
 #   nameko run --config services/nameko.yaml services.tickets.service
 #   python -m gateway
 #   python -m console
 #   python -m door
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG GO_IMAGE=golang:1.26-bookworm
 
 ############################ builder ############################
 FROM ${PYTHON_IMAGE} AS builder
@@ -43,6 +45,39 @@ RUN pybabel --quiet compile -d console/translations
 # Pre-compile so nothing needs to write .pyc at runtime (read-only rootfs).
 RUN python -m compileall -q /opt/venv /src/gen/python \
  && for d in services gateway console door; do if [ -d "$d" ]; then python -m compileall -q "$d"; fi; done
+
+############################ transcoder (docker build --target transcoder) ############################
+# BuildKit builds these stages only for that target, never for the default one.
+# The protoc plugins, at the versions transcoder/go.mod pins.
+FROM ${GO_IMAGE} AS transcoder-plugins
+WORKDIR /src/transcoder
+COPY transcoder/go.mod transcoder/go.sum ./
+RUN CGO_ENABLED=0 GOTOOLCHAIN=local GOBIN=/opt/protoc-plugins go install tool
+
+# Go code and the OpenAPI document from the protos, by the script `make transcoder` runs.
+FROM ${PYTHON_IMAGE} AS transcoder-gen
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/buildtools \
+ && /opt/buildtools/bin/pip install "grpcio-tools>=1.66,<2" "googleapis-common-protos>=1.63,<2"
+COPY --from=transcoder-plugins /opt/protoc-plugins /opt/protoc-plugins
+WORKDIR /src
+COPY protos protos
+COPY transcoder transcoder
+RUN transcoder/generate.sh /opt/buildtools/bin/python /opt/protoc-plugins
+
+FROM ${GO_IMAGE} AS transcoder-build
+WORKDIR /src/transcoder
+COPY --from=transcoder-gen /src/transcoder .
+RUN CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -ldflags="-s -w" -o /out/civicgrid-transcoder .
+
+# Nothing but the static binary: no shell, no package manager, nothing to write to.
+FROM scratch AS transcoder
+LABEL org.opencontainers.image.title="civicgrid-transcoder" \
+      org.opencontainers.image.description="civicgrid HTTP/JSON for every gRPC method (grpc-gateway), in front of the gateway"
+COPY --from=transcoder-build /out/civicgrid-transcoder /civicgrid-transcoder
+USER 10001:10001
+EXPOSE 8082
+ENTRYPOINT ["/civicgrid-transcoder"]
 
 ############################ runtime ############################
 FROM ${PYTHON_IMAGE} AS runtime

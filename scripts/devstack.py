@@ -24,6 +24,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("residents", "grids", "tickets", "notifications", "volunteers")
+PROCESSES = (*SERVICES, "gateway", "console", "door", "transcoder")
+# Built by `make install` (make transcoder); the stack runs it when it is there.
+TRANSCODER = ROOT / "build/transcoder/civicgrid-transcoder"
 
 
 def parse_args():
@@ -39,13 +42,15 @@ def parse_args():
     up.add_argument("--console-port", type=int, default=8080, help="the web console's port; 0 runs no console")
     up.add_argument("--door-port", type=int, default=8081,
                     help="the Open311 door's port (its api keys: DOOR_API_KEYS_FILE); 0 runs no door")
+    up.add_argument("--transcoder-port", type=int, default=8082,
+                    help="the HTTP/JSON transcoder's port; 0 runs none, nor does a missing build of it")
     up.add_argument("--seed", action="store_true",
                     help="load the demo city, at the real scale (minutes), once everything answers")
     up.add_argument("--timeout", type=float, default=90)
     down = sub.add_parser("down", help="stop what `up` started, by its recorded pids")
     down.add_argument("--state-dir", type=Path, default=ROOT / ".run/stack")
     pid = sub.add_parser("pid", help="the pid a supervised process runs under now")
-    pid.add_argument("name", choices=(*SERVICES, "gateway", "console", "door"))
+    pid.add_argument("name", choices=PROCESSES)
     pid.add_argument("--state-dir", type=Path, default=ROOT / ".run/stack")
     return parser.parse_args()
 
@@ -90,7 +95,15 @@ def process_table(args, secret):
         table["door"] = (
             [sys.executable, "-m", "door"],
             {"DOOR_PORT": str(args.door_port), "DOOR_GATEWAY": f"127.0.0.1:{args.gateway_port}"})
+    if runs_transcoder(args):
+        table["transcoder"] = (
+            [str(TRANSCODER)],
+            {"TRANSCODER_PORT": str(args.transcoder_port), "TRANSCODER_GATEWAY": f"127.0.0.1:{args.gateway_port}"})
     return table, shared_env
+
+
+def runs_transcoder(args):
+    return bool(args.transcoder_port) and TRANSCODER.exists()
 
 
 def supervisor_config(state_dir, table):
@@ -156,6 +169,7 @@ def up(args):
         "gateway_metrics": f"http://127.0.0.1:{args.gateway_metrics_port}/metrics",
         **({"console": f"http://127.0.0.1:{args.console_port}/"} if args.console_port else {}),
         **({"door": f"http://127.0.0.1:{args.door_port}/open311/v2/"} if args.door_port else {}),
+        **({"transcoder": f"http://127.0.0.1:{args.transcoder_port}/"} if runs_transcoder(args) else {}),
         "service_metrics": {s: f"http://127.0.0.1:{args.metrics_base_port + i}/metrics"
                             for i, s in enumerate(SERVICES)},
     }, indent=2))
@@ -169,7 +183,7 @@ def up(args):
 
 def print_endpoints(args):
     print(f"""
-civicgrid is up.{console_line(args)}{door_line(args)}
+civicgrid is up.{console_line(args)}{door_line(args)}{transcoder_line(args)}
   gateway (gRPC, reflection on): 127.0.0.1:{args.gateway_port}
   gateway metrics:              http://127.0.0.1:{args.gateway_metrics_port}/metrics
   service metrics:              {', '.join(f'{s} :{args.metrics_base_port + i}' for i, s in enumerate(SERVICES))}
@@ -195,6 +209,12 @@ def door_line(args):
     return f"\n  Open311 door:                 http://127.0.0.1:{args.door_port}/open311/v2/discovery.json"
 
 
+def transcoder_line(args):
+    if not runs_transcoder(args):
+        return ""
+    return f"\n  JSON over HTTP:               http://127.0.0.1:{args.transcoder_port}/openapi.json"
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)
@@ -210,7 +230,7 @@ def down(args):
         print("nothing to stop")
         return
     supervisor = json.loads(pids_file.read_text())["supervisord"]
-    children = [pid for pid in (supervised_pid(args.state_dir, name) for name in (*SERVICES, "gateway", "console", "door")) if pid]
+    children = [pid for pid in (supervised_pid(args.state_dir, name) for name in PROCESSES) if pid]
     if alive(supervisor):
         os.kill(supervisor, signal.SIGTERM)
     deadline = time.monotonic() + 30

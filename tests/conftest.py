@@ -88,7 +88,8 @@ class Platform:
     def start(self):
         self.devstack("up", "--gateway-port", str(self.gateway_port), "--gateway-metrics-port",
                       str(self.gateway_metrics_port), "--metrics-base-port", str(self.metrics_base_port),
-                      "--console-port", str(self.console_port), "--door-port", "0", "--db-prefix", self.db_prefix)
+                      "--console-port", str(self.console_port), "--door-port", "0", "--transcoder-port", "0",
+                      "--db-prefix", self.db_prefix)
 
     def stop(self):
         self.devstack("down")

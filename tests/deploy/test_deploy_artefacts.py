@@ -19,7 +19,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "validate-deploy.sh"
 SERVICES = ["residents", "grids", "tickets", "notifications", "volunteers"]
-APPS = [f"civicgrid-{s}" for s in SERVICES] + ["civicgrid-gateway", "civicgrid-console", "civicgrid-door"]
+APPS = [f"civicgrid-{s}" for s in SERVICES] + ["civicgrid-gateway", "civicgrid-console", "civicgrid-door",
+                                                "civicgrid-transcoder"]
 METRICS_PORTS = {"residents": 9101, "grids": 9102, "tickets": 9103, "notifications": 9104, "volunteers": 9105}
 REQUIRED_ALERTS = ["CivicgridServiceDown", "HighErrorRatio", "HighP99Latency", "OverdueTicketsRising",
                    "OutboxBacklog", "PartnerDeliveriesFailing"]
@@ -199,6 +200,12 @@ def test_probes(rendered):
     for probe in ("livenessProbe", "startupProbe"):
         assert door[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
     assert door["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    transcoder = pod_spec(deps["civicgrid-transcoder"])["containers"][0]
+    assert transcoder["image"].split("/")[-1].startswith("civicgrid-transcoder:"), "its own image"
+    for probe in ("livenessProbe", "startupProbe"):
+        assert transcoder[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
+    # Ready while the gateway's health check says SERVING.
+    assert transcoder["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     for sts in kinds(docs, "StatefulSet"):
         c = pod_spec(sts)["containers"][0]
         assert "livenessProbe" in c and "readinessProbe" in c, sts["metadata"]["name"]
@@ -243,6 +250,9 @@ def test_network_policy_egress_allow_lists(rendered):
     door = pols["civicgrid-door"]
     assert _egress_ports(door) == {("TCP", 50051)} | dns, "the Open311 door reaches the gateway and nothing else"
     assert {pt["port"] for r in door["spec"]["ingress"] for pt in r["ports"]} == {8081}
+    transcoder = pols["civicgrid-transcoder"]
+    assert _egress_ports(transcoder) == {("TCP", 50051)} | dns, "the transcoder reaches the gateway and nothing else"
+    assert {pt["port"] for r in transcoder["spec"]["ingress"] for pt in r["ports"]} == {8082}
     # metrics ingress only from Prometheus
     for a in APPS:
         for r in pols[a]["spec"]["ingress"]:
@@ -284,20 +294,24 @@ def test_the_partner_path_is_open_and_nothing_more(rendered):
     assert env["RABBITMQ_API"] == "http://rabbitmq:15672/api"
 
 
-def test_the_console_the_door_and_the_gateway_are_published_over_tls_only(rendered):
+def test_the_console_the_door_the_gateway_and_the_transcoder_are_published_over_tls_only(rendered):
     _, docs = rendered
     ingresses = by_name(docs, "Ingress")
-    assert set(ingresses) == {"civicgrid-console", "civicgrid-door", "civicgrid-gateway"}
+    assert set(ingresses) == {"civicgrid-console", "civicgrid-door", "civicgrid-gateway", "civicgrid-transcoder"}
     assert ingresses["civicgrid-door"]["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/open311"
     for name, ingress in ingresses.items():
         [rule] = ingress["spec"]["rules"]
         [tls] = ingress["spec"]["tls"]
         assert tls["secretName"].startswith("civicgrid-ingress-tls") and tls["hosts"] == [rule["host"]], name
         assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-redirect"] == "true", name
-        [path] = rule["http"]["paths"]
-        assert path["backend"]["service"]["name"] == name, name
+        assert {path["backend"]["service"]["name"] for path in rule["http"]["paths"]} == {name}, name
     assert ingresses["civicgrid-gateway"]["metadata"]["annotations"][
         "nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"
+    # JSON beside gRPC on the gateway's host, over HTTP to its backend.
+    transcoder = ingresses["civicgrid-transcoder"]
+    assert transcoder["spec"]["rules"][0]["host"] == ingresses["civicgrid-gateway"]["spec"]["rules"][0]["host"]
+    assert [path["path"] for path in transcoder["spec"]["rules"][0]["http"]["paths"]] == ["/v1", "/openapi.json"]
+    assert "nginx.ingress.kubernetes.io/backend-protocol" not in transcoder["metadata"]["annotations"]
 
 
 def test_compose_opens_the_partner_path(compose):
@@ -446,6 +460,10 @@ def test_compose_apps(compose):
     assert door["command"] == ["python", "-m", "door"] and door["environment"]["DOOR_GATEWAY"] == "gateway:50051"
     assert door["read_only"] is True and door["user"] == "10001:10001" and door["cap_drop"] == ["ALL"]
     assert door["depends_on"] == {"gateway": {"condition": "service_healthy"}}
+    transcoder = services["transcoder"]
+    assert transcoder["build"]["target"] == "transcoder" and transcoder["environment"]["TRANSCODER_GATEWAY"] == "gateway:50051"
+    assert transcoder["read_only"] is True and transcoder["user"] == "10001:10001" and transcoder["cap_drop"] == ["ALL"]
+    assert transcoder["depends_on"] == {"gateway": {"condition": "service_healthy"}}
     assert {"mongo", "rabbitmq", "prometheus", "grafana"} <= set(services)
     assert services["mongo"]["image"] == "mongo:7"
     assert services["rabbitmq"]["image"] == "rabbitmq:3.13-management"
@@ -464,6 +482,7 @@ def test_prometheus_scrapes_every_compose_app(compose):
     assert jobs["civicgrid-gateway"] == ["gateway:9100"]
     assert jobs["civicgrid-console"] == ["console:8080"]
     assert jobs["civicgrid-door"] == ["door:8081"]
+    assert jobs["civicgrid-transcoder"] == ["transcoder:8082"]
     mounts = compose["services"]["prometheus"]["volumes"]
     assert any(m.startswith("./ops/prometheus:") for m in mounts)
 
@@ -482,6 +501,9 @@ def test_dockerfile_runtime_stage():
     for tool in ("build-essential", "gcc", "grpcio-tools", "apt-get install"):
         assert tool not in runtime, f"{tool} must not be in the runtime stage"
     assert "grpc_tools.protoc" in stages[1]
+    # The transcoder's image: a static binary alone, not root.
+    [transcoder] = [stage for stage in stages if stage.startswith("scratch AS transcoder")]
+    assert re.search(r"^USER 10001", transcoder, flags=re.M) and "CGO_ENABLED=0" in text
     ignore = (ROOT / ".dockerignore").read_text().split()
     for entry in (".git", ".venv", "gen/", ".env"):
         assert entry in ignore, entry
