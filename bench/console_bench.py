@@ -8,7 +8,8 @@ its work), or on any platform whose console is named.
 
 Prints, per page, p50 and p95 in ms one at a time and at the concurrency, against the target
 (p95 under 1 s for a community; issue 15 asks under 2 s for a city of 15, which needs a console
-on a seeded city: `speed_bench.py --communities 15 --keep`, then --console on its console).
+on a seeded city: `speed_bench.py --communities 15 --keep`, then a console of its tenant with
+--console, --community <one of its communities> --target-ms 2000).
 """
 import argparse
 from concurrent.futures import ThreadPoolExecutor
@@ -25,12 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_P95_MS = 1000
 
 
-def signed_in(console, persona_role):
-    """A session signed in as the first demo person of `persona_role`, or None when there is none
-    (a benchmark city has no posts, so no grid worker)."""
+def signed_in(console, persona_role, persona=None):
+    """A session signed in as demo person `persona` (the sign-in form's value), if offered, else
+    as the first of `persona_role`; None when there is none."""
     session = requests.Session()
     page = session.get(f"{console}/signin", timeout=30).text
-    found = re.search(rf'value="([^"]+)" data-test="persona-{persona_role}"', page)
+    found = (persona and re.search(rf'value="({persona})" data-test="persona-{persona_role}"', page)
+             or re.search(rf'value="([^"]+)" data-test="persona-{persona_role}"', page))
     if not found:
         return None
     session.post(f"{console}/signin", data={"persona": found.group(1)}, timeout=30).raise_for_status()
@@ -45,10 +47,11 @@ def first_link(session, url, pattern):
 def pages_of(console, community_id=None):
     """(page, person, path) for every page people open daily, found by following the console's
     links from `community_id`, or from the overview's first community."""
-    operator, worker, resident = (signed_in(console, role) for role in ("city_operator", "grid_worker", "resident"))
+    operator, resident = (signed_in(console, role) for role in ("city_operator", "resident"))
     community = (f"/nodes/{community_id}" if community_id
                  else first_link(operator, f"{console}/", r'href="(/nodes/[0-9a-f]+)" data-test="card"'))
     grid = first_link(operator, console + community, r'href="(/nodes/[0-9a-f]+)" data-test="card"')
+    worker = signed_in(console, "grid_worker", persona=f"grid-{grid.rsplit('/', 1)[-1]}" if grid else None)
     building = first_link(operator, console + grid, r'href="(/nodes/[0-9a-f]+)" data-test="card"')
     ticket = first_link(operator, f"{console}/tickets", r'href="(/tickets/[0-9a-f]+)"')
     pages = [
@@ -103,16 +106,19 @@ def main():
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--community", help="the community whose pages are measured (default: the overview's "
                                             "first; on a bench city, name one of its seeded communities)")
+    parser.add_argument("--target-ms", type=int, default=TARGET_P95_MS,
+                        help="the p95 each page must stay under: 1000 for a community, 2000 for a city of 15")
     args = parser.parse_args()
     console = args.console or json.loads((ROOT / ".run/stack/endpoints.json").read_text()).get("console")
     if not console:
         sys.exit("no console: start the platform with `make up`, or name one with --console")
     console = console.rstrip("/")
     rows = measure(pages_of(console, args.community), args.rounds, args.concurrency)
-    print(f"\n{'page':34}  {'alone p50/p95 ms':>18}  {f'{args.concurrency} at once p50/p95 ms':>24}  met? (p95 < 1 s)")
+    print(f"\n{'page':34}  {'alone p50/p95 ms':>18}  {f'{args.concurrency} at once p50/p95 ms':>24}  "
+          f"p95 < {args.target_ms} ms: alone / {args.concurrency} at once")
     for name, (p50, p95), (c50, c95) in rows:
-        met = "yes" if max(p95, c95) < TARGET_P95_MS else "NO"
-        print(f"{name:34}  {p50:8.0f} / {p95:6.0f}  {c50:12.0f} / {c95:8.0f}  {met}")
+        verdicts = " / ".join("yes" if p95_ms < args.target_ms else "NO" for p95_ms in (p95, c95))
+        print(f"{name:34}  {p50:8.0f} / {p95:6.0f}  {c50:12.0f} / {c95:8.0f}  {verdicts}")
 
 
 if __name__ == "__main__":

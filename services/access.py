@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.errors import NotFound, PermissionDenied
-from services.queries import combined
+from services.queries import combined, one_of
 
 Role = Literal["city_operator", "community_staff", "grid_worker", "volunteer", "resident", "partner", "system"]
 WHOLE_TENANT = "*"
@@ -58,7 +58,7 @@ class Caller(BaseModel):
         """A MongoDB filter limited to this caller's tenant and scope."""
         conditions = [extra or {}, {"tenant": self.tenant}]
         if not self.whole_tenant:
-            conditions.append({"path": {"$in": list(self.scope)}})
+            conditions.append(one_of("path", self.scope))
         return combined(*conditions)
 
     def require(self, path, what="record"):

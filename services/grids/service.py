@@ -14,6 +14,7 @@ from services.grids.events import (DutyAdded, DutyRemoved, FlatCreated, FlatDele
                                    StationUpdated, flat_event, grids_event, node_event, record_event)
 from services.grids.store import GridsRepository
 from services.messaging import RpcProxy
+from services.queries import one_of
 from services.storage import MongoStore, new_id, public, read_each
 from services.storage.snapshots import FIGURES_REFRESH_SECONDS
 from services.validation import masked_changes
@@ -44,7 +45,7 @@ class GridsService(base.CivicService):
         elif caller.whole_tenant:
             query = caller.scoped({"kind": "CITY"})
         else:
-            query = caller.scoped({"_id": {"$in": list(caller.scope)}})
+            query = caller.scoped(one_of("_id", caller.scope))
         return self._page(self.store.nodes, query, command, "nodes")
 
     @command(schemas.UpdateNode)

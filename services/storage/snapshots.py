@@ -35,7 +35,7 @@ from typing import NamedTuple
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.queries import combined
+from services.queries import combined, one_of
 from services.storage.bulk import read_each, rewrite_paths
 from services.storage.claims import ClaimedUpdates
 from services.storage.records import Records, now
@@ -139,7 +139,7 @@ class BuildingSnapshots:
         caller may see; None for the whole tenant, whose figures come from area sums)."""
         below = {"tenant": tenant, "path": node_id}
         if scope is not None:
-            return self._buildings_total(combined(below, {"path": {"$in": list(scope)}}))[0]
+            return self._buildings_total(combined(below, one_of("path", scope)))[0]
         areas = {area["_id"]: area for area in self.touched_areas.find(below)}
         if not areas:  # a building, a flat, or nothing counted yet
             return self._buildings_total(below)[0]
