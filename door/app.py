@@ -145,13 +145,14 @@ def create_request(fmt):
     credential = caller_credential(required=True)
     form = request.form
     category = category_to_report(credential, form.get("service_code", ""))
+    location = georeport.location_of(form)
     ticket = call(credential, "tickets", "CreateTicket", "CreateTicketRequest",
                   request_id=str(uuid.uuid4()), kind="REQUEST", channel=credential.channel,
-                  category_id=category["id"], node_id=place_of(credential, form),
+                  category_id=category["id"], node_id=place_of(credential, form, location),
                   reporter_subject=form.get("account_id", ""),
-                  description=georeport.description_with(form.get("description", ""), form.get("lat"),
-                                                         form.get("long"), form.get("media_url")),
-                  extra=georeport.extra_from(georeport.attributes_in(form), category))
+                  description=georeport.description_with(form.get("description", ""), form.get("media_url")),
+                  extra=georeport.extra_from(georeport.attributes_in(form), category),
+                  **({"location": location} if location else {}))
     return answer("requests", georeport.created(ticket), fmt, 201)
 
 
@@ -166,15 +167,13 @@ def category_to_report(credential, service_code):
         raise
 
 
-def place_of(credential, form):
+def place_of(credential, form, location):
     """The node a report is filed at: its address_id (a flat or building), or for lat/long only
     the node the api_key files such reports at (keys.py)."""
     if form.get("address_id"):
         return form["address_id"]
-    if not form.get("lat") or not form.get("long"):
+    if not location:
         raise BadParameter("address_id", "give address_id, or lat and long")
-    georeport.coordinate(form["lat"], "lat", 90)
-    georeport.coordinate(form["long"], "long", 180)
     if not credential.node_id:
         raise BadParameter("address_id", "is required: this api_key has no area for reports given by lat/long")
     return credential.node_id

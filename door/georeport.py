@@ -104,15 +104,21 @@ def attributes_in(form):
             if key.startswith("attribute[") and key.endswith("]")}
 
 
-def description_with(description, lat, long, media_url):
-    """What the reporter wrote, with where and what they pointed at: a ticket has a node, not
-    coordinates, and photos, not links, so the handler reads these in the description."""
+def description_with(description, media_url):
+    """What the reporter wrote, with the link they gave: a ticket keeps photos, not links, so the
+    handler reads it in the description."""
     lines = [description.strip()]
-    if lat and long:
-        lines.append(f"位置（纬度, 经度）: {lat}, {long}")
     if media_url:
         lines.append(f"图片: {media_url}")
     return "\n".join(line for line in lines if line)
+
+
+def location_of(form):
+    """The ticket's location from a report's lat and long, or None when it gave neither."""
+    if not form.get("lat") and not form.get("long"):
+        return None
+    return {"latitude": coordinate(form.get("lat", ""), "lat", 90),
+            "longitude": coordinate(form.get("long", ""), "long", 180)}
 
 
 def coordinate(text, parameter, limit):
@@ -197,6 +203,7 @@ def request_of(ticket, service_name, zone, agency=None, address=None):
         "updated_datetime": local_time(ticket.get("update_time"), zone),
         "expected_datetime": local_time(expected_time(ticket), zone),
         "address": address, "address_id": ticket.get("node_id") or None,
+        "lat": (ticket.get("location") or {}).get("latitude"), "long": (ticket.get("location") or {}).get("longitude"),
     }
     return {key: value for key, value in request.items() if value is not None}
 

@@ -4,8 +4,8 @@ of each api_key to what the door calls with, so that no key is kept in clear:
     <sha256 of the key>: <bearer token>
     <sha256 of another>: {token: <bearer token>, node_id: <grids node>, channel: HOTLINE}
 
-`node_id` is where the key's reports are filed when they give only lat/long (the platform places
-a ticket at a node of the grids, not at coordinates); `channel` is how its reports came in
+`node_id` is where the key's reports are filed when they give only lat/long (a ticket is filed
+at a node of the grids, and keeps the coordinates beside it); `channel` is how its reports came in
 (SELF_SERVICE unless said: a citizen app reports for the citizen)."""
 import hashlib
 from dataclasses import dataclass

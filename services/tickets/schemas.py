@@ -125,6 +125,11 @@ class Photo(Schema):
         return photo_rules.decoded(self.data)
 
 
+class Location(Schema):
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=180)]
+
+
 class CreateTicket(CrossFieldSchema):
     request_id: RequestId = ""
     kind: TicketKind
@@ -138,6 +143,7 @@ class CreateTicket(CrossFieldSchema):
     priority: Priority = "NORMAL"
     household_ids: Annotated[list[Id], Field(max_length=20)] = []
     photos: Annotated[list[Photo], Field(max_length=photo_rules.PHOTOS_PER_REPORT)] = []
+    location: Location | None = None
 
     def problems(self):
         if sum(len(photo.raw) for photo in self.photos) > photo_rules.REPORT_PHOTO_BYTES:

@@ -25,6 +25,8 @@ def opened(caller, command, category, extra, reporter_subject, place, tags, mome
         "organisation_ids": [routing["organisation_id"]] if routing["organisation_id"] else [],
         "followers": [], "callback_requested": False, "feedback": None, "version": 0, "volunteer_task_ids": [],
     }
+    if command.location:
+        fields["location"] = command.location.model_dump()
     fields["involved"] = parties.involved(fields)
     note = f"priority raised to {priority} for {', '.join(raised_for)}" if raised_for else ""
     details = {"raised_priority": priority, "raised_for": ",".join(raised_for)} if raised_for else {}

@@ -132,9 +132,11 @@ def test_a_report_by_lat_long_is_filed_at_the_keys_area(door, town):
     created = report(door, town, lat="31.2304", long="121.4737", media_url="https://example.com/p.jpg")
     ticket = grpc_ticket(town, created["service_request_id"])
     assert ticket["node_id"] == town.ids["BUILDING"]
-    assert "31.2304, 121.4737" in ticket["description"] and "https://example.com/p.jpg" in ticket["description"]
+    assert ticket["location"] == {"latitude": 31.2304, "longitude": 121.4737}
+    assert "https://example.com/p.jpg" in ticket["description"]
     [request] = client(door).request(ticket["id"]).body
     assert request["address_id"] == town.ids["BUILDING"] and request["address"] == "Building door311"
+    assert (request["lat"], request["long"]) == (31.2304, 121.4737)
 
 
 def test_pages_of_requests(door, town):

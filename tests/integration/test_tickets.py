@@ -109,6 +109,11 @@ def test_bad_ticket_input_is_a_clear_error_and_writes_nothing(platform, unique):
         ({"node_id": stranger_town.ids["FLAT"]}, grpc.StatusCode.NOT_FOUND, "node_id"),
         ({"channel": "HOTLINE"}, grpc.StatusCode.INVALID_ARGUMENT, "channel"),
         ({"description": ""}, grpc.StatusCode.INVALID_ARGUMENT, "description"),
+        ({"location": {"latitude": 91, "longitude": 121.47}}, grpc.StatusCode.INVALID_ARGUMENT, "location.latitude"),
+        ({"location": {"latitude": 31.23, "longitude": -180.5}}, grpc.StatusCode.INVALID_ARGUMENT,
+         "location.longitude"),
+        ({"location": {"latitude": "NaN", "longitude": 121.47}}, grpc.StatusCode.INVALID_ARGUMENT,
+         "location.latitude"),
     ]
     for overrides, code, field in cases:
         error = rpc_error(lambda: town.report(**overrides))
@@ -118,6 +123,13 @@ def test_bad_ticket_input_is_a_clear_error_and_writes_nothing(platform, unique):
 
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==")
+
+
+def test_a_report_keeps_where_the_reporter_pointed(town, unique):
+    ticket = town.report(request_id=f"{unique}-map", location={"latitude": 31.2304, "longitude": 121.4737})
+    assert ticket["location"] == {"latitude": 31.2304, "longitude": 121.4737}
+    assert call(town.worker, "GetTicket", id=ticket["id"])["location"] == ticket["location"]
+    assert "location" not in town.report(request_id=f"{unique}-no-map")
 
 
 def test_a_report_keeps_its_photos_for_whoever_may_read_the_ticket(platform, town, unique):

@@ -82,12 +82,15 @@ def test_attributes_are_typed_as_the_category_declares():
             georeport.extra_from({code: value}, CATEGORY)
 
 
-def test_the_description_carries_coordinates_and_links():
-    assert georeport.description_with(" 冷 ", "31.2", "121.4", "https://x/p.jpg") == \
-        "冷\n位置（纬度, 经度）: 31.2, 121.4\n图片: https://x/p.jpg"
-    assert georeport.description_with("冷", None, None, None) == "冷"
-    with pytest.raises(BadParameter, match="lat"):
-        georeport.coordinate("91", "lat", 90)
+def test_the_description_carries_links_and_coordinates_become_the_location():
+    assert georeport.description_with(" 冷 ", "https://x/p.jpg") == "冷\n图片: https://x/p.jpg"
+    assert georeport.description_with("冷", None) == "冷"
+    assert georeport.location_of({"lat": "31.2", "long": "121.4"}) == {"latitude": 31.2, "longitude": 121.4}
+    assert georeport.location_of({}) is None
+    for form, parameter in [({"lat": "91", "long": "121"}, "lat"), ({"lat": "31"}, "long"),
+                            ({"lat": "x", "long": "121"}, "lat"), ({"lat": "31", "long": "nan"}, "long")]:
+        with pytest.raises(BadParameter, match=parameter):
+            georeport.location_of(form)
 
 
 def test_dates_default_to_ninety_days_and_are_checked():
