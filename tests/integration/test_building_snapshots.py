@@ -216,14 +216,19 @@ def test_a_moved_building_leaves_its_old_area_sum_and_joins_the_new_one(people, 
     assert totals(snapshots, CITY) == {"people": 2}
 
 
-def test_snapshots_from_before_area_sums_have_their_areas_touched_once(people):
+def test_snapshots_from_before_area_sums_and_audits_are_placed_once(people):
     database, snapshots = people
     add_person(database, snapshots, [CITY, GRID, "b1"])
-    snapshots.refresh()
-    database.touched_areas.delete_many({})  # as a store written before area sums existed
+    assert totals(snapshots, CITY) == {"people": 1}  # the read recounts the marked building
+    # as a store written before area sums and audits existed, its marks recounted
+    database.touched_areas.delete_many({})
+    database.dirty_buildings.delete_many({})
+    database.building_figures.update_many({}, {"$unset": {"area": "", "audit_slot": ""}})
     assert totals(snapshots, CITY) == {"people": 1}, "without touched areas, the buildings are read"
     snapshots.start_counting(database.people)
     assert [area["_id"] for area in database.touched_areas.find()] == [GRID]
+    placed = database.building_figures.find_one({"_id": "b1"})
+    assert (placed["area"], placed["audit_slot"]) == (GRID, figures.audit_slot("b1"))
     assert totals(snapshots, CITY) == {"people": 1}
 
 
@@ -252,3 +257,29 @@ def test_a_node_that_is_itself_a_building_counts_its_own_snapshot_beside_its_are
     for _ in range(2):
         assert totals(snapshots, GRID) == {"people": 2}
         assert totals(snapshots, CITY) == {"people": 2}
+
+
+def test_the_audit_mends_a_snapshot_a_missed_change_left_wrong(people, monkeypatch):
+    database, snapshots = people
+    monkeypatch.setattr(figures, "WRITE_GRACE", timedelta(0))
+    monkeypatch.setattr(figures, "FIRST_RECOUNT_AFTER", timedelta(0))
+    add_person(database, snapshots, [CITY, GRID, "b1"])
+    snapshots.refresh()
+    database.people.insert_one({"tenant": "t1", "path": [CITY, GRID, "b1", "flat-x"]})  # a change no mark caught
+    assert totals(snapshots, CITY) == {"people": 1}
+    slot = database.building_figures.find_one({"_id": "b1"})["audit_slot"]
+    assert slot == figures.audit_slot("b1")
+    snapshots.audit(slot)
+    assert totals(snapshots, CITY) == {"people": 2}, "the audit's mark has the building recounted"
+    snapshots.refresh()
+    assert database.dirty_buildings.count_documents({}) == 0
+    assert totals(snapshots, CITY) == {"people": 2}
+
+
+def test_a_building_counted_for_a_mark_made_before_areas_existed_joins_its_area(people):
+    database, snapshots = people
+    database.dirty_buildings.insert_one({"_id": "b1", "tenant": "t1", "path": [CITY, GRID, "b1"], "time": now()})
+    database.people.insert_one({"tenant": "t1", "path": [CITY, GRID, "b1", "flat"]})
+    assert totals(snapshots, "b1") == {"people": 1}  # the read recounts the marked building
+    assert [area["_id"] for area in database.touched_areas.find()] == [GRID]
+    assert totals(snapshots, CITY) == {"people": 1}
