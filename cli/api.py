@@ -23,8 +23,11 @@ def jwt_secret():
     return secret
 
 
-def demo_token(role="city_operator", tenant=DEMO_TENANT, scope=("*",), subject="demo-operator", grants=()):
-    return mint(jwt_secret(), subject, tenant, role, scope, grants)
+def demo_token(role="city_operator", tenant=DEMO_TENANT, scope=("*",), subject="demo-operator", grants=(),
+               days=None):
+    """A development token: for an hour, or `days` (a partner's or an app's long-lived credential)."""
+    ttl = {"ttl_seconds": int(days * 24 * 3600)} if days else {}
+    return mint(jwt_secret(), subject, tenant, role, scope, grants, **ttl)
 
 
 class RequestError(Exception):

@@ -1,6 +1,6 @@
 """civicgrid — talk to a running civicgrid gateway.
 
-  civicgrid token [--role R --tenant T --scope ID ...]   print a development token
+  civicgrid [--role R --tenant T --scope ID ...] token [--days N]   print a development token
   civicgrid call package.Service/Method '{"json": "request"}'
   civicgrid seed-demo [--scale real|small]                load the demo city
   civicgrid import FILE.csv [--building-map MAP.json]     import a community's households and residents
@@ -37,7 +37,9 @@ def parse_args(argv):
     parser.add_argument("--grant", action="append", default=[], help="extra right, e.g. sensitive_tags")
     parser.add_argument("--subject", default="demo-operator")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("token", help="print a development token (HS256, 1 hour)")
+    token = sub.add_parser("token", help="print a development token (HS256, 1 hour unless --days)")
+    token.add_argument("--days", type=float, help="how long it lasts, e.g. 365 for a partner's or an app's "
+                                                  "credential in the Open311 door's keys file")
     call = sub.add_parser("call", help="call a gateway method with a JSON request")
     call.add_argument("method", help="e.g. civicgrid.grids.v1.Grids/ListNodes")
     call.add_argument("request", nargs="?", default="{}")
@@ -67,7 +69,8 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "dead-letters":
         return handle_dead_letters(args)
-    token = args.token or demo_token(args.role, args.tenant, args.scope or ["*"], args.subject, args.grant)
+    token = args.token or demo_token(args.role, args.tenant, args.scope or ["*"], args.subject, args.grant,
+                                     days=getattr(args, "days", None))
     if args.command == "token":
         print(token)
         return 0

@@ -9,6 +9,7 @@ MongoDB/FerretDB) come from MONGO_URI / AMQP_URI; see scripts/servers.sh.
 `devstack.py pid NAME` prints the pid a process runs under now, for fault tests and benches.
 """
 import argparse
+import hashlib
 import json
 import os
 import secrets
@@ -23,6 +24,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from gateway.auth import mint  # noqa: E402 (this script runs from the repository, not installed)
+
 SERVICES = ("residents", "grids", "tickets", "notifications", "volunteers")
 PROCESSES = (*SERVICES, "gateway", "console", "door", "transcoder")
 # Built by `make install` (make transcoder); the stack runs it when it is there.
@@ -66,6 +70,25 @@ def dev_secret(state_dir, variable, file_name):
     return secret_file.read_text().strip()
 
 
+# The development door's api key stands for a citizen app of the demo tenant, as community staff
+# of the whole tenant would file reports; its token lasts as long as a development stack does.
+DEMO_TENANT = "demo"
+DEMO_APP_TOKEN_SECONDS = 30 * 24 * 3600
+
+
+def demo_door_keys(state_dir, secret):
+    """The door's keys file: the environment's DOOR_API_KEYS_FILE, else one of this stack holding
+    a development api key (kept in the state dir, printed once the stack is up)."""
+    if os.environ.get("DOOR_API_KEYS_FILE"):
+        return {}
+    api_key = dev_secret(state_dir, "DOOR_DEMO_API_KEY", "door-api-key")
+    token = mint(secret, "demo-311-app", DEMO_TENANT, "community_staff", ["*"], ttl_seconds=DEMO_APP_TOKEN_SECONDS)
+    keys_file = state_dir / "door-api-keys.json"
+    keys_file.write_text(json.dumps({hashlib.sha256(api_key.encode()).hexdigest(): {"token": token}}))
+    keys_file.chmod(0o600)
+    return {"DOOR_API_KEYS_FILE": str(keys_file)}
+
+
 def process_table(args, secret):
     """{name: (command, environment of its own)}, and the environment they all share."""
     # WEBHOOK_ALLOW_LOCAL: development's webhook receivers listen on this machine, over http.
@@ -94,7 +117,8 @@ def process_table(args, secret):
         # DOOR_PUBLIC_TOKEN), as in production: it mints nothing.
         table["door"] = (
             [sys.executable, "-m", "door"],
-            {"DOOR_PORT": str(args.door_port), "DOOR_GATEWAY": f"127.0.0.1:{args.gateway_port}"})
+            {"DOOR_PORT": str(args.door_port), "DOOR_GATEWAY": f"127.0.0.1:{args.gateway_port}",
+             **demo_door_keys(args.state_dir, secret)})
     if runs_transcoder(args):
         table["transcoder"] = (
             [str(TRANSCODER)],
@@ -206,7 +230,11 @@ def console_line(args):
 def door_line(args):
     if not args.door_port:
         return ""
-    return f"\n  Open311 door:                 http://127.0.0.1:{args.door_port}/open311/v2/discovery.json"
+    line = f"\n  Open311 door:                 http://127.0.0.1:{args.door_port}/open311/v2/discovery.json"
+    demo_key = args.state_dir / "door-api-key"
+    if os.environ.get("DOOR_API_KEYS_FILE") or not demo_key.exists():
+        return line
+    return f"{line} (api_key: {demo_key.read_text().strip()})"
 
 
 def transcoder_line(args):
