@@ -2,10 +2,14 @@
 tags need their grant to be set, seen or even removed; PII is stored sealed (ciphertext plus blind
 index, see `pii`) and shown masked unless the caller is granted it in full; and a national ID
 must carry the resident's birth date. `vault` is the service's `PiiVault`."""
+import logging
+
 from services.errors import AlreadyExists, InvalidArgument, PermissionDenied
 from services.residents.pii import FULL_PII_GRANT, PII_FIELDS, birth_date_of_id, mask
 from services.residents.schemas import SENSITIVE_GRANT, SENSITIVE_TAGS
 from services.storage import public, timestamp
+
+log = logging.getLogger(__name__)
 
 SEALED_PARTS = ("sealed", "index")
 
@@ -59,6 +63,9 @@ def revealed(caller, document, vault):
         stored = shown.pop(f"{field}_sealed", None)
         if stored:
             value = vault.open(stored)
+            if value is None:
+                log.error("resident %s: its %s was sealed under another PII key", document["_id"], field)
+                continue
             shown[field] = value if full else mask(value)
             if full:
                 reads.append((document["_id"], field))

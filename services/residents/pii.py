@@ -9,7 +9,7 @@ import hashlib
 import hmac
 
 import phonenumbers
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nameko.extensions import DependencyProvider
@@ -110,7 +110,12 @@ class PiiVault:
         return self.fernet.encrypt(value.encode()).decode()
 
     def open(self, token):
-        return self.fernet.decrypt(token.encode()).decode()
+        """The value sealed in `token`, or None when this key cannot open it (sealed under another
+        key: a wrong or rotated CIVICGRID_PII_KEY), so a page shows the others instead of failing."""
+        try:
+            return self.fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            return None
 
     def blind_index(self, tenant, field, value):
         """Keyed per tenant and field: equal values in two tenants do not share an index."""

@@ -81,3 +81,16 @@ def test_the_pii_key_comes_from_its_own_variable_only(monkeypatch):
     monkeypatch.delenv("CIVICGRID_PII_KEY")
     with pytest.raises(RuntimeError, match="CIVICGRID_PII_KEY"):
         PiiVault.from_environment()
+
+
+def test_a_value_sealed_under_another_key_is_left_out_not_a_failure():
+    from services.access import Caller
+    from services.residents.disclosure import revealed
+    ours, theirs = PiiVault("our-key"), PiiVault("a-rotated-key")
+    document = {"_id": "r1", "tenant": "t1", "display_name": "王芳", "tags": [],
+                "phone_sealed": theirs.seal("13812345678"), "phone_index": "x",
+                "national_id_sealed": ours.seal(SAMPLE_ID), "national_id_index": "y"}
+    assert ours.open(document["phone_sealed"]) is None
+    staff = Caller(subject="s", tenant="t1", role="community_staff", scope=("*",))
+    shown, reads = revealed(staff, document, ours)
+    assert "phone" not in shown and shown["national_id"] == mask(SAMPLE_ID) and reads == []
