@@ -91,7 +91,7 @@ def agenda_item(meeting, ticket):
     if already_decided(ticket):
         raise InvalidArgument.field("ticket_id", f"a meeting {ticket['deliberation']['decision']} it already")
     return {"ticket_id": ticket["_id"], "summary": timeline.summary_of(ticket["description"]),
-            "supporters": supporters(ticket), "decision": "", "reason": "", "decided_by": "", "decide_time": None}
+            "supporters": supporters(ticket), "decision": None, "reason": "", "decided_by": "", "decide_time": None}
 
 
 def already_decided(ticket):
