@@ -117,15 +117,16 @@ def suggested(tickets, node_id):
 
 
 def decided(meeting, ticket_id, decision, reason, caller, moment):
-    """The agenda with the item's decision, or None if the item holds this decision already (a
-    repeat, which then only makes sure the suggestion's timeline has it)."""
+    """The changes that record the item's decision and their events, or None if the item holds
+    this decision already (a repeat, which then only makes sure the suggestion's timeline has it)."""
     if meeting["state"] not in DECIDING:
         raise FailedPrecondition(f"a meeting decides during DELIBERATION or RESOLVED, not {meeting['state']}")
     item = item_of(meeting, ticket_id)
     if item["decision"] == decision and item["reason"] == reason:
         return None
     changed = {**item, "decision": decision, "reason": reason, "decided_by": caller.subject, "decide_time": moment}
-    return [changed if entry["ticket_id"] == ticket_id else entry for entry in meeting["agenda"]]
+    agenda = [changed if entry["ticket_id"] == ticket_id else entry for entry in meeting["agenda"]]
+    return {"agenda": agenda}, [item_decided_event({**meeting, "agenda": agenda}, changed, caller)]
 
 
 def item_of(meeting, ticket_id, field_name="ticket_id"):
@@ -148,8 +149,10 @@ def decision_step(ticket, meeting, item):
     if ticket.get("deliberation") == deliberation:
         return None
     note = f"{meeting['title']}: {item['decision']}" + (f" ({item['reason']})" if item["reason"] else "")
-    step = Step("deliberated", contracts.TicketDeliberated, ticket["state"], note, deliberation,
-                details=deliberation)
+    # A step's `reason` detail names why the service took it (see the timeline's details), so the
+    # meeting's own words go under another name.
+    details = {"meeting_id": meeting["_id"], "decision": item["decision"], "decision_reason": item["reason"]}
+    step = Step("deliberated", contracts.TicketDeliberated, ticket["state"], note, deliberation, details=details)
     return {"deliberation": deliberation}, [step]
 
 

@@ -222,21 +222,27 @@ class TicketsService(base.CivicService):
 
     def _record_task_step(self, tenant, ticket_id, task_id, action, note, details, actor, actor_role,
                           event_id=None):
-        """Appends a volunteer task's step to the ticket's timeline through the version claim every
-        transition takes, retrying when another write to the ticket won the claim (see
-        `tasks.task_step` for why each step is recorded once)."""
+        """Appends a volunteer task's step to the ticket's timeline (see `tasks.task_step` for why
+        each step is recorded once)."""
+        return self._append_steps(tenant, ticket_id, actor, actor_role,
+                                  lambda ticket: tasks.task_step(ticket, task_id, action, note, details, event_id))
+
+    def _append_steps(self, tenant, ticket_id, actor, actor_role, step_of):
+        """Writes what `step_of(ticket)` says on the ticket (None: nothing to write) through the
+        version claim every transition takes, retrying when another write to the ticket (an RPC,
+        a volunteer task's event) won the claim; returns the ticket as written, or as found."""
         for attempt in range(APPEND_ATTEMPTS):
             time.sleep(APPEND_BACKOFF_SECONDS * attempt)
             ticket = self.store.find_ticket(tenant, ticket_id)
             if ticket is None:
                 raise parties.no_such_ticket("ticket_id")
-            step = tasks.task_step(ticket, task_id, action, note, details, event_id)
+            step = step_of(ticket)
             if step is None:
                 return ticket
             document = self._write(ticket, *step, now(), actor, actor_role)
             if document is not None:
                 return document
-        raise FailedPrecondition("the ticket kept changing; its volunteer task step was not recorded")
+        raise FailedPrecondition("the ticket kept changing; repeat the request to record the step on it")
 
     # Deliberation meetings (四议两公开)
 
@@ -283,12 +289,9 @@ class TicketsService(base.CivicService):
         the first call have stopped between the two writes."""
         meeting = self._meeting(caller, command.id)
         deliberation.require_decider(caller, meeting)
-        agenda = deliberation.decided(meeting, command.ticket_id, command.decision, command.reason, caller, now())
-        if agenda is not None:
-            item = deliberation.item_of({"agenda": agenda}, command.ticket_id)
-            meeting = self._change_meeting_document(
-                meeting, {"agenda": agenda}, [deliberation.item_decided_event({**meeting, "agenda": agenda}, item,
-                                                                              caller)])
+        decision = deliberation.decided(meeting, command.ticket_id, command.decision, command.reason, caller, now())
+        if decision is not None:
+            meeting = self._change_meeting_document(meeting, *decision)
         item = deliberation.item_of(meeting, command.ticket_id)
         self._append_steps(caller.tenant, command.ticket_id, caller.subject, caller.role,
                            lambda ticket: deliberation.decision_step(ticket, meeting, item))
@@ -381,18 +384,6 @@ class TicketsService(base.CivicService):
             raise FailedPrecondition("the project changed while this request ran; read it again and retry")
         return written
 
-    def _append_steps(self, tenant, ticket_id, actor, actor_role, step_of):
-        """Writes what `step_of(ticket)` says on the ticket (None: nothing to write) through the
-        version claim every transition takes, retrying while other writes to the ticket win it."""
-        for attempt in range(APPEND_ATTEMPTS):
-            time.sleep(APPEND_BACKOFF_SECONDS * attempt)
-            ticket = self.store.find_ticket(tenant, ticket_id)
-            if ticket is None:
-                raise parties.no_such_ticket("ticket_id")
-            step = step_of(ticket)
-            if step is None or self._write(ticket, *step, now(), actor, actor_role) is not None:
-                return
-        raise FailedPrecondition("the suggestion kept changing; repeat the request to record the step on it")
 
     # Figures
 

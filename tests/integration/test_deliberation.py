@@ -86,7 +86,7 @@ def test_a_suggestion_several_residents_raised_is_adopted_carried_out_and_closed
     assert rejected["deliberation"] == {"meeting_id": meeting["id"], "decision": "REJECTED", "reason": "会堵住消防通道"}
     entry = rejected["timeline"][-1]
     assert entry["action"] == "deliberated" and "会堵住消防通道" in entry["note"]
-    assert entry["details"]["decision"] == "REJECTED"
+    assert entry["details"] == {"meeting_id": meeting["id"], "decision": "REJECTED", "decision_reason": "会堵住消防通道"}
     assert [item["ticket_id"] for item in call(hood.leader, "SuggestAgenda", node_id=town.ids["GRID"]).get(
         "items", [])] == []
 

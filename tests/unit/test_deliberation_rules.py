@@ -124,17 +124,16 @@ def test_rejecting_needs_a_reason():
 
 def test_a_decision_goes_on_the_suggestion_once():
     current = with_item("DELIBERATION")
-    agenda = deliberation.decided(current, "s1", "REJECTED", "no budget this year", CONVENOR, MOMENT)
-    decided = {**current, "agenda": agenda}
+    changes, [event] = deliberation.decided(current, "s1", "REJECTED", "no budget this year", CONVENOR, MOMENT)
+    decided = {**current, **changes}
     assert deliberation.decided(decided, "s1", "REJECTED", "no budget this year", CONVENOR, MOMENT) is None
+    assert event["data"]["decision"] == "REJECTED" and event["data"]["ticket_id"] == "s1"
     item = deliberation.item_of(decided, "s1")
     changes, [step] = deliberation.decision_step(suggestion(), decided, item)
     assert changes["deliberation"] == {"meeting_id": decided["_id"], "decision": "REJECTED",
                                        "reason": "no budget this year"}
     assert step.action == "deliberated" and step.to_state == "SUBMITTED" and "no budget this year" in step.note
     assert deliberation.decision_step(suggestion(deliberated=changes["deliberation"]), decided, item) is None
-    event = deliberation.item_decided_event(decided, item, CONVENOR)
-    assert event["data"]["decision"] == "REJECTED" and event["data"]["ticket_id"] == "s1"
 
 
 def project_command(**overrides):
