@@ -327,3 +327,28 @@ def floors_of(flats):
         floors.setdefault(int(flat.get("floor", 0)), []).append(flat)
     return [(floor, sorted(floors[floor], key=lambda flat: (flat.get("unit", ""), flat.get("number", ""))))
             for floor in sorted(floors, reverse=True)]
+
+
+MEETING_STATES = {"PROPOSED": _l("Proposed"), "COMMITTEE_REVIEW": _l("Committee review"),
+                  "DELIBERATION": _l("Deliberation"), "RESOLVED": _l("Resolved by vote"),
+                  "DECISION_PUBLISHED": _l("Decision published"), "OUTCOME_PUBLISHED": _l("Outcome published")}
+PROJECT_STATES = {"ACTIVE": _l("Under way"), "COMPLETED": _l("Project completed")}
+
+
+def meeting_row(meeting, zone):
+    """A meeting as its page lists it: when, its step of the procedure, and each item's decision."""
+    return {"id": meeting["id"], "title": meeting.get("title", ""), "held_at": local_time(meeting.get("held_at"), zone),
+            "state": MEETING_STATES.get(meeting.get("state"), meeting.get("state", "")),
+            "minutes": meeting.get("minutes", ""),
+            "items": [{"ticket_id": item["ticket_id"], "summary": item.get("summary", ""),
+                       "supporters": item.get("supporters", 0),
+                       "decision": DECISION_NAMES.get(item.get("decision"), ""), "reason": item.get("reason", "")}
+                      for item in meeting.get("agenda", [])]}
+
+
+def project_row(project):
+    return {"id": project["id"], "title": project.get("title", ""), "ticket_id": project.get("ticket_id", ""),
+            "state": PROJECT_STATES.get(project.get("state"), project.get("state", "")),
+            "budget_line": project.get("budget_line", ""),
+            "milestones": [{"title": m.get("title", ""), "progress": m.get("progress_percent", 0),
+                            "note": m.get("note", "")} for m in project.get("milestones", [])]}

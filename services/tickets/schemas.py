@@ -305,7 +305,9 @@ class CreateMeeting(Schema):
     attendees: Annotated[list[Attendee], Field(max_length=200)] = []
 
 
-class ListMeetings(Schema):
+class ListBelowNode(Schema):
+    """Meetings or projects at a node and below it, or anywhere in the caller's scope."""
+
     node_id: OptionalId = ""
     page_size: int = 0
     page_token: str = ""

@@ -256,7 +256,7 @@ class TicketsService(base.CivicService):
     def get_meeting(self, caller, command):
         return shown_record(self._meeting(caller, command.id))
 
-    @command(schemas.ListMeetings)
+    @command(schemas.ListBelowNode)
     def list_meetings(self, caller, command):
         documents, token = self.store.meetings.page(
             self._below(caller, command.node_id), command.page_size, command.page_token)
@@ -317,7 +317,7 @@ class TicketsService(base.CivicService):
     def get_project(self, caller, command):
         return shown_record(self._project(caller, command.id))
 
-    @command(schemas.ListMeetings)
+    @command(schemas.ListBelowNode)
     def list_projects(self, caller, command):
         documents, token = self.store.projects.page(
             self._below(caller, command.node_id), command.page_size, command.page_token)
