@@ -1,7 +1,8 @@
 """The work of the demo community, so that the console shows a community at work on day one:
 the organisations that serve it, the staff at their posts, the categories of the field reports,
-and tickets in every state from report to feedback, put in through the gateway as the people
-who do the work would.
+tickets in every state from report to feedback, and a year of grid deliberation meetings with
+the projects they adopted (`demo_deliberation`), put in through the gateway as the people who do
+the work would.
 
 The same every time (drawn from a generator seeded with a fixed number) and idempotent: every
 create carries a fixed request id, and a ticket's steps are taken only when its create call made
@@ -13,6 +14,7 @@ import random
 
 from faker import Faker
 
+from cli.demo_deliberation import seed_deliberation
 from cli.seed import creator
 
 SEED = 20241201
@@ -85,13 +87,16 @@ def seed_work(cast, community_node, log=print):
     grids = cast.operator.call(f"{GRIDS}/ListNodes", {"parent_id": community_node["id"], "page_size": 100})["nodes"]
     workers = seed_posts(create, community_node, grids)
     categories = seed_categories(create, organisations)
-    seed_tickets(cast, create, community_node, grids, workers, categories)
+    flats_by_grid = {grid["id"]: flats_below(cast.operator, grid["id"]) for grid in grids}
+    seed_tickets(cast, create, grids, flats_by_grid, workers, categories, community_node)
+    deliberated = seed_deliberation(cast, grids[0], workers[grids[0]["id"]], flats_by_grid[grids[0]["id"]])
     teams = seed_teams(create, cast.operator, community_node)
     visits = seed_visits(cast, grids, workers)
     log(f"demo work: {len(organisations)} organisations, {len(workers)} grid workers, "
-        f"{len(categories)} categories, {TICKETS_IN_ALL} tickets, {len(teams)} volunteer teams, {visits} visits")
+        f"{len(categories)} categories, {TICKETS_IN_ALL} tickets, {deliberated['meetings']} meetings, "
+        f"{deliberated['projects']} projects, {len(teams)} volunteer teams, {visits} visits")
     return {"organisations": len(organisations), "grid_workers": len(workers), "categories": len(categories),
-            "tickets": TICKETS_IN_ALL, "teams": len(teams), "visits": visits}
+            "tickets": TICKETS_IN_ALL, **deliberated, "teams": len(teams), "visits": visits}
 
 
 def seed_organisations(create, community_node):
@@ -133,11 +138,10 @@ def seed_categories(create, organisations):
     return categories
 
 
-def seed_tickets(cast, create, community_node, grids, workers, categories):
+def seed_tickets(cast, create, grids, flats_by_grid, workers, categories, community_node):
     """The demo tickets, each taken as far as its journey goes (a ticket a repeat finds further
     along is left as it is)."""
     draw = random.Random(SEED)
-    flats_by_grid = {grid["id"]: flats_below(cast.operator, grid["id"]) for grid in grids}
     journeys = [journey for journey, count in JOURNEYS.items() for _ in range(count)]
     first_in_grid = {}
     for number, journey in enumerate(journeys):

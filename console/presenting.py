@@ -39,7 +39,9 @@ ACTION_NAMES = {
     "volunteers_requested": _l("Volunteers requested"), "volunteers_dispatched": _l("Volunteers dispatched"),
     "volunteer_checked_in": _l("Volunteer checked in"), "volunteer_checked_out": _l("Volunteer checked out"),
     "volunteer_task_completed": _l("Volunteer task done"), "volunteer_feedback_given": _l("Volunteer rated"),
+    "deliberated": _l("Meeting decision"),
 }
+DECISION_NAMES = {"ADOPTED": _l("Adopted"), "REJECTED": _l("Not adopted"), "REFERRED_UPWARD": _l("Referred upward")}
 STAGE_NAMES = {"FIRST_RESPONSE": _l("first response"), "RESOLUTION": _l("resolution")}
 # What each role may do to a ticket in each state, as the tickets service allows it; the console
 # offers only these, and the gateway still decides.
@@ -134,12 +136,13 @@ def said(entry, zone):
                     "stage": STAGE_NAMES.get(details.get("stage"), ""),
                     "level": KIND_NAMES.get(details.get("level"), ""),
                     "priority": PRIORITY_NAMES.get(details.get("raised_priority"), ""),
-                    "tags": tag_names(tag for tag in details.get("raised_for", "").split(",") if tag)})
+                    "tags": tag_names(tag for tag in details.get("raised_for", "").split(",") if tag),
+                    "decision": DECISION_NAMES.get(details.get("decision"), "")})
 
 
 # Details a wording may name that an older or partial entry lacks: they read empty.
 DETAIL_NAMES = ("title", "people_needed", "people_dispatched", "dispatched", "hours", "rating", "satisfaction",
-                "comment")
+                "comment", "decision_reason")
 # (action, reason) -> the words of a step the service took itself, from its details.
 WORDINGS = {
     ("created", ""): lambda d: _("Priority raised to %(priority)s for: %(tags)s", **d),
@@ -155,6 +158,7 @@ WORDINGS = {
     ("volunteer_checked_out", ""): lambda d: _("%(title)s: a volunteer checked out after %(hours)s hours", **d),
     ("volunteer_task_completed", ""): lambda d: _("%(title)s: done, %(hours)s hours served", **d),
     ("volunteer_feedback_given", ""): lambda d: _("%(title)s: rated %(rating)s/5 by the person served", **d),
+    ("deliberated", ""): lambda d: _("The meeting decided: %(decision)s %(decision_reason)s", **d).strip(),
 }
 
 
@@ -323,3 +327,28 @@ def floors_of(flats):
         floors.setdefault(int(flat.get("floor", 0)), []).append(flat)
     return [(floor, sorted(floors[floor], key=lambda flat: (flat.get("unit", ""), flat.get("number", ""))))
             for floor in sorted(floors, reverse=True)]
+
+
+MEETING_STATES = {"PROPOSED": _l("Proposed"), "COMMITTEE_REVIEW": _l("Committee review"),
+                  "DELIBERATION": _l("Deliberation"), "RESOLVED": _l("Resolved by vote"),
+                  "DECISION_PUBLISHED": _l("Decision published"), "OUTCOME_PUBLISHED": _l("Outcome published")}
+PROJECT_STATES = {"ACTIVE": _l("Under way"), "COMPLETED": _l("Project completed")}
+
+
+def meeting_row(meeting, zone):
+    """A meeting as its page lists it: when, its step of the procedure, and each item's decision."""
+    return {"id": meeting["id"], "title": meeting.get("title", ""), "held_at": local_time(meeting.get("held_at"), zone),
+            "state": MEETING_STATES.get(meeting.get("state"), meeting.get("state", "")),
+            "minutes": meeting.get("minutes", ""),
+            "items": [{"ticket_id": item["ticket_id"], "summary": item.get("summary", ""),
+                       "supporters": item.get("supporters", 0),
+                       "decision": DECISION_NAMES.get(item.get("decision"), ""), "reason": item.get("reason", "")}
+                      for item in meeting.get("agenda", [])]}
+
+
+def project_row(project):
+    return {"id": project["id"], "title": project.get("title", ""), "ticket_id": project.get("ticket_id", ""),
+            "state": PROJECT_STATES.get(project.get("state"), project.get("state", "")),
+            "budget_line": project.get("budget_line", ""),
+            "milestones": [{"title": m.get("title", ""), "progress": m.get("progress_percent", 0),
+                            "note": m.get("note", "")} for m in project.get("milestones", [])]}

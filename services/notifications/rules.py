@@ -15,6 +15,9 @@ RECIPIENT_FIELDS = {
     "civicgrid.tickets.ticket.deadline_missed.v1": ("assignee_subject",),
     "civicgrid.tickets.ticket.escalated.v1": ("assignee_subject",),
     "civicgrid.tickets.ticket.resolved.v1": ("reporter_subject", "followers"),
+    # A project's milestones tell the residents who raised or followed the suggestion it carries
+    # out; its completion resolves the suggestion, whose ticket.resolved asks them for feedback.
+    "civicgrid.tickets.project.milestone_updated.v1": ("reporter_subject", "followers"),
     "civicgrid.volunteers.task.dispatched.v1": ("volunteer_subjects",),
     "civicgrid.volunteers.task.unfilled.v1": ("coordinators",),
     "civicgrid.notifications.webhook.paused.v1": ("contacts",),
@@ -53,6 +56,11 @@ TEMPLATES = {
     "civicgrid.tickets.ticket.resolved.v1": {
         "zh-CN": ("您的诉求已办结", "您反映的「{summary}」已办结，请对处理结果进行评价。"),
         "en": ("Your request was resolved", "\"{summary}\" was resolved; please tell us how it went."),
+    },
+    "civicgrid.tickets.project.milestone_updated.v1": {
+        "zh-CN": ("您关注的建议有新进展", "「{title}」的「{milestone_title}」已完成 {progress_percent}%。{note}"),
+        "en": ("News of a suggestion you follow",
+               "\"{milestone_title}\" of \"{title}\" is {progress_percent}% done. {note}"),
     },
     "civicgrid.volunteers.task.dispatched.v1": {
         "zh-CN": ("志愿任务派单", "您被派往志愿任务「{title}」。"),

@@ -164,3 +164,94 @@ class TicketVolunteerTaskUpdated(TicketData):
 
     task_id: str
     task_step: str
+
+
+@ticket_contract("deliberated")
+class TicketDeliberated(TicketData):
+    """A deliberation meeting decided the suggestion: ADOPTED, REJECTED (with `reason`) or
+    REFERRED_UPWARD to the meeting of the level above."""
+
+    meeting_id: str = Field(description="Id of the meeting that decided.")
+    decision: str = Field(description="ADOPTED, REJECTED or REFERRED_UPWARD.")
+    reason: str = Field(description="Why it was rejected or referred; may be empty.")
+
+
+class MeetingData(EventData):
+    """Where a deliberation meeting (四议两公开) stands after the change."""
+
+    id: str
+    title: str = Field(description="The meeting's title.")
+    node_id: str = Field(description="Id of the grid or community the meeting is of.")
+    path: list[str]
+    held_at: str = Field(description="When the meeting is held (RFC 3339).")
+    place_station_id: str = Field(description="Id of the service station it is held at; may be empty.")
+    convenor: str = Field(description="Sign-in subject of the staff member who convenes it.")
+    state: str = Field(description="PROPOSED, COMMITTEE_REVIEW, DELIBERATION, RESOLVED, DECISION_PUBLISHED or "
+                                   "OUTCOME_PUBLISHED.")
+    previous_state: str
+    actor: str
+
+
+@contract("civicgrid.tickets.meeting.created.v1")
+class MeetingCreated(MeetingData):
+    """A grid or community deliberation meeting was called, PROPOSED."""
+
+
+@contract("civicgrid.tickets.meeting.advanced.v1")
+class MeetingAdvanced(MeetingData):
+    """The meeting went one step on in its procedure; DECISION_PUBLISHED and OUTCOME_PUBLISHED are
+    the two publications."""
+
+    note: str
+
+
+@contract("civicgrid.tickets.meeting.item_decided.v1")
+class MeetingItemDecided(MeetingData):
+    """The meeting decided one suggestion on its agenda; the decision is also on the suggestion's
+    timeline (ticket.deliberated)."""
+
+    ticket_id: str
+    summary: str = Field(description="The start of the suggestion's description (at most 40 characters).")
+    decision: str = Field(description="ADOPTED, REJECTED or REFERRED_UPWARD.")
+    reason: str = Field(description="Why it was rejected or referred; may be empty.")
+
+
+class ProjectData(EventData):
+    """A project carrying out an adopted suggestion, and the residents who raised or followed it."""
+
+    id: str
+    title: str = Field(description="The project's title.")
+    ticket_id: str = Field(description="Id of the adopted suggestion.")
+    meeting_id: str = Field(description="Id of the meeting that adopted it.")
+    node_id: str
+    path: list[str]
+    owner: str = Field(description="Sign-in subject of who answers for the project.")
+    state: str = Field(description="ACTIVE or COMPLETED.")
+    reporter_subject: str
+    followers: list[str]
+    actor: str
+
+
+@contract("civicgrid.tickets.project.created.v1")
+class ProjectCreated(ProjectData):
+    """A project was set up for a suggestion a meeting adopted and published."""
+
+    budget_line: str = Field(description="The budget line that pays for it; may be empty.")
+    milestones: list[str] = Field(description="The titles of its milestones, in order.")
+
+
+@contract("civicgrid.tickets.project.milestone_updated.v1")
+class ProjectMilestoneUpdated(ProjectData):
+    """A milestone of the project made progress; the suggestion's reporter and followers are told."""
+
+    milestone_index: int = Field(description="Position of the milestone in the project, from 0.")
+    milestone_title: str = Field(description="The milestone's title.")
+    progress_percent: int = Field(description="How far the milestone is, 0 to 100.")
+    note: str
+
+
+@contract("civicgrid.tickets.project.completed.v1")
+class ProjectCompleted(ProjectData):
+    """The project was completed; its suggestion is resolved, which asks the reporter for feedback."""
+
+    outcome: str = Field(description="What the project achieved, in the words of who completed it; may be empty.")

@@ -277,3 +277,97 @@ class RequestVolunteers(Schema):
     people_needed: Annotated[int, Field(ge=1, le=500)]
     team_id: OptionalId = ""
     auto_dispatch: bool = False
+
+
+# Deliberation meetings and projects
+
+MeetingState = Literal["PROPOSED", "COMMITTEE_REVIEW", "DELIBERATION", "RESOLVED", "DECISION_PUBLISHED",
+                       "OUTCOME_PUBLISHED"]
+Decision = Literal["ADOPTED", "REJECTED", "REFERRED_UPWARD"]
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+Subject = Annotated[str, Field(max_length=200)]
+
+
+class Attendee(CrossFieldSchema):
+    kind: Literal["STAFF", "BUILDING_LEADER", "RESIDENT", "ORGANISATION"]
+    person_id: Subject = ""
+    organisation_id: OptionalId = ""
+    name: Annotated[str, Field(max_length=100)] = ""
+
+    def problems(self):
+        if self.kind == "ORGANISATION" and not self.organisation_id:
+            yield "organisation_id", "is required for an ORGANISATION attendee"
+        if self.kind != "ORGANISATION" and not self.person_id:
+            yield "person_id", "is required for a person attending"
+
+
+class CreateMeeting(Schema):
+    request_id: RequestId = ""
+    node_id: Id
+    title: Title
+    held_at: Moment
+    place_station_id: OptionalId = ""
+    convenor: Subject = ""
+    attendees: Annotated[list[Attendee], Field(max_length=200)] = []
+
+
+class ListBelowNode(Schema):
+    """Meetings or projects at a node and below it, or anywhere in the caller's scope."""
+
+    node_id: OptionalId = ""
+    page_size: int = 0
+    page_token: str = ""
+
+
+class SuggestAgenda(Schema):
+    node_id: Id
+
+
+class AddAgendaItem(Schema):
+    id: Id
+    ticket_id: Id
+
+
+class AdvanceMeeting(Schema):
+    id: Id
+    from_state: MeetingState | None = None
+    note: Note = ""
+
+
+class DecideAgendaItem(CrossFieldSchema):
+    id: Id
+    ticket_id: Id
+    decision: Decision
+    reason: Note = ""
+
+    def problems(self):
+        if self.decision == "REJECTED" and not self.reason.strip():
+            yield "reason", "is required to reject"
+
+
+class RecordMinutes(Schema):
+    id: Id
+    minutes: Annotated[str, Field(min_length=1, max_length=20000)]
+
+
+class CreateProject(Schema):
+    request_id: RequestId = ""
+    meeting_id: Id
+    ticket_id: Id
+    title: Title
+    owner: Subject = ""
+    budget_line: Annotated[str, Field(max_length=200)] = ""
+    milestone_titles: Annotated[list[Title], Field(min_length=1, max_length=20)]
+    household_ids: Annotated[list[Id], Field(max_length=500)] = []
+
+
+class UpdateMilestone(Schema):
+    id: Id
+    milestone_index: Annotated[int, Field(ge=0)] = 0
+    progress_percent: Annotated[int, Field(ge=0, le=100)] = 0
+    note: Note = ""
+
+
+class CompleteProject(Schema):
+    id: Id
+    outcome: Note = ""

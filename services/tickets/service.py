@@ -12,10 +12,11 @@ from services.events import consume_once
 from services.messaging import RpcProxy, broadcast_handler, event_handler
 from services.reference import GridsReference
 from services.storage import STORE_UNREACHABLE, MongoStore, now, public
-from services.tickets import catalogue, figures, lifecycle, metrics, parties, schemas, tasks, transitions
+from services.tickets import (catalogue, deliberation, figures, lifecycle, metrics, parties, schemas, tasks,
+                              transitions)
 from services.tickets.store import TicketsRepository
 from services.tickets.timeline import SYSTEM
-from services.tickets.views import shown, summary
+from services.tickets.views import jsonable, shown, summary
 
 log = logging.getLogger(__name__)
 
@@ -221,21 +222,168 @@ class TicketsService(base.CivicService):
 
     def _record_task_step(self, tenant, ticket_id, task_id, action, note, details, actor, actor_role,
                           event_id=None):
-        """Appends a volunteer task's step to the ticket's timeline through the version claim every
-        transition takes, retrying when another write to the ticket won the claim (see
-        `tasks.task_step` for why each step is recorded once)."""
+        """Appends a volunteer task's step to the ticket's timeline (see `tasks.task_step` for why
+        each step is recorded once)."""
+        return self._append_steps(tenant, ticket_id, actor, actor_role,
+                                  lambda ticket: tasks.task_step(ticket, task_id, action, note, details, event_id))
+
+    def _append_steps(self, tenant, ticket_id, actor, actor_role, step_of):
+        """Writes what `step_of(ticket)` says on the ticket (None: nothing to write) through the
+        version claim every transition takes, retrying when another write to the ticket (an RPC,
+        a volunteer task's event) won the claim; returns the ticket as written, or as found."""
         for attempt in range(APPEND_ATTEMPTS):
             time.sleep(APPEND_BACKOFF_SECONDS * attempt)
             ticket = self.store.find_ticket(tenant, ticket_id)
             if ticket is None:
                 raise parties.no_such_ticket("ticket_id")
-            step = tasks.task_step(ticket, task_id, action, note, details, event_id)
+            step = step_of(ticket)
             if step is None:
                 return ticket
             document = self._write(ticket, *step, now(), actor, actor_role)
             if document is not None:
                 return document
-        raise FailedPrecondition("the ticket kept changing; its volunteer task step was not recorded")
+        raise FailedPrecondition("the ticket kept changing; repeat the request to record the step on it")
+
+    # Deliberation meetings (四议两公开)
+
+    @command(schemas.CreateMeeting)
+    def create_meeting(self, caller, command):
+        place = self._place(caller, command.node_id)
+        fields, event = deliberation.new_meeting(caller, command, place, now())
+        return shown_record(self.store.create_meeting(caller.tenant, command.request_id, fields, [event]))
+
+    @command(schemas.GetById)
+    def get_meeting(self, caller, command):
+        return shown_record(self._meeting(caller, command.id))
+
+    @command(schemas.ListBelowNode)
+    def list_meetings(self, caller, command):
+        documents, token = self.store.meetings.page(
+            self._below(caller, command.node_id), command.page_size, command.page_token)
+        return {"meetings": [shown_record(d) for d in documents], "next_page_token": token}
+
+    @command(schemas.SuggestAgenda)
+    def suggest_agenda(self, caller, command):
+        place = self._place(caller, command.node_id)
+        suggestions = self.store.open_suggestions(caller.tenant, place["id"])
+        return {"items": deliberation.suggested(suggestions, place["id"])}
+
+    @command(schemas.AddAgendaItem)
+    def add_agenda_item(self, caller, command):
+        meeting = self._meeting(caller, command.id)
+        ticket = self._ticket(caller, command.ticket_id, field_name="ticket_id")
+        item = deliberation.agenda_item(meeting, ticket)
+        return self._change_meeting(meeting, {"agenda": [*meeting["agenda"], item]}, [])
+
+    @command(schemas.AdvanceMeeting)
+    def advance_meeting(self, caller, command):
+        meeting = self._meeting(caller, command.id)
+        following = deliberation.next_state(meeting, command.from_state)
+        changes, event = deliberation.advanced(meeting, following, caller, command.note, now())
+        return self._change_meeting(meeting, changes, [event])
+
+    @command(schemas.DecideAgendaItem)
+    def decide_agenda_item(self, caller, command):
+        """Records the decision on the meeting, then on the suggestion's timeline. Deciding again
+        the same way writes nothing on the meeting and completes the suggestion's record, should
+        the first call have stopped between the two writes."""
+        meeting = self._meeting(caller, command.id)
+        deliberation.require_decider(caller, meeting)
+        decision = deliberation.decided(meeting, command.ticket_id, command.decision, command.reason, caller, now())
+        if decision is not None:
+            meeting = self._change_meeting_document(meeting, *decision)
+        item = deliberation.item_of(meeting, command.ticket_id)
+        self._append_steps(caller.tenant, command.ticket_id, caller.subject, caller.role,
+                           lambda ticket: deliberation.decision_step(ticket, meeting, item))
+        return shown_record(meeting)
+
+    @command(schemas.RecordMinutes)
+    def record_minutes(self, caller, command):
+        meeting = self._meeting(caller, command.id)
+        return self._change_meeting(meeting, {"minutes": command.minutes}, [])
+
+    # Projects from adopted suggestions
+
+    @command(schemas.CreateProject)
+    def create_project(self, caller, command):
+        meeting = self._meeting(caller, command.meeting_id, field_name="meeting_id")
+        ticket = self._ticket(caller, command.ticket_id, field_name="ticket_id")
+        for household_id in command.household_ids:
+            self._household(caller, household_id, "household_ids")
+        fields, event = deliberation.new_project(caller, command, meeting, ticket)
+        return shown_record(self.store.create_project(caller.tenant, command.request_id, fields, [event]))
+
+    @command(schemas.GetById)
+    def get_project(self, caller, command):
+        return shown_record(self._project(caller, command.id))
+
+    @command(schemas.ListBelowNode)
+    def list_projects(self, caller, command):
+        documents, token = self.store.projects.page(
+            self._below(caller, command.node_id), command.page_size, command.page_token)
+        return {"projects": [shown_record(d) for d in documents], "next_page_token": token}
+
+    @command(schemas.UpdateMilestone)
+    def update_milestone(self, caller, command):
+        project = self._project(caller, command.id)
+        ticket = self._suggestion_of(project)
+        return self._change_project(project, *deliberation.milestone_updated(project, ticket, command, caller, now()))
+
+    @command(schemas.CompleteProject)
+    def complete_project(self, caller, command):
+        """Completes the project, then resolves its suggestion, which asks the reporter for
+        feedback; a repeat finds the project completed (FAILED_PRECONDITION) and the suggestion
+        resolved."""
+        project = self._project(caller, command.id)
+        moment = now()
+        changes, event = deliberation.completed(project, self._suggestion_of(project), command, caller, moment)
+        written = self._change_project_document(project, changes, [event])
+        self._append_steps(caller.tenant, written["ticket_id"], caller.subject, caller.role,
+                           lambda ticket: deliberation.completion_step(ticket, written, moment))
+        return shown_record(written)
+
+    def _meeting(self, caller, meeting_id, field_name="id"):
+        meeting = self.store.find_meeting(caller.tenant, meeting_id)
+        if meeting is None or not caller.reaches(meeting["path"]):
+            raise NotFound("meeting not found", [{"field": field_name, "description": "no such meeting in scope"}])
+        return meeting
+
+    def _project(self, caller, project_id):
+        project = self.store.find_project(caller.tenant, project_id)
+        if project is None or not caller.reaches(project["path"]):
+            raise NotFound("project not found", [{"field": "id", "description": "no such project in scope"}])
+        return project
+
+    def _suggestion_of(self, project):
+        ticket = self.store.find_ticket(project["tenant"], project["ticket_id"])
+        if ticket is None:
+            raise FailedPrecondition("the project's suggestion is gone")
+        return ticket
+
+    def _below(self, caller, node_id):
+        """The caller's records at a node and below it, or anywhere in their scope."""
+        if node_id:
+            return {"tenant": caller.tenant, "path": self._place(caller, node_id)["id"]}
+        return caller.scoped()
+
+    def _change_meeting(self, meeting, changes, events):
+        return shown_record(self._change_meeting_document(meeting, changes, events))
+
+    def _change_meeting_document(self, meeting, changes, events):
+        written = self.store.change_meeting(meeting, changes, events)
+        if written is None:
+            raise FailedPrecondition("the meeting changed while this request ran; read it again and retry")
+        return written
+
+    def _change_project(self, project, changes, event):
+        return shown_record(self._change_project_document(project, changes, [event]))
+
+    def _change_project_document(self, project, changes, events):
+        written = self.store.change_project(project, changes, events)
+        if written is None:
+            raise FailedPrecondition("the project changed while this request ran; read it again and retry")
+        return written
+
 
     # Figures
 
@@ -383,3 +531,10 @@ class TicketsService(base.CivicService):
         except NotFound:
             raise InvalidArgument.field(field_name, f"{household_id} is not a household in this tenant and scope") \
                 from None
+
+
+def shown_record(document):
+    """A meeting or project as the API returns it: internal fields dropped, times as RFC 3339."""
+    record = jsonable(public(document))
+    record.pop("version", None)
+    return record

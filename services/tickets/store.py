@@ -46,7 +46,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class TicketsRepository(Repository):
-    record_collections = ("categories", "tickets")
+    record_collections = ("categories", "tickets", "meetings", "projects")
 
     def __init__(self, database):
         super().__init__(database)
@@ -59,6 +59,12 @@ class TicketsRepository(Repository):
                                claims=ClaimedUpdates(database.tickets, database.transition_claims))
         self.queue = TicketQueue(self.tickets)
         self.photos = database.ticket_photos
+        # Deliberation meetings and their projects: each write claims the version it read, as two
+        # staff may decide items of one meeting, or update milestones of one project, at once.
+        self.meetings = Records(database.meetings, "meeting",
+                                claims=ClaimedUpdates(database.meetings, database.meeting_claims))
+        self.projects = Records(database.projects, "project",
+                                claims=ClaimedUpdates(database.projects, database.project_claims))
 
     def ensure_indexes(self):
         super().ensure_indexes()
@@ -75,6 +81,9 @@ class TicketsRepository(Repository):
                              name="figures")
         tickets.create_index([("clock.warn_at", ASCENDING)], name="deadline_warnings")
         tickets.create_index([("queue_due", ASCENDING)], name="deadlines")
+        # One project per adopted suggestion.
+        self.projects.collection.create_index([("tenant", ASCENDING), ("ticket_id", ASCENDING)], unique=True,
+                                              name="project_of_ticket")
 
     def create_category(self, tenant, request_id, fields, events):
         """A new category (or the one this request created before); names are unique per tenant."""
@@ -140,7 +149,45 @@ class TicketsRepository(Repository):
             ticket, operation, events, {"tenant": ticket["tenant"], "state": ticket["state"]}))
 
     def release_stale_claims(self):
-        self.tickets.claims.release_stale()
+        for records in (self.tickets, self.meetings, self.projects):
+            records.claims.release_stale()
+
+    # Deliberation meetings and projects
+
+    def create_meeting(self, tenant, request_id, fields, events):
+        """A new meeting, or the one this request created before."""
+        document, _ = self.meetings.create(tenant, request_id, fields, events)
+        return document
+
+    def find_meeting(self, tenant, meeting_id):
+        return self.meetings.first({"tenant": tenant, "_id": meeting_id})
+
+    def change_meeting(self, meeting, changes, events):
+        """`changes` to the meeting if it is still at the version read; None if it moved on."""
+        return self.meetings.claimed_update(meeting, {"$set": dict(changes)}, events)
+
+    def create_project(self, tenant, request_id, fields, events):
+        """A new project, or the one this request created before; a suggestion has one project."""
+        try:
+            document, _ = self.projects.create(tenant, request_id, fields, events)
+        except DuplicateKeyError:
+            raise AlreadyExists("the suggestion has a project already",
+                                [{"field": "ticket_id", "description": "already carried out by a project"}]) from None
+        return document
+
+    def find_project(self, tenant, project_id):
+        return self.projects.first({"tenant": tenant, "_id": project_id})
+
+    def change_project(self, project, changes, events):
+        return self.projects.claimed_update(project, {"$set": dict(changes)}, events)
+
+    def open_suggestions(self, tenant, node_id, limit=500):
+        """Open suggestions below `node_id` as a page shows them, from the queue index: a query
+        by kind and state would read every ticket of the tenant on FerretDB."""
+        def matches(entry):
+            return (entry.tenant == tenant and entry.kind == "SUGGESTION" and entry.state in OPEN_STATES
+                    and node_id in entry.path)
+        return [row.shown for row in self.queue.page(tenant, matches, limit, None)]
 
     def queue_page(self, tenant, matches, page_size, page_token):
         """Keyset pages ordered by (queue_due, _id): overdue first, then soonest due. `matches`

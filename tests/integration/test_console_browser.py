@@ -291,3 +291,40 @@ def test_visit_quotas_name_each_post_holder_and_who_is_behind(browser, platform,
     rows = page.locator("[data-test=visitor]")
     expect(rows).to_have_count(1)  # the one post holder, who logged one visit in the care test above
     assert rows.first.inner_text().split() == ["王芳", "1", "3", "未完成"]
+
+
+def test_a_grids_meetings_show_each_decision_and_the_projects_progress_in_chinese(browser, platform, community):
+    operator, grid = community["operator"], community["grids"][0]
+    suggestions = [operator.call(f"{TICKETS}/CreateTicket", {
+        "request_id": f"console-suggestion-{number}", "kind": "SUGGESTION", "channel": "HOTLINE",
+        "category_id": operator.call(f"{TICKETS}/GetTicket", {"id": community["tickets"][grid["id"]]["id"]})[
+            "category_id"], "node_id": grid["id"], "description": text})
+        for number, text in enumerate(("增设晾衣架", "垃圾桶移到消防通道旁"))]
+    meeting = operator.call(f"{TICKETS}/CreateMeeting", {
+        "request_id": "console-meeting", "node_id": grid["id"], "title": "三月网格议事会",
+        "held_at": "2026-03-15T01:30:00Z"})
+    if meeting["state"] == "PROPOSED":
+        for ticket in suggestions:
+            operator.call(f"{TICKETS}/AddAgendaItem", {"id": meeting["id"], "ticket_id": ticket["id"]})
+        for _ in range(2):
+            operator.call(f"{TICKETS}/AdvanceMeeting", {"id": meeting["id"]})
+        operator.call(f"{TICKETS}/DecideAgendaItem", {"id": meeting["id"], "ticket_id": suggestions[0]["id"],
+                                                      "decision": "ADOPTED"})
+        operator.call(f"{TICKETS}/DecideAgendaItem", {"id": meeting["id"], "ticket_id": suggestions[1]["id"],
+                                                      "decision": "REJECTED", "reason": "会堵住消防通道"})
+        for _ in range(2):
+            operator.call(f"{TICKETS}/AdvanceMeeting", {"id": meeting["id"]})
+        project = operator.call(f"{TICKETS}/CreateProject", {
+            "meeting_id": meeting["id"], "ticket_id": suggestions[0]["id"], "title": "增设晾衣架",
+            "budget_line": "社区惠民资金", "milestone_titles": ["选址公示", "安装"]})
+        operator.call(f"{TICKETS}/UpdateMilestone", {"id": project["id"], "milestone_index": 0, "progress_percent": 100})
+    page = signed_in(browser, platform, "city_operator")
+    page.goto(f"{platform.console_url}/nodes/{grid['id']}")
+    page.click("[data-test=meetings]")
+    expect(page.locator("[data-test=meeting-state]")).to_have_text(["决议公开"])
+    assert [row.split("\t") for row in page.locator("[data-test=agenda-item]").all_inner_texts()] == [
+        ["增设晾衣架", "0", "采纳"], ["垃圾桶移到消防通道旁", "0", "不予采纳：会堵住消防通道"]]
+    assert [cell.strip() for cell in page.locator("[data-test=project]").inner_text().split("\t")] == [
+        "增设晾衣架", "社区惠民资金", "选址公示 100%\n安装 0%", "实施中"]
+    page.click("text=垃圾桶移到消防通道旁")
+    expect(page.locator("body")).to_contain_text("议事会决定：不予采纳 会堵住消防通道")

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from cli.demo_city import CommunitySize, generate
+from cli.demo_deliberation import COMPLETED_PROJECTS, MONTHS, PROJECTS
 from cli.demo_work import (CATEGORIES, JOURNEYS, ORGANISATIONS, TEAMS, TICKETS_IN_ALL, VISITED_PER_GRID, Cast,
                            seed_work)
 from cli.seed import seed_demo
@@ -55,10 +56,11 @@ def test_the_demo_communitys_work_lands_in_every_state_and_seeding_again_changes
     node, _ = seed_demo(operator, SIZE, with_sensitive_tags=False, log=lambda line: None)
     assert seed_work(cast, node, log=lambda line: None) == {
         "organisations": 5, "grid_workers": 1, "categories": len(CATEGORIES), "tickets": TICKETS_IN_ALL,
-        "teams": len(TEAMS), "visits": VISITED_PER_GRID}
+        "meetings": MONTHS, "projects": len(PROJECTS), "teams": len(TEAMS), "visits": VISITED_PER_GRID}
 
     def states():
-        tickets = operator.call(f"{TICKETS}/ListTickets", {"queue": "SCOPE", "page_size": 100})["tickets"]
+        tickets = operator.call(f"{TICKETS}/ListTickets", {"queue": "SCOPE", "kind": "REQUEST",
+                                                           "page_size": 100})["tickets"]
         return Counter(ticket["state"] for ticket in tickets), {ticket["id"]: ticket["update_time"] for ticket in tickets}
 
     counts, versions = states()
@@ -69,7 +71,7 @@ def test_the_demo_communitys_work_lands_in_every_state_and_seeding_again_changes
     figures = operator.call(f"{TICKETS}/GetTicketFigures", {
         "node_id": node["id"], "start_time": (now - timedelta(days=1)).isoformat(),
         "end_time": (now + timedelta(minutes=1)).isoformat()})
-    assert figures["satisfaction_count"] == JOURNEYS["feedback"] + JOURNEYS["closed"]
+    assert figures["satisfaction_count"] == JOURNEYS["feedback"] + JOURNEYS["closed"] + COMPLETED_PROJECTS
     organisations = operator.call(f"{GRIDS}/ListOrganisations", {"node_id": node["id"]})["organisations"]
     assert sorted(o["display_name"] for o in organisations) == sorted(name for _, name, _ in ORGANISATIONS)
 
@@ -86,7 +88,17 @@ def test_the_demo_communitys_work_lands_in_every_state_and_seeding_again_changes
     assert len(logged) == VISITED_PER_GRID and logged[-1][0] == datetime.now(timezone.utc).date().isoformat()
     assert {visitor for _, visitor in logged} == {"demo-grid-worker-1"}
 
+    def deliberation():
+        meetings = operator.call(f"{TICKETS}/ListMeetings", {"node_id": node["id"], "page_size": 100})["meetings"]
+        projects = operator.call(f"{TICKETS}/ListProjects", {"node_id": node["id"]})["projects"]
+        return (Counter(meeting["state"] for meeting in meetings),
+                sorted((project["state"], project["update_time"]) for project in projects))
+    held = deliberation()
+    assert held == (Counter({"OUTCOME_PUBLISHED": MONTHS - 2, "DECISION_PUBLISHED": 1, "COMMITTEE_REVIEW": 1}),
+                    sorted(held[1])) and [state for state, _ in held[1]] == ["ACTIVE", "COMPLETED"]
+
     seed_work(cast, node, log=lambda line: None)
+    assert deliberation() == held
     assert visits() == logged
     assert states() == (counts, versions)
     assert [total["hours"] for total in hours()] == [6.0] * len(TEAMS)

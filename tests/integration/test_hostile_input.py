@@ -265,11 +265,30 @@ def town_ids(town):
     task = operator.call(f"{VOLUNTEERS}/CreateTask", {
         "title": "Hostile clinic", "node_id": town.ids["GRID"], "start_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "end_time": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"), "people_needed": 2})
+    meeting, project = deliberated(town)
     nodes = list(town.ids.values())
     return {"node": nodes, "parent": nodes, "grid": [town.ids["GRID"]], "building": [town.ids["BUILDING"]],
             "flat": [town.ids["FLAT"]], "household": [town.household["id"]], "resident": [town.elder["id"]],
             "category": [town.category["id"]], "ticket": [ticket["id"]], "volunteer": [volunteer["id"]],
-            "task": [task["id"]]}
+            "task": [task["id"]], "meeting": [meeting["id"]], "project": [project["id"]]}
+
+
+def deliberated(town):
+    """A meeting past the publication of its decision, and the project of the suggestion it adopted."""
+    operator = town.operator
+    suggestion = town.report(operator, kind="SUGGESTION", channel="HOTLINE", description="More benches")
+    meeting = operator.call(f"{TICKETS}/CreateMeeting", {
+        "node_id": town.ids["GRID"], "title": "Hostile meeting", "held_at": "2026-03-01T01:00:00Z"})
+    operator.call(f"{TICKETS}/AddAgendaItem", {"id": meeting["id"], "ticket_id": suggestion["id"]})
+    for _ in range(2):
+        operator.call(f"{TICKETS}/AdvanceMeeting", {"id": meeting["id"]})
+    operator.call(f"{TICKETS}/DecideAgendaItem", {"id": meeting["id"], "ticket_id": suggestion["id"],
+                                                  "decision": "ADOPTED"})
+    for _ in range(2):
+        meeting = operator.call(f"{TICKETS}/AdvanceMeeting", {"id": meeting["id"]})
+    project = operator.call(f"{TICKETS}/CreateProject", {
+        "meeting_id": meeting["id"], "ticket_id": suggestion["id"], "title": "Benches", "milestone_titles": ["Buy"]})
+    return meeting, project
 
 
 class Case:

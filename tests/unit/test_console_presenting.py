@@ -120,12 +120,16 @@ def test_the_services_own_timeline_steps_are_worded_in_the_readers_language(loca
     task = {"action": "volunteers_dispatched", "note": "Carry: 2 dispatched, 2 of 3",
             "details": {"title": "搬运", "dispatched": "2", "people_dispatched": "2", "people_needed": "3"}}
     written_by_staff = {"action": "triaged", "note": "已电话联系居民"}
-    rows = presenting.timeline_rows([missed, task, written_by_staff], "Asia/Shanghai")
+    decided = {"action": "deliberated", "note": "三月议事会: REJECTED (会堵住消防通道)",
+               "details": {"meeting_id": "m1", "decision": "REJECTED", "decision_reason": "会堵住消防通道"}}
+    rows = presenting.timeline_rows([missed, task, written_by_staff, decided], "Asia/Shanghai")
     if locale == "zh_CN":
         assert rows[0]["note"] == "办结已于 2026-12-01 14:00 超时（网格级）"
         assert rows[1]["note"] == "搬运：本次派出 2 人，已派 2/3 人"
+        assert (rows[3]["action"], rows[3]["note"]) == ("议事会决定", "议事会决定：不予采纳 会堵住消防通道")
     else:
         assert rows[0]["note"] == "The resolution was due at 2026-12-01 14:00 (Grid level)"
+        assert rows[3]["note"] == "The meeting decided: Not adopted 会堵住消防通道"
     assert rows[2]["note"] == "已电话联系居民"
 
 

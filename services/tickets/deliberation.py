@@ -1,0 +1,245 @@
+"""Deliberation meetings and the projects they adopt, free of storage and RPC.
+
+A grid or community meeting follows "four discussions, two publications" (四议两公开): proposal,
+committee review, deliberation, resolution, then publication of the decision and of the outcome,
+one step at a time and only forward. Its agenda is built from open suggestions below its node;
+each item is decided during deliberation or resolution, and the decision goes on the
+suggestion's timeline. An adopted item, once the decision is published, becomes a project with
+milestones; completing it resolves the suggestion, which asks its reporter for feedback."""
+from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PermissionDenied
+from services.events import envelope
+from services.storage import new_id, timestamp
+from services.tickets import events as contracts
+from services.tickets import lifecycle, timeline
+from services.tickets.timeline import Step
+
+PROCEDURE = ("PROPOSED", "COMMITTEE_REVIEW", "DELIBERATION", "RESOLVED", "DECISION_PUBLISHED", "OUTCOME_PUBLISHED")
+# The agenda is settled before the meeting deliberates.
+AGENDA_OPEN = frozenset({"PROPOSED", "COMMITTEE_REVIEW"})
+DECIDING = frozenset({"DELIBERATION", "RESOLVED"})
+PUBLISHED = frozenset({"DECISION_PUBLISHED", "OUTCOME_PUBLISHED"})
+DECISIONS = ("ADOPTED", "REJECTED", "REFERRED_UPWARD")
+# Who decides beyond the convenor: staff above a grid answer for every meeting in their scope.
+DECIDING_ROLES = frozenset({"city_operator", "community_staff"})
+FULL_PROGRESS = 100
+
+
+# Meetings
+
+def new_meeting(caller, command, place, moment):
+    """A PROPOSED meeting's fields and its created event; the convenor is the caller unless named."""
+    fields = {
+        "id": new_id(), "node_id": place["id"], "path": place["path"], "title": command.title,
+        "held_at": command.held_at, "place_station_id": command.place_station_id,
+        "convenor": command.convenor or caller.subject,
+        "attendees": [attendee.model_dump() for attendee in command.attendees],
+        "state": PROCEDURE[0], "agenda": [], "minutes": "", "version": 0,
+        "steps": [{"state": PROCEDURE[0], "time": moment, "actor": caller.subject, "note": ""}],
+    }
+    return fields, meeting_event(contracts.MeetingCreated, fields, "", caller.subject, caller.tenant)
+
+
+def next_state(meeting, from_state):
+    """The state one step on; FAILED_PRECONDITION when the caller saw another state, when the
+    procedure is over, or when the step's condition does not hold (an agenda to deliberate on,
+    every item decided before the decision is published)."""
+    state = meeting["state"]
+    if from_state and from_state != state:
+        raise FailedPrecondition(f"the meeting is {state}, not {from_state}; read it again")
+    position = PROCEDURE.index(state)
+    if position == len(PROCEDURE) - 1:
+        raise FailedPrecondition("the meeting has published its outcome: the procedure is over")
+    following = PROCEDURE[position + 1]
+    if following == "DELIBERATION" and not meeting["agenda"]:
+        raise FailedPrecondition("a meeting deliberates on an agenda: add an item first")
+    undecided = [item["ticket_id"] for item in meeting["agenda"] if not item["decision"]]
+    if following == "DECISION_PUBLISHED" and undecided:
+        raise FailedPrecondition(f"decide every item before publishing the decision; undecided: {', '.join(undecided)}")
+    return following
+
+
+def advanced(meeting, following, caller, note, moment):
+    """The changes that move the meeting to `following`, and their event."""
+    changes = {"state": following,
+               "steps": [*meeting["steps"], {"state": following, "time": moment, "actor": caller.subject,
+                                             "note": note}]}
+    event = meeting_event(contracts.MeetingAdvanced, {**meeting, **changes}, meeting["state"], caller.subject,
+                          caller.tenant, {"note": note})
+    return changes, event
+
+
+def require_decider(caller, meeting):
+    """The convenor decides, or community staff and city operators whose scope holds the meeting."""
+    if caller.subject != meeting["convenor"] and caller.role not in DECIDING_ROLES:
+        raise PermissionDenied("only the meeting's convenor or community staff record its decisions")
+
+
+def agenda_item(meeting, ticket):
+    """The agenda item for `ticket`: an open suggestion below the meeting's node, not on the agenda
+    yet and not adopted or rejected by a meeting before; added while the agenda is open."""
+    if meeting["state"] not in AGENDA_OPEN:
+        raise FailedPrecondition(f"the agenda of a {meeting['state']} meeting is settled")
+    if ticket["kind"] != "SUGGESTION":
+        raise InvalidArgument.field("ticket_id", "a meeting's agenda holds suggestions only")
+    if meeting["node_id"] not in ticket["path"]:
+        raise InvalidArgument.field("ticket_id", "the suggestion is not below the meeting's grid or community")
+    if ticket["state"] not in lifecycle.OPEN_STATES:
+        raise InvalidArgument.field("ticket_id", f"the suggestion is {ticket['state']}, not open")
+    if any(item["ticket_id"] == ticket["_id"] for item in meeting["agenda"]):
+        raise AlreadyExists("the suggestion is on the agenda already",
+                            [{"field": "ticket_id", "description": "already on the agenda"}])
+    if already_decided(ticket):
+        raise InvalidArgument.field("ticket_id", f"a meeting {ticket['deliberation']['decision']} it already")
+    return {"ticket_id": ticket["_id"], "summary": timeline.summary_of(ticket["description"]),
+            "supporters": supporters(ticket), "decision": None, "reason": "", "decided_by": "", "decide_time": None}
+
+
+def already_decided(ticket):
+    """Adopted or rejected by a meeting; one referred upward waits for the meeting above."""
+    return (ticket.get("deliberation") or {}).get("decision") in ("ADOPTED", "REJECTED")
+
+
+def supporters(ticket):
+    """The residents behind a suggestion: who raised it and who followed it."""
+    return len({ticket["reporter_subject"], *ticket["followers"]} - {""})
+
+
+def suggested(tickets, node_id):
+    """Open suggestions below `node_id` no meeting adopted or rejected, most supporters first,
+    then the oldest."""
+    candidates = [ticket for ticket in tickets
+                  if ticket["kind"] == "SUGGESTION" and ticket["state"] in lifecycle.OPEN_STATES
+                  and node_id in ticket["path"] and not already_decided(ticket)]
+    ordered = sorted(candidates, key=lambda ticket: (-supporters(ticket), ticket["create_time"], ticket["id"]))
+    return [{"ticket_id": ticket["id"], "summary": timeline.summary_of(ticket["description"]),
+             "category_id": ticket["category_id"], "node_id": ticket["node_id"], "supporters": supporters(ticket),
+             "state": ticket["state"], "create_time": ticket["create_time"]} for ticket in ordered]
+
+
+def decided(meeting, ticket_id, decision, reason, caller, moment):
+    """The changes that record the item's decision and their events, or None if the item holds
+    this decision already (a repeat, which then only makes sure the suggestion's timeline has it)."""
+    if meeting["state"] not in DECIDING:
+        raise FailedPrecondition(f"a meeting decides during DELIBERATION or RESOLVED, not {meeting['state']}")
+    item = item_of(meeting, ticket_id)
+    if item["decision"] == decision and item["reason"] == reason:
+        return None
+    changed = {**item, "decision": decision, "reason": reason, "decided_by": caller.subject, "decide_time": moment}
+    agenda = [changed if entry["ticket_id"] == ticket_id else entry for entry in meeting["agenda"]]
+    return {"agenda": agenda}, [item_decided_event({**meeting, "agenda": agenda}, changed, caller)]
+
+
+def item_of(meeting, ticket_id, field_name="ticket_id"):
+    for item in meeting["agenda"]:
+        if item["ticket_id"] == ticket_id:
+            return item
+    raise InvalidArgument.field(field_name, "is not on the meeting's agenda")
+
+
+def item_decided_event(meeting, item, caller):
+    return meeting_event(contracts.MeetingItemDecided, meeting, meeting["state"], caller.subject, caller.tenant,
+                         {"ticket_id": item["ticket_id"], "summary": item["summary"], "decision": item["decision"],
+                          "reason": item["reason"]})
+
+
+def decision_step(ticket, meeting, item):
+    """What the decision writes on the suggestion (its `deliberation` and a timeline step), or None
+    if the suggestion holds it already."""
+    deliberation = {"meeting_id": meeting["_id"], "decision": item["decision"], "reason": item["reason"]}
+    if ticket.get("deliberation") == deliberation:
+        return None
+    note = f"{meeting['title']}: {item['decision']}" + (f" ({item['reason']})" if item["reason"] else "")
+    # A step's `reason` detail names why the service took it (see the timeline's details), so the
+    # meeting's own words go under another name.
+    details = {"meeting_id": meeting["_id"], "decision": item["decision"], "decision_reason": item["reason"]}
+    step = Step("deliberated", contracts.TicketDeliberated, ticket["state"], note, deliberation, details=details)
+    return {"deliberation": deliberation}, [step]
+
+
+def meeting_event(contract, meeting, previous_state, actor, tenant, extra=None):
+    meeting_id = meeting.get("id") or meeting["_id"]
+    data = {"id": meeting_id, "title": meeting["title"], "node_id": meeting["node_id"], "path": meeting["path"],
+            "held_at": timestamp(meeting["held_at"]), "place_station_id": meeting["place_station_id"],
+            "convenor": meeting["convenor"], "state": meeting["state"], "previous_state": previous_state,
+            "actor": actor, **(extra or {})}
+    return envelope(timeline.SERVICE, contract.event_type, tenant, f"meetings/{meeting_id}", data)
+
+
+# Projects
+
+def new_project(caller, command, meeting, ticket):
+    """An ACTIVE project for an item the meeting ADOPTED and has published, and its event."""
+    if meeting["state"] not in PUBLISHED:
+        raise FailedPrecondition("a project starts once the meeting has published its decision")
+    item = item_of(meeting, ticket["_id"])
+    if item["decision"] != "ADOPTED":
+        raise FailedPrecondition(f"only an ADOPTED item becomes a project; this one was {item['decision']}")
+    fields = {
+        "id": new_id(), "ticket_id": ticket["_id"], "meeting_id": meeting["_id"], "node_id": ticket["node_id"],
+        "path": ticket["path"], "title": command.title, "owner": command.owner or caller.subject,
+        "budget_line": command.budget_line, "household_ids": command.household_ids, "state": "ACTIVE",
+        "milestones": [{"title": title, "progress_percent": 0, "note": "", "update_time": None}
+                       for title in command.milestone_titles],
+        "outcome": "", "complete_time": None, "version": 0,
+    }
+    event = project_event(contracts.ProjectCreated, fields, ticket, caller, {
+        "budget_line": command.budget_line, "milestones": list(command.milestone_titles)})
+    return fields, event
+
+
+def milestone_updated(project, ticket, command, caller, moment):
+    """The changes that record a milestone's progress, which never goes back, and their event."""
+    require_active(project)
+    if command.milestone_index >= len(project["milestones"]):
+        raise InvalidArgument.field("milestone_index", f"the project has {len(project['milestones'])} milestones")
+    milestone = project["milestones"][command.milestone_index]
+    if command.progress_percent < milestone["progress_percent"]:
+        raise InvalidArgument.field("progress_percent", f"must not fall below {milestone['progress_percent']}")
+    changed = {**milestone, "progress_percent": command.progress_percent, "note": command.note,
+               "update_time": moment}
+    milestones = [changed if index == command.milestone_index else entry
+                  for index, entry in enumerate(project["milestones"])]
+    changes = {"milestones": milestones}
+    event = project_event(contracts.ProjectMilestoneUpdated, {**project, **changes}, ticket, caller, {
+        "milestone_index": command.milestone_index, "milestone_title": milestone["title"],
+        "progress_percent": command.progress_percent, "note": command.note})
+    return changes, event
+
+
+def completed(project, ticket, command, caller, moment):
+    """The changes that complete an ACTIVE project whose milestones are all done, and their event."""
+    require_active(project)
+    unfinished = [m["title"] for m in project["milestones"] if m["progress_percent"] < FULL_PROGRESS]
+    if unfinished:
+        raise FailedPrecondition(f"milestones not done yet: {', '.join(unfinished)}")
+    changes = {"state": "COMPLETED", "outcome": command.outcome, "complete_time": moment}
+    event = project_event(contracts.ProjectCompleted, {**project, **changes}, ticket, caller,
+                          {"outcome": command.outcome})
+    return changes, event
+
+
+def require_active(project):
+    if project["state"] != "ACTIVE":
+        raise FailedPrecondition(f"the project is {project['state']}")
+
+
+def completion_step(ticket, project, moment):
+    """What a completed project writes on its suggestion: resolved, as a handled ticket is, so its
+    reporter is asked for feedback; None if the suggestion is no longer open."""
+    if ticket["state"] not in lifecycle.OPEN_STATES:
+        return None
+    resolution = f"{project['title']}: {project['outcome']}" if project["outcome"] else project["title"]
+    changes = {"resolution": resolution, "resolve_time": moment, "clock": None, "callback_requested": False}
+    return changes, [Step("resolved", contracts.TicketResolved, "RESOLVED", resolution, {"resolution": resolution},
+                          details={"project_id": project["_id"]})]
+
+
+def project_event(contract, project, ticket, caller, extra):
+    """A project's event names the suggestion's reporter and followers as they are now: they are
+    the residents told of its progress."""
+    project_id = project.get("id") or project["_id"]
+    data = {"id": project_id, "title": project["title"], "ticket_id": project["ticket_id"],
+            "meeting_id": project["meeting_id"], "node_id": project["node_id"], "path": project["path"],
+            "owner": project["owner"], "state": project["state"], "reporter_subject": ticket["reporter_subject"],
+            "followers": ticket["followers"], "actor": caller.subject, **extra}
+    return envelope(timeline.SERVICE, contract.event_type, caller.tenant, f"projects/{project_id}", data)

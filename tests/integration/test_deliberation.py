@@ -1,0 +1,194 @@
+"""Deliberation meetings (四议两公开) and the projects they adopt, through the real gateway: a
+suggestion raised by several residents reaches a meeting's agenda, is adopted, becomes a project
+with two milestones its supporters hear of, and closes with the reporter's feedback."""
+import grpc
+import pytest
+
+from tests.support.errors import field_violations, rpc_error
+from tests.support.partners import organisation_grant, remove_partner_users
+from tests.support.polling import eventually
+from tests.support.town import TICKETS, Town
+
+pytestmark = pytest.mark.integration
+
+NOTIFICATIONS = "civicgrid.notifications.v1.Notifications"
+MILESTONE_TITLE = "您关注的建议有新进展"
+RESOLVED_TITLE = "您的诉求已办结"
+
+
+def call(client, method, **body):
+    return client.call(f"{TICKETS}/{method}", body)
+
+
+class Neighbourhood:
+    """A town whose residents raise suggestions: Grandma Li's drying racks, followed by two
+    neighbours, and a lone proposal to move the bins."""
+
+    def __init__(self, platform, unique):
+        self.town = town = Town(platform, unique, prefix="delib")
+        self.category = town.operator.call(f"{TICKETS}/CreateCategory", {
+            "request_id": f"{unique}-public", "name": "Public space", "group": "Community",
+            "promises": [{"priority": "NORMAL", "first_response_minutes": 1440, "resolution_minutes": 43200}],
+            "routing": {"assignee_kind": "GRID_WORKER"}})
+        self.neighbours = [platform.client(tenant=town.tenant, role="resident", scope=(town.ids["FLAT"],),
+                                           subject=subject) for subject in ("resident-wang", "resident-zhao")]
+        self.racks = self.suggest("小区增设晾衣架")
+        for neighbour in self.neighbours:
+            call(neighbour, "FollowTicket", id=self.racks["id"])
+        self.bins = self.suggest("把垃圾桶移到消防通道旁")
+        self.leader = town.worker  # worker-1 convenes the grid's meetings
+
+    def suggest(self, description):
+        return call(self.town.resident, "CreateTicket", kind="SUGGESTION", channel="SELF_SERVICE",
+                    category_id=self.category["id"], node_id=self.town.ids["FLAT"], description=description)
+
+    def meeting(self, **overrides):
+        return call(self.leader, "CreateMeeting", **{
+            "node_id": self.town.ids["GRID"], "title": "三月网格议事会", "held_at": "2026-03-15T01:30:00Z",
+            "attendees": [{"kind": "STAFF", "person_id": "worker-1", "name": "网格长"},
+                          {"kind": "RESIDENT", "person_id": "resident-li", "name": "李奶奶"},
+                          {"kind": "ORGANISATION", "organisation_id": "owners-committee", "name": "业委会"}],
+            **overrides})
+
+    def advance(self, meeting, times=1):
+        for _ in range(times):
+            meeting = call(self.leader, "AdvanceMeeting", id=meeting["id"], from_state=meeting["state"])
+        return meeting
+
+
+@pytest.fixture
+def hood(platform, unique):
+    return Neighbourhood(platform, unique)
+
+
+def inbox_titles(client):
+    return [message["title"] for message in client.call(f"{NOTIFICATIONS}/ListInbox", {}).get("messages", [])]
+
+
+def test_a_suggestion_several_residents_raised_is_adopted_carried_out_and_closed_with_feedback(hood):
+    town = hood.town
+    suggested = call(hood.leader, "SuggestAgenda", node_id=town.ids["GRID"])["items"]
+    assert [(item["ticket_id"], item["supporters"]) for item in suggested] == [
+        (hood.racks["id"], 3), (hood.bins["id"], 1)]
+
+    meeting = hood.meeting()
+    assert meeting["state"] == "PROPOSED" and meeting["convenor"] == "worker-1" and len(meeting["attendees"]) == 3
+    for item in suggested:
+        meeting = call(hood.leader, "AddAgendaItem", id=meeting["id"], ticket_id=item["ticket_id"])
+    meeting = hood.advance(meeting, 2)
+    assert meeting["state"] == "DELIBERATION"
+    call(hood.leader, "DecideAgendaItem", id=meeting["id"], ticket_id=hood.racks["id"], decision="ADOPTED")
+    meeting = call(hood.leader, "DecideAgendaItem", id=meeting["id"], ticket_id=hood.bins["id"], decision="REJECTED",
+                   reason="会堵住消防通道")
+    assert [(item["decision"], item.get("reason", "")) for item in meeting["agenda"]] == [
+        ("ADOPTED", ""), ("REJECTED", "会堵住消防通道")]
+    rejected = call(town.worker, "GetTicket", id=hood.bins["id"])
+    assert rejected["deliberation"] == {"meeting_id": meeting["id"], "decision": "REJECTED", "reason": "会堵住消防通道"}
+    entry = rejected["timeline"][-1]
+    assert entry["action"] == "deliberated" and "会堵住消防通道" in entry["note"]
+    assert entry["details"] == {"meeting_id": meeting["id"], "decision": "REJECTED", "decision_reason": "会堵住消防通道"}
+    assert [item["ticket_id"] for item in call(hood.leader, "SuggestAgenda", node_id=town.ids["GRID"]).get(
+        "items", [])] == []
+
+    call(hood.leader, "RecordMinutes", id=meeting["id"], minutes="到会 12 人，一致同意增设晾衣架。")
+    meeting = hood.advance(meeting, 2)
+    assert meeting["state"] == "DECISION_PUBLISHED" and meeting["minutes"].startswith("到会 12 人")
+    assert [step["state"] for step in meeting["steps"]] == [
+        "PROPOSED", "COMMITTEE_REVIEW", "DELIBERATION", "RESOLVED", "DECISION_PUBLISHED"]
+
+    not_adopted = rpc_error(lambda: call(hood.leader, "CreateProject", meeting_id=meeting["id"],
+                                         ticket_id=hood.bins["id"], title="移桶", milestone_titles=["移动"]))
+    assert not_adopted.code() == grpc.StatusCode.FAILED_PRECONDITION
+    project = call(hood.leader, "CreateProject", request_id="racks-project", meeting_id=meeting["id"],
+                   ticket_id=hood.racks["id"], title="增设晾衣架", budget_line="社区惠民资金",
+                   milestone_titles=["选址公示", "安装"], household_ids=[town.household["id"]])
+    assert project["state"] == "ACTIVE" and [m["title"] for m in project["milestones"]] == ["选址公示", "安装"]
+    assert call(hood.leader, "CreateProject", request_id="racks-project", meeting_id=meeting["id"],
+                ticket_id=hood.racks["id"], title="again", milestone_titles=["x"])["id"] == project["id"]
+
+    call(hood.leader, "UpdateMilestone", id=project["id"], milestone_index=0, progress_percent=100, note="位置已公示")
+    call(hood.leader, "UpdateMilestone", id=project["id"], milestone_index=1, progress_percent=100, note="5 个已安装")
+    for resident in (town.resident, *hood.neighbours):
+        assert eventually(lambda: inbox_titles(resident).count(MILESTONE_TITLE) == 2), inbox_titles(resident)
+
+    completed = call(hood.leader, "CompleteProject", id=project["id"], outcome="5 个晾衣架已投入使用")
+    assert completed["state"] == "COMPLETED" and completed["complete_time"]
+    racks = call(town.worker, "GetTicket", id=hood.racks["id"])
+    assert racks["state"] == "RESOLVED" and "5 个晾衣架已投入使用" in racks["resolution"]
+    for resident in (town.resident, *hood.neighbours):
+        assert eventually(lambda: RESOLVED_TITLE in inbox_titles(resident)), inbox_titles(resident)
+    feedback = call(town.resident, "SubmitTicketFeedback", id=hood.racks["id"], satisfaction=5, comment="晾被子方便了")
+    assert feedback["state"] == "FEEDBACK"
+
+    meeting = hood.advance(meeting)
+    assert meeting["state"] == "OUTCOME_PUBLISHED"
+    over = rpc_error(lambda: hood.advance(meeting))
+    assert over.code() == grpc.StatusCode.FAILED_PRECONDITION
+    listed = call(hood.leader, "ListMeetings", node_id=town.ids["GRID"])["meetings"]
+    assert [m["id"] for m in listed] == [meeting["id"]]
+    assert [p["id"] for p in call(town.operator, "ListProjects", node_id=town.ids["COMMUNITY"])["projects"]] == [
+        project["id"]]
+
+
+def test_bad_input_out_of_order_steps_and_roles_are_refused(hood):
+    town = hood.town
+    resident_made = rpc_error(lambda: call(town.resident, "CreateMeeting", node_id=town.ids["GRID"], title="t",
+                                           held_at="2026-03-15T01:30:00Z"))
+    assert resident_made.code() == grpc.StatusCode.PERMISSION_DENIED
+    untitled = rpc_error(lambda: hood.meeting(title=""))
+    assert untitled.code() == grpc.StatusCode.INVALID_ARGUMENT and "title" in field_violations(untitled)
+    nameless = rpc_error(lambda: hood.meeting(attendees=[{"kind": "ORGANISATION"}]))
+    assert "attendees.0.organisation_id" in field_violations(nameless)
+
+    meeting = hood.meeting()
+    empty = rpc_error(lambda: hood.advance(meeting, 2))
+    assert empty.code() == grpc.StatusCode.FAILED_PRECONDITION
+    request = town.report(description="The radiator is cold")
+    not_a_suggestion = rpc_error(lambda: call(hood.leader, "AddAgendaItem", id=meeting["id"], ticket_id=request["id"]))
+    assert "ticket_id" in field_violations(not_a_suggestion)
+    meeting = call(hood.leader, "AddAgendaItem", id=meeting["id"], ticket_id=hood.bins["id"])
+    too_early = rpc_error(lambda: call(hood.leader, "DecideAgendaItem", id=meeting["id"], ticket_id=hood.bins["id"],
+                                       decision="ADOPTED"))
+    assert too_early.code() == grpc.StatusCode.FAILED_PRECONDITION
+    moved_on = hood.advance(meeting)
+    stale = rpc_error(lambda: call(hood.leader, "AdvanceMeeting", id=meeting["id"], from_state="PROPOSED"))
+    assert stale.code() == grpc.StatusCode.FAILED_PRECONDITION
+    deliberating = hood.advance(moved_on)
+
+    without_reason = rpc_error(lambda: call(hood.leader, "DecideAgendaItem", id=deliberating["id"],
+                                            ticket_id=hood.bins["id"], decision="REJECTED"))
+    assert without_reason.code() == grpc.StatusCode.INVALID_ARGUMENT and field_violations(without_reason) == ["reason"]
+    not_convenor = rpc_error(lambda: call(town.other_worker, "DecideAgendaItem", id=deliberating["id"],
+                                          ticket_id=hood.bins["id"], decision="ADOPTED"))
+    assert not_convenor.code() == grpc.StatusCode.PERMISSION_DENIED
+    unpublished = rpc_error(lambda: hood.advance(deliberating, 2))
+    assert unpublished.code() == grpc.StatusCode.FAILED_PRECONDITION and hood.bins["id"] in unpublished.details()
+    assert rpc_error(lambda: call(town.resident, "GetMeeting", id=meeting["id"])).code() == \
+        grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_the_owners_committee_follows_its_compound_s_meetings(platform, unique, hood):
+    town = hood.town
+    committee = platform.client(tenant=town.tenant, role="partner", scope=(town.ids["COMMUNITY"],),
+                                subject=f"committee-{unique}",
+                                grants=organisation_grant(town.operator, town.ids["COMMUNITY"], "OWNERS_COMMITTEE"))
+    try:
+        committee.call(f"{NOTIFICATIONS}/CreatePartnerSubscription", {
+            "request_id": f"{unique}-meetings", "scope_node_ids": [town.ids["GRID"]],
+            "event_types": ["civicgrid.tickets.meeting.created.v1", "civicgrid.tickets.meeting.advanced.v1",
+                            "civicgrid.tickets.meeting.item_decided.v1"]})
+        meeting = hood.meeting()
+        meeting = call(hood.leader, "AddAgendaItem", id=meeting["id"], ticket_id=hood.racks["id"])
+        hood.advance(meeting)
+
+        def types_read():
+            events = committee.call(f"{NOTIFICATIONS}/ListPartnerEvents", {"from_position": 0}).get("events", [])
+            return [event["type"].split(".")[-2] for event in events]
+        assert eventually(lambda: types_read() == ["created", "advanced"], timeout=20), types_read()
+        assert call(committee, "GetMeeting", id=meeting["id"])["state"] == "COMMITTEE_REVIEW"
+        elsewhere = Town(platform, f"{unique}x", prefix="delibx")
+        stranger = platform.client(tenant=town.tenant, role="partner", scope=(elsewhere.ids["COMMUNITY"],),
+                                   subject="stranger", grants=("org:someone",))
+        assert rpc_error(lambda: call(stranger, "GetMeeting", id=meeting["id"])).code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        remove_partner_users(platform)

@@ -1,0 +1,190 @@
+"""The rules of deliberation meetings and their projects, without a broker or a store."""
+from datetime import datetime, timezone
+
+import pytest
+
+from services.access import Caller
+from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PermissionDenied
+from services.tickets import deliberation, schemas
+from services.validation import parse
+
+MOMENT = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+GRID_PATH = ["city", "community", "grid"]
+CONVENOR = Caller(subject="leader-1", tenant="t1", role="grid_worker", scope=("grid",))
+OTHER_WORKER = Caller(subject="worker-2", tenant="t1", role="grid_worker", scope=("grid",))
+COMMUNITY = Caller(subject="staff-1", tenant="t1", role="community_staff", scope=("community",))
+
+
+def suggestion(ticket_id="s1", followers=(), state="SUBMITTED", kind="SUGGESTION", path=(*GRID_PATH, "b1"),
+               deliberated=None, created="2026-02-01T00:00:00Z"):
+    return {"_id": ticket_id, "id": ticket_id, "kind": kind, "state": state, "path": list(path),
+            "node_id": path[-1], "category_id": "c1", "description": f"Suggestion {ticket_id}\nmore",
+            "reporter_subject": "resident-a", "followers": list(followers), "create_time": created,
+            **({"deliberation": deliberated} if deliberated else {})}
+
+
+def meeting(state="PROPOSED", agenda=()):
+    command = parse(schemas.CreateMeeting, {"node_id": "grid", "title": "三月议事会", "held_at": "2026-03-01T09:00:00Z"})
+    fields, _ = deliberation.new_meeting(CONVENOR, command, {"id": "grid", "path": GRID_PATH}, MOMENT)
+    return {**fields, "_id": fields.pop("id"), "tenant": "t1", "state": state, "agenda": list(agenda)}
+
+
+def with_item(state, ticket=None, decision=""):
+    item = deliberation.agenda_item(meeting(), ticket or suggestion())
+    return meeting(state, [{**item, "decision": decision}])
+
+
+def test_a_new_meeting_is_proposed_by_its_convenor_and_announced():
+    command = parse(schemas.CreateMeeting, {
+        "node_id": "grid", "title": "三月议事会", "held_at": "2026-03-01T09:00:00Z",
+        "attendees": [{"kind": "ORGANISATION", "organisation_id": "owners-committee"},
+                      {"kind": "RESIDENT", "person_id": "resident-a", "name": "王阿姨"}]})
+    fields, event = deliberation.new_meeting(CONVENOR, command, {"id": "grid", "path": GRID_PATH}, MOMENT)
+    assert fields["state"] == "PROPOSED" and fields["convenor"] == "leader-1" and len(fields["attendees"]) == 2
+    assert event["type"] == "civicgrid.tickets.meeting.created.v1"
+    assert event["data"]["path"] == GRID_PATH and event["data"]["held_at"] == "2026-03-01T09:00:00.000000Z"
+
+
+def test_an_attendee_names_a_person_or_an_organisation():
+    with pytest.raises(Exception) as refused:
+        parse(schemas.CreateMeeting, {"node_id": "grid", "title": "t", "held_at": "2026-03-01T09:00:00Z",
+                                      "attendees": [{"kind": "ORGANISATION"}]})
+    assert "organisation_id" in str(refused.value)
+
+
+def test_the_procedure_goes_forward_one_step_at_a_time_to_its_end():
+    current = with_item("PROPOSED", decision="ADOPTED")
+    seen = [current["state"]]
+    while current["state"] != "OUTCOME_PUBLISHED":
+        following = deliberation.next_state(current, current["state"])
+        changes, event = deliberation.advanced(current, following, CONVENOR, "", MOMENT)
+        assert event["data"]["previous_state"] == current["state"] and event["data"]["state"] == following
+        current = {**current, **changes}
+        seen.append(following)
+    assert tuple(seen) == deliberation.PROCEDURE and len(current["steps"]) == len(deliberation.PROCEDURE)
+    with pytest.raises(FailedPrecondition):
+        deliberation.next_state(current, None)
+
+
+def test_advancing_from_a_state_the_meeting_has_left_is_refused():
+    with pytest.raises(FailedPrecondition, match="not PROPOSED"):
+        deliberation.next_state(with_item("DELIBERATION"), "PROPOSED")
+
+
+def test_no_deliberation_without_an_agenda_and_no_publication_with_an_undecided_item():
+    with pytest.raises(FailedPrecondition, match="agenda"):
+        deliberation.next_state(meeting("COMMITTEE_REVIEW"), None)
+    with pytest.raises(FailedPrecondition, match="undecided: s1"):
+        deliberation.next_state(with_item("RESOLVED"), None)
+
+
+def test_the_agenda_takes_open_suggestions_below_the_node_once_and_only_while_open():
+    assert deliberation.agenda_item(meeting(), suggestion(followers=["b", "c"]))["supporters"] == 3
+    for ticket, field in ((suggestion(kind="REQUEST"), "ticket_id"), (suggestion(path=["city", "elsewhere"]), "ticket_id"),
+                          (suggestion(state="CLOSED"), "ticket_id"),
+                          (suggestion(deliberated={"meeting_id": "m0", "decision": "REJECTED", "reason": "x"}),
+                           "ticket_id")):
+        with pytest.raises(InvalidArgument) as refused:
+            deliberation.agenda_item(meeting(), ticket)
+        assert refused.value.violations[0]["field"] == field
+    with pytest.raises(AlreadyExists):
+        deliberation.agenda_item(with_item("PROPOSED"), suggestion())
+    with pytest.raises(FailedPrecondition):
+        deliberation.agenda_item(meeting("DELIBERATION"), suggestion())
+
+
+def test_suggested_agenda_puts_the_most_supported_first_and_leaves_out_what_was_decided():
+    tickets = [suggestion("lonely", created="2026-01-01T00:00:00Z"), suggestion("popular", followers=["b", "c"]),
+               suggestion("request", kind="REQUEST", followers=["b", "c", "d"]),
+               suggestion("adopted", followers=["b"], deliberated={"meeting_id": "m", "decision": "ADOPTED",
+                                                                   "reason": ""}),
+               suggestion("referred", followers=["b"], deliberated={"meeting_id": "m", "decision": "REFERRED_UPWARD",
+                                                                    "reason": "too big"})]
+    items = deliberation.suggested(tickets, "grid")
+    assert [(item["ticket_id"], item["supporters"]) for item in items] == [("popular", 3), ("referred", 2),
+                                                                           ("lonely", 1)]
+
+
+def test_only_the_convenor_or_community_staff_decide_and_only_while_deliberating():
+    deliberation.require_decider(CONVENOR, meeting())
+    deliberation.require_decider(COMMUNITY, meeting())
+    with pytest.raises(PermissionDenied):
+        deliberation.require_decider(OTHER_WORKER, meeting())
+    with pytest.raises(FailedPrecondition):
+        deliberation.decided(with_item("COMMITTEE_REVIEW"), "s1", "ADOPTED", "", CONVENOR, MOMENT)
+    with pytest.raises(InvalidArgument):
+        deliberation.decided(with_item("DELIBERATION"), "nope", "ADOPTED", "", CONVENOR, MOMENT)
+
+
+def test_rejecting_needs_a_reason():
+    with pytest.raises(Exception) as refused:
+        parse(schemas.DecideAgendaItem, {"id": "m", "ticket_id": "s1", "decision": "REJECTED", "reason": "  "})
+    assert "reason" in str(refused.value)
+
+
+def test_a_decision_goes_on_the_suggestion_once():
+    current = with_item("DELIBERATION")
+    changes, [event] = deliberation.decided(current, "s1", "REJECTED", "no budget this year", CONVENOR, MOMENT)
+    decided = {**current, **changes}
+    assert deliberation.decided(decided, "s1", "REJECTED", "no budget this year", CONVENOR, MOMENT) is None
+    assert event["data"]["decision"] == "REJECTED" and event["data"]["ticket_id"] == "s1"
+    item = deliberation.item_of(decided, "s1")
+    changes, [step] = deliberation.decision_step(suggestion(), decided, item)
+    assert changes["deliberation"] == {"meeting_id": decided["_id"], "decision": "REJECTED",
+                                       "reason": "no budget this year"}
+    assert step.action == "deliberated" and step.to_state == "SUBMITTED" and "no budget this year" in step.note
+    assert deliberation.decision_step(suggestion(deliberated=changes["deliberation"]), decided, item) is None
+
+
+def project_command(**overrides):
+    return parse(schemas.CreateProject, {"meeting_id": "m", "ticket_id": "s1", "title": "增设晾衣架",
+                                         "milestone_titles": ["选址", "安装"], **overrides})
+
+
+def test_a_project_comes_only_from_an_adopted_and_published_item():
+    fields, event = deliberation.new_project(CONVENOR, project_command(), with_item("DECISION_PUBLISHED",
+                                                                                   decision="ADOPTED"), suggestion())
+    assert fields["state"] == "ACTIVE" and [m["progress_percent"] for m in fields["milestones"]] == [0, 0]
+    assert event["data"]["reporter_subject"] == "resident-a" and event["data"]["milestones"] == ["选址", "安装"]
+    with pytest.raises(FailedPrecondition, match="published"):
+        deliberation.new_project(CONVENOR, project_command(), with_item("RESOLVED", decision="ADOPTED"), suggestion())
+    with pytest.raises(FailedPrecondition, match="REJECTED"):
+        deliberation.new_project(CONVENOR, project_command(), with_item("DECISION_PUBLISHED", decision="REJECTED"),
+                                 suggestion())
+
+
+def active_project():
+    fields, _ = deliberation.new_project(CONVENOR, project_command(), with_item("DECISION_PUBLISHED",
+                                                                               decision="ADOPTED"), suggestion())
+    return {**fields, "_id": fields.pop("id")}
+
+
+def test_milestones_move_forward_and_tell_the_suggestion_s_supporters():
+    project = active_project()
+    ticket = suggestion(followers=["b", "c"])
+    update = parse(schemas.UpdateMilestone, {"id": "p", "milestone_index": 1, "progress_percent": 60, "note": "过半"})
+    changes, event = deliberation.milestone_updated(project, ticket, update, CONVENOR, MOMENT)
+    assert changes["milestones"][1]["progress_percent"] == 60 and event["data"]["followers"] == ["b", "c"]
+    project = {**project, **changes}
+    for body, field in (({"milestone_index": 2, "progress_percent": 10}, "milestone_index"),
+                        ({"milestone_index": 1, "progress_percent": 50}, "progress_percent")):
+        with pytest.raises(InvalidArgument) as refused:
+            deliberation.milestone_updated(project, ticket, parse(schemas.UpdateMilestone, {"id": "p", **body}),
+                                           CONVENOR, MOMENT)
+        assert refused.value.violations[0]["field"] == field
+
+
+def test_completion_needs_every_milestone_done_and_resolves_the_open_suggestion():
+    project = active_project()
+    complete = parse(schemas.CompleteProject, {"id": "p", "outcome": "5 个晾衣架已投用"})
+    with pytest.raises(FailedPrecondition, match="选址, 安装"):
+        deliberation.completed(project, suggestion(), complete, CONVENOR, MOMENT)
+    done = {**project, "milestones": [{**m, "progress_percent": 100} for m in project["milestones"]]}
+    changes, event = deliberation.completed(done, suggestion(), complete, CONVENOR, MOMENT)
+    assert changes["state"] == "COMPLETED" and event["data"]["outcome"] == "5 个晾衣架已投用"
+    finished = {**done, **changes}
+    ticket_changes, [step] = deliberation.completion_step(suggestion(state="TRIAGED"), finished, MOMENT)
+    assert step.action == "resolved" and step.to_state == "RESOLVED" and "5 个晾衣架已投用" in ticket_changes["resolution"]
+    assert deliberation.completion_step(suggestion(state="RESOLVED"), finished, MOMENT) is None
+    with pytest.raises(FailedPrecondition):
+        deliberation.completed(finished, suggestion(), complete, CONVENOR, MOMENT)
