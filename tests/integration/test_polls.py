@@ -209,3 +209,23 @@ def test_an_owners_committee_follows_its_compounds_polls(platform, compound, uni
     seen = eventually(followed, timeout=20)
     closed = next(e for e in seen if e["type"] == CLOSED)
     assert closed["data"]["title"] == "养犬公约征求意见" and closed["data"]["answer_count"] == 1
+
+
+def test_a_scheduled_poll_opens_and_closes_by_its_times(compound, unique, poll_tap):
+    """Opening and closing are announced by the service's timer, once each, with no call."""
+    now = datetime.now(timezone.utc)
+    poll = compound.poll(unique, request_id=f"{unique}-scheduled", opens_at=rfc3339(now + timedelta(seconds=3)),
+                         closes_at=rfc3339(now + timedelta(seconds=8)))
+    assert poll["state"] == "DRAFT"
+    resident = compound.second[0]
+    assert rpc_error(lambda: resident.call(f"{NOTIFICATIONS}/GetPoll", {"id": poll["id"]})).code() == \
+        grpc.StatusCode.NOT_FOUND
+    opened = poll_tap.drain(compound.tenant, {OPENED: 1}, timeout=20)
+    assert [e["data"]["id"] for e in opened if e["type"] == OPENED] == [poll["id"]]
+    resident.call(f"{NOTIFICATIONS}/AnswerPoll", {"id": poll["id"], "answers": answers("c2", "c3")})
+    closed = poll_tap.drain(compound.tenant, {CLOSED: 1}, timeout=20)
+    assert [e["data"]["answer_count"] for e in closed if e["type"] == CLOSED] == [1]
+    shown = resident.call(f"{NOTIFICATIONS}/GetPollResults", {"id": poll["id"]})
+    assert shown["state"] == "CLOSED" and [c.get("count", 0) for c in shown["questions"][0]["choices"]] == [0, 1, 0]
+    assert [e["type"] for e in poll_tap.drain(compound.tenant, {}) if e["type"] in (OPENED, CLOSED)] == \
+        [OPENED, CLOSED]
