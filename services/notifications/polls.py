@@ -7,6 +7,8 @@ DRAFT, OPEN, CLOSED = "DRAFT", "OPEN", "CLOSED"
 HOUSEHOLD, RESIDENT = "HOUSEHOLD", "RESIDENT"
 SINGLE_CHOICE = "SINGLE_CHOICE"
 STAFF_ROLES = frozenset({"city_operator", "community_staff", "grid_worker"})
+# Set on a stored poll until its closing is announced, so the announcing timer reads only those.
+UNANNOUNCED = "unannounced"
 
 
 def state_at(poll, moment):
@@ -20,7 +22,8 @@ def numbered_questions(questions):
     """The questions as stored: ids by position ("q1", and "c1"... within each question), so an
     answer names them briefly and the same request always numbers them alike."""
     return [{"id": f"q{q_index}", "text": question["text"], "kind": question["kind"],
-             "choices": [{"id": f"c{c_index}", "label": label} for c_index, label in enumerate(question["choices"], 1)]}
+             "choices": [{"id": f"c{c_index}", "label": choice["label"]}
+                         for c_index, choice in enumerate(question["choices"], 1)]}
             for q_index, question in enumerate(questions, 1)]
 
 
@@ -161,5 +164,5 @@ def announcements_due(poll, moment):
 def view(poll, moment):
     """A poll as shown, its state from its times."""
     shown = {key: value for key, value in public(poll).items()
-             if key not in ("node_id", "opened_announced", "unannounced", "version")}
+             if key not in ("node_id", "opened_announced", UNANNOUNCED, "version")}
     return shown | {"state": state_at(poll, moment)}

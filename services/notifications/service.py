@@ -15,7 +15,7 @@ from services.messaging import RpcProxy, consume
 from services.notifications import (broker, catalog, inbox, metrics, partners, polls, preferences, rules, schemas,
                                     sms, webhooks)
 from services.notifications.events import failure_events, poll_answered, poll_closed, poll_opened
-from services.notifications.store import POLL_UNANNOUNCED, NotificationsRepository
+from services.notifications.store import NotificationsRepository
 from services.settings import EventLogSettings
 from services.storage import MongoStore, now, page_size_of, public
 
@@ -125,11 +125,10 @@ class NotificationsService(base.CivicService):
         recipients = self._audience(caller, audience)
         fields = {"audience": audience, "node_id": audience["node_id"], "path": node["path"], "title": command.title,
                   "description": command.description,
-                  "questions": polls.numbered_questions([{"text": q.text, "kind": q.kind, "choices": [
-                      c.label for c in q.choices]} for q in command.questions]),
+                  "questions": polls.numbered_questions([question.model_dump() for question in command.questions]),
                   "per": command.per, "public": command.public, "opens_at": opens_at, "closes_at": command.closes_at,
                   "created_by": caller.subject, "recipient_count": len(recipients), "opened_announced": False,
-                  POLL_UNANNOUNCED: True}
+                  polls.UNANNOUNCED: True}
         poll, created = self.store.polls.create(caller.tenant, command.request_id, fields)
         if not created and poll["audience"] != audience:
             recipients = self._audience(caller, poll["audience"])
@@ -383,7 +382,7 @@ class NotificationsService(base.CivicService):
         if polls.CLOSED in due:
             counted = polls.tally(poll, self.store.answers_to(poll["tenant"], poll["_id"]))
             events.append(poll_closed(poll, counted))
-            changes |= {POLL_UNANNOUNCED: False, "closes_at": poll["closes_at"]}
+            changes |= {polls.UNANNOUNCED: False, "closes_at": poll["closes_at"]}
         return self.store.polls.claimed_update(poll, {"$set": changes}, events)
 
     def _registered_resident(self, caller):

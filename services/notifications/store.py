@@ -9,6 +9,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.ferretdb import DUPLICATE_KEY
 from services.notifications.event_log import EventLog
 from services.notifications.inbox import message_id
+from services.notifications.polls import UNANNOUNCED
 from services.settings import SubscriptionSettings
 from services.storage import ClaimedUpdates, Listing, Records, Repository, now, read_each
 
@@ -20,8 +21,6 @@ INBOX = Listing(lambda message: {"inbox"} if "read_time" in message else {"inbox
 # An inbox's unread count stops here (a screen shows "99+"): the store reads every message it
 # counts, and counting 500 took 60 ms of FerretDB's time on every page of the inbox.
 UNREAD_COUNTED_UP_TO = 100
-# Set on a poll until its closing is announced (see NotificationsService.announce_polls).
-POLL_UNANNOUNCED = "unannounced"
 
 
 class FedSubscriptions:
@@ -83,7 +82,7 @@ class NotificationsRepository(Repository):
         self.inbox.create_index([("tenant", ASCENDING), ("recipient", ASCENDING)], name="recipient")
         self.inbox.create_index([("notice_id", ASCENDING)], name="notice")
         self.polls.collection.create_index([("tenant", ASCENDING), ("node_id", ASCENDING)], name="by_node")
-        self.polls.collection.create_index([(POLL_UNANNOUNCED, ASCENDING)], name="unannounced")
+        self.polls.collection.create_index([(UNANNOUNCED, ASCENDING)], name="unannounced")
         self.poll_answers.collection.create_index([("poll_id", ASCENDING)], name="by_poll")
         self.messages.ensure_listing()
         self.subscriptions.collection.create_index(
@@ -156,7 +155,7 @@ class NotificationsRepository(Repository):
     def unannounced_polls(self):
         """Polls whose opening or closing is still to be announced: an indexed flag, so that the
         timer reads only those, never every poll."""
-        return self.polls.all({POLL_UNANNOUNCED: True})
+        return self.polls.all({UNANNOUNCED: True})
 
     def answer_poll(self, tenant, answer, events):
         """Stores the answer unless one with its key is there: (the answer, True), or (the one

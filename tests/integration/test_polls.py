@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 import grpc
 import pytest
 
+from console.app import create_app
+from console.settings import ConsoleSettings
 from tests.support.errors import field_violations, rpc_error
 from tests.support.events import EventTap
 from tests.support.hierarchy import GRIDS, RESIDENTS, add_residents, build_hierarchy
@@ -62,6 +64,7 @@ class Compound:
         next_door_flat = self.operator.call(f"{GRIDS}/CreateFlat", {"building_id": next_door["id"], "number": "101"})
         self.ids["NEXT_DOOR"] = next_door["id"]
         first = add_residents(self.operator, self.ids["FLAT"], unique, [["elderly"], []])
+        self.first_records = first
         self.first_ids = [record["id"] for record in first]
         self.first = [self.resident(platform, record) for record in first]
         self.second = [self.resident(platform, r) for r in add_residents(self.operator, second_flat["id"], unique,
@@ -229,3 +232,42 @@ def test_a_scheduled_poll_opens_and_closes_by_its_times(compound, unique, poll_t
     assert shown["state"] == "CLOSED" and [c.get("count", 0) for c in shown["questions"][0]["choices"]] == [0, 1, 0]
     assert [e["type"] for e in poll_tap.drain(compound.tenant, {}) if e["type"] in (OPENED, CLOSED)] == \
         [OPENED, CLOSED]
+
+
+def console_as(platform, compound, role, **claims):
+    """The console's pages, through its Flask test client and the real gateway, as one signed-in person."""
+    settings = ConsoleSettings(session_secret="polls-console-test-secret", gateway=platform.address,
+                               tenant=compound.tenant)
+    client = create_app(settings).test_client()
+    with client.session_transaction() as session:
+        session.update(token=platform.token(role=role, tenant=compound.tenant, **claims), role=role, who=role,
+                       place=(claims.get("scope") or ("",))[0],
+                       subject=claims.get("subject", ""))
+    return client
+
+
+def test_staff_start_a_poll_and_watch_it_and_residents_answer_it_in_the_console(platform, compound):
+    staff = console_as(platform, compound, "community_staff", scope=(compound.ids["COMMUNITY"],), subject="staff-c")
+    building = compound.ids["BUILDING"]
+    assert "发起问卷" in staff.get(f"/nodes/{building}/polls/new").get_data(as_text=True)
+    created = staff.post(f"/nodes/{building}/polls", data={
+        "request_id": f"console-{building}", "title": "增设充电桩意见征集", "description": "请每户作答",
+        "question-1": "是否同意在楼下增设充电桩？", "kind-1": "SINGLE_CHOICE", "choices-1": "同意\n不同意",
+        "per": "HOUSEHOLD", "closes_at": "2199-12-01T09:00"})
+    assert created.status_code == 302 and "/polls/" in created.location
+    poll_path = created.location
+    poll_id = poll_path.rsplit("/", 1)[-1]
+    page = staff.get(poll_path).get_data(as_text=True)
+    assert "增设充电桩意见征集" in page and "进行中" in page and "立即结束问卷" in page
+    assert "增设充电桩意见征集" in staff.get(f"/nodes/{building}/polls").get_data(as_text=True)
+
+    record = compound.first_records[0]
+    resident = console_as(platform, compound, "resident", scope=(), subject=record["id"],
+                          household_id=record["household_id"])
+    assert "增设充电桩意见征集" in resident.get("/me").get_data(as_text=True)
+    assert "是否同意在楼下增设充电桩？" in resident.get(f"/me/polls/{poll_id}").get_data(as_text=True)
+    assert resident.post(f"/me/polls/{poll_id}", data={"q1": "c1"}).status_code == 302
+    assert "感谢参与" in resident.get(f"/me/polls/{poll_id}").get_data(as_text=True)
+    assert staff.post(f"/polls/{poll_id}/close").status_code == 302
+    published = resident.get(f"/me/polls/{poll_id}").get_data(as_text=True)
+    assert 'data-test="answer-count">1<' in published and "100%" in published

@@ -17,8 +17,12 @@ def poll(per="HOUSEHOLD", public=False, tags=()):
     return {"_id": "p1", "tenant": "t1", "node_id": "b1", "audience": {"node_id": "b1", "tags": list(tags)},
             "per": per, "public": public, "opens_at": OPENS, "closes_at": CLOSES, "opened_announced": False,
             "questions": polls.numbered_questions([
-                {"text": "养犬公约是否通过？", "kind": "SINGLE_CHOICE", "choices": ["同意", "反对", "弃权"]},
-                {"text": "希望增设哪些设施？", "kind": "MULTIPLE_CHOICE", "choices": ["充电桩", "晾衣架", "长椅"]}])}
+                {"text": "养犬公约是否通过？", "kind": "SINGLE_CHOICE", "choices": labelled("同意", "反对", "弃权")},
+                {"text": "希望增设哪些设施？", "kind": "MULTIPLE_CHOICE", "choices": labelled("充电桩", "晾衣架", "长椅")}])}
+
+
+def labelled(*labels):
+    return [{"label": label} for label in labels]
 
 
 def resident(resident_id="r1", household_id="h1", path=("c1", "g1", "b1", "f1", "h1"), tags=()):
