@@ -84,11 +84,11 @@ def checked_answers(poll, answers):
             raise InvalidArgument.field(f"answers.{index}.question_id", "is not a question of this poll")
         if answer["question_id"] in given:
             raise InvalidArgument.field(f"answers.{index}.question_id", "is answered twice")
-        given[answer["question_id"]] = (index, _checked_choices(question, answer["choice_ids"], index))
+        given[answer["question_id"]] = _checked_choices(question, answer["choice_ids"], index)
     missing = [question_id for question_id in questions if question_id not in given]
     if missing:
         raise InvalidArgument.field("answers", f"must answer every question; missing {', '.join(missing)}")
-    return [{"question_id": question_id, "choice_ids": given[question_id][1]} for question_id in questions]
+    return [{"question_id": question_id, "choice_ids": given[question_id]} for question_id in questions]
 
 
 def _checked_choices(question, choice_ids, index):
