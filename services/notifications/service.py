@@ -117,7 +117,10 @@ class NotificationsService(base.CivicService):
     def create_poll(self, caller, command):
         moment = now()
         opens_at = command.opens_at or moment
-        polls.refuse_bad_times(opens_at, command.closes_at, moment)
+        # A repeat returns the first poll, even once its times have passed.
+        if not command.request_id or not self.store.polls.first({"tenant": caller.tenant,
+                                                                  "request_id": command.request_id}):
+            polls.refuse_bad_times(opens_at, command.closes_at, moment)
         node = self._node(caller, command.audience.node_id, "audience.node_id")
         audience = command.audience.model_dump()
         # Found before the poll is stored, as a notice's: an audience the residents service

@@ -136,6 +136,7 @@ def test_a_building_poll_counts_one_answer_per_household_and_publishes_results_w
         grpc.StatusCode.FAILED_PRECONDITION
     published = reader.call(f"{NOTIFICATIONS}/GetPollResults", {"id": poll_id})
     assert published["state"] == "CLOSED" and published["answer_count"] == 2 and "answers" not in published
+    assert compound.poll(unique, closes_at=in_hours(-1))["state"] == "CLOSED"
 
     events = poll_tap.drain(compound.tenant, {OPENED: 1, ANSWERED: 2, CLOSED: 1})
     by_type = {kind: [e["data"] for e in events if e["type"] == kind] for kind in (OPENED, ANSWERED, CLOSED)}
