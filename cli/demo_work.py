@@ -71,6 +71,21 @@ TICKETS_IN_ALL = sum(JOURNEYS.values())
 VISITED_PER_GRID = 12
 VISIT_EVERY_DAYS = 7
 FINDINGS = ("身体状况良好", "反映楼道灯不亮，已记录", "独居老人，需每周电话问候", "家中暖气正常", "子女不在身边，已留联系方式")
+# The finished poll: a dog-keeping convention put to the first building's households (a community
+# of the field reports drew its convention from such a survey), answered by up to this many.
+NOTIFICATIONS = "civicgrid.notifications.v1.Notifications"
+POLL_HOUSEHOLDS = 20
+POLL = {
+    "title": "文明养犬公约意见征集", "per": "HOUSEHOLD", "public": False,
+    "description": "为解决犬只扰民、遛狗不牵绳等问题，社区拟制定本楼文明养犬公约，请每户派一位代表作答。",
+    "questions": [
+        {"text": "您是否同意制定本楼文明养犬公约？", "kind": "SINGLE_CHOICE",
+         "choices": [{"label": "同意"}, {"label": "不同意"}, {"label": "无所谓"}]},
+        {"text": "公约应包含哪些内容？（可多选）", "kind": "MULTIPLE_CHOICE",
+         "choices": [{"label": "遛狗必须牵绳"}, {"label": "及时清理犬只粪便"}, {"label": "夜间控制犬只吠叫"},
+                     {"label": "犬只登记和免疫"}]}],
+}
+POLL_OPEN_DAYS = 7
 
 
 @dataclass
@@ -92,11 +107,14 @@ def seed_work(cast, community_node, log=print):
     deliberated = seed_deliberation(cast, grids[0], workers[grids[0]["id"]], flats_by_grid[grids[0]["id"]])
     teams = seed_teams(create, cast.operator, community_node)
     visits = seed_visits(cast, grids, workers)
+    poll_answers = seed_poll(cast, community_node, grids)
     log(f"demo work: {len(organisations)} organisations, {len(workers)} grid workers, "
         f"{len(categories)} categories, {TICKETS_IN_ALL} tickets, {deliberated['meetings']} meetings, "
-        f"{deliberated['projects']} projects, {len(teams)} volunteer teams, {visits} visits")
+        f"{deliberated['projects']} projects, {len(teams)} volunteer teams, {visits} visits, "
+        f"a closed poll with {poll_answers} answers")
     return {"organisations": len(organisations), "grid_workers": len(workers), "categories": len(categories),
-            "tickets": TICKETS_IN_ALL, **deliberated, "teams": len(teams), "visits": visits}
+            "tickets": TICKETS_IN_ALL, **deliberated, "teams": len(teams), "visits": visits,
+            "poll_answers": poll_answers}
 
 
 def seed_organisations(create, community_node):
@@ -179,6 +197,41 @@ def seed_visits(cast, grids, workers):
                 "visit_date": (today - timedelta(days=VISIT_EVERY_DAYS * number)).isoformat()})
         visits += len(households)
     return visits
+
+
+def seed_poll(cast, community_node, grids):
+    """The community's staff put the dog-keeping poll to the first building, a member of each of
+    its first households answers, and the staff close it; returns how many households answered.
+    A poll a repeat finds closed is left as it is."""
+    staff = cast.as_person("community_staff", (community_node["id"],), "demo-community-staff", ())
+    building = cast.operator.call(f"{GRIDS}/ListNodes", {"parent_id": grids[0]["id"], "page_size": 1})["nodes"][0]
+    closes_at = datetime.now(timezone.utc) + timedelta(days=POLL_OPEN_DAYS)
+    poll = creator(staff, "demo-work")(f"{NOTIFICATIONS}/CreatePoll", "poll/dogs", {
+        **POLL, "audience": {"node_id": building["id"]}, "closes_at": closes_at.isoformat()})
+    if poll["state"] == "OPEN":
+        answer_poll(cast, poll, building)
+        staff.call(f"{NOTIFICATIONS}/ClosePoll", {"id": poll["id"]})
+    return staff.call(f"{NOTIFICATIONS}/GetPollResults", {"id": poll["id"]}).get("answer_count", 0)
+
+
+def answer_poll(cast, poll, building):
+    """A member of each of the building's first households answers, signed in as the registry
+    binds them (their subject is their resident id, as the console's demo residents')."""
+    draw = random.Random(SEED + 3)
+    households = cast.operator.call(f"{RESIDENTS}/ListHouseholds", {
+        "node_id": building["id"], "page_size": POLL_HOUSEHOLDS}).get("households", [])
+    for household in households:
+        members = cast.operator.call(f"{RESIDENTS}/ListResidents", {
+            "node_id": household["flat_id"], "page_size": 20}).get("residents", [])
+        member = next((m for m in members if m["household_id"] == household["id"]), None)
+        if member is None:
+            continue
+        cast.operator.call(f"{RESIDENTS}/BindResidentAccount", {"resident_id": member["id"], "subject": member["id"]})
+        agreed = draw.choices(["c1", "c2", "c3"], weights=[7, 2, 1])
+        rules = sorted(draw.sample(["c1", "c2", "c3", "c4"], draw.randint(1, 3)))
+        cast.as_person("resident", (), member["id"], ()).call(f"{NOTIFICATIONS}/AnswerPoll", {
+            "id": poll["id"], "answers": [{"question_id": "q1", "choice_ids": agreed},
+                                          {"question_id": "q2", "choice_ids": rules}]})
 
 
 def flats_below(gateway, grid_id):

@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console import metrics, oidc, web
 from console.gateway_client import GatewayClient, Refused
-from console.pages import account, deliberation, notices, places, residents, tickets, volunteers  # noqa: F401  (they register their routes)
+from console.pages import account, deliberation, notices, places, polls, residents, tickets, volunteers  # noqa: F401  (they register their routes)
 
 LOCALES = ("zh_CN", "en")
 

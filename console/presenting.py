@@ -42,6 +42,8 @@ ACTION_NAMES = {
     "deliberated": _l("Meeting decision"),
 }
 DECISION_NAMES = {"ADOPTED": _l("Adopted"), "REJECTED": _l("Not adopted"), "REFERRED_UPWARD": _l("Referred upward")}
+POLL_STATE_NAMES = {"DRAFT": _l("Not open yet"), "OPEN": _l("Open"), "CLOSED": _l("Closed")}
+POLL_PER_NAMES = {"HOUSEHOLD": _l("One answer per household"), "RESIDENT": _l("One answer per resident")}
 STAGE_NAMES = {"FIRST_RESPONSE": _l("first response"), "RESOLUTION": _l("resolution")}
 # What each role may do to a ticket in each state, as the tickets service allows it; the console
 # offers only these, and the gateway still decides.
@@ -193,6 +195,25 @@ def message_row(message, zone):
     return {"id": message["id"], "title": message.get("title", ""), "body": message.get("body", ""),
             "urgent": message.get("urgent", False), "time": local_time(message.get("create_time"), zone),
             "unread": not message.get("read_time")}
+
+
+def poll_row(poll, zone):
+    """A poll as a list or its page shows it: its state and answer rule in words, its times local."""
+    return {"id": poll["id"], "title": poll.get("title", ""), "state": poll.get("state", ""),
+            "state_name": POLL_STATE_NAMES.get(poll.get("state"), poll.get("state", "")),
+            "per": POLL_PER_NAMES.get(poll.get("per"), ""), "opens": local_time(poll.get("opens_at"), zone),
+            "closes": local_time(poll.get("closes_at"), zone), "answered": poll.get("answered", False)}
+
+
+def poll_results(results):
+    """Each question's choices with their counts and their share of the answers, in percent."""
+    answered = int(results.get("answer_count", 0))
+    return {"answer_count": answered, "questions": [
+        {"text": question.get("text", ""), "choices": [
+            {"label": choice.get("label", ""), "count": int(choice.get("count", 0)),
+             "percent": round(100 * int(choice.get("count", 0)) / answered) if answered else 0}
+            for choice in question.get("choices", [])]}
+        for question in results.get("questions", [])]}
 
 
 def unread_text(count):

@@ -1,4 +1,4 @@
-"""A resident's own pages, phone-sized: their household's requests, reporting a problem, notices."""
+"""A resident's own pages, phone-sized: their household's requests, reporting a problem, polls, notices."""
 
 import uuid
 
@@ -14,15 +14,17 @@ INBOX_SHOWN = 10
 @blueprint.get("/me")
 @web.signed_in
 def home():
-    """A resident's page: their household's tickets and their notices."""
+    """A resident's page: their household's tickets, the polls addressed to them and their notices."""
     tickets = web.call("tickets", "ListTickets", "ListTicketsRequest", queue="MINE", page_size=QUEUE_PAGE)["tickets"]
     inbox = web.call("notifications", "ListInbox", "ListInboxRequest", page_size=INBOX_SHOWN)
+    polls = web.call("notifications", "ListPolls", "ListPollsRequest")["polls"]
     known = web.names()
     return render_template(
         "home.html",
         rows=[presenting.ticket_row(ticket, known, web.zone()) for ticket in tickets],
         messages=[presenting.message_row(message, web.zone()) for message in inbox["messages"]],
         unread=presenting.unread_text(inbox["unread_count"]),
+        polls=[presenting.poll_row(poll, web.zone()) for poll in polls],
     )
 
 

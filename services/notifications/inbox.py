@@ -3,7 +3,7 @@ them, in their language, and a text beside it for those who asked for SMS. Free 
 import hashlib
 
 from services.notifications import rules
-from services.storage import now
+from services.storage import now, timestamp
 
 
 def message_id(origin, recipient, channel):
@@ -33,6 +33,18 @@ def notice_message(tenant, notice, recipient):
             "recipient": recipient, "channel": rules.CHANNEL_INBOX, "origin": origin,
             "notice_id": notice["_id"], "title": notice["title"], "body": notice["body"],
             "urgent": notice["urgent"], "create_time": now()}
+
+
+def poll_message(tenant, poll, recipient):
+    """Tells a resident of a poll addressed to them, in zh-CN (a poll is written in the language
+    of its audience, as a notice is); the closing time is in the tenant's zone."""
+    origin = f"poll:{poll['_id']}"
+    closes = rules.local_time(timestamp(poll["closes_at"]), rules.DEFAULT_LANGUAGE, rules.DEFAULT_TIME_ZONE)
+    return {"_id": message_id(origin, recipient, rules.CHANNEL_INBOX), "tenant": tenant,
+            "recipient": recipient, "channel": rules.CHANNEL_INBOX, "origin": origin,
+            "poll_id": poll["_id"], "title": f"问卷调查：{poll['title']}",
+            "body": f"{poll['description'] or poll['title']}（请于{closes}前作答）",
+            "urgent": False, "create_time": now()}
 
 
 def texts_wanted(messages, preferences):

@@ -1,5 +1,6 @@
 """Request schemas of the notifications service."""
 import re
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,6 +57,64 @@ class CreateNotice(Schema):
 
 class GetById(Schema):
     id: Id
+
+
+def moment(value):
+    """google.protobuf.Timestamp in its JSON form, as the gateway passes it; becomes a datetime."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an RFC 3339 timestamp") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def distinct_labels(choices):
+    labels = [choice.label for choice in choices]
+    if len(labels) != len(set(labels)):
+        raise ValueError("must be distinct")
+    return choices
+
+
+Moment = Annotated[str, AfterValidator(moment)]
+ChoiceLabel = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class PollChoice(Schema):
+    label: ChoiceLabel
+
+
+class PollQuestion(Schema):
+    text: Annotated[str, Field(min_length=1, max_length=500)]
+    kind: Literal["SINGLE_CHOICE", "MULTIPLE_CHOICE"]
+    choices: Annotated[list[PollChoice], Field(min_length=2, max_length=20), AfterValidator(distinct_labels)]
+
+
+class CreatePoll(Schema):
+    request_id: RequestId = ""
+    audience: Audience
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=4000)] = ""
+    questions: Annotated[list[PollQuestion], Field(min_length=1, max_length=20)]
+    per: Literal["HOUSEHOLD", "RESIDENT"]
+    opens_at: Moment | Literal[""] = ""
+    closes_at: Moment
+    public: bool = False
+
+
+class ListPolls(Schema):
+    node_id: Id | Literal[""] = ""
+    page_size: int = 0
+    page_token: str = ""
+
+
+class QuestionAnswer(Schema):
+    question_id: Annotated[str, Field(min_length=1, max_length=8)]
+    choice_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=8)]], Field(max_length=20)] = []
+
+
+class AnswerPoll(Schema):
+    id: Id
+    answers: Annotated[list[QuestionAnswer], Field(min_length=1, max_length=20)]
 
 
 class CreatePartnerSubscription(Schema):

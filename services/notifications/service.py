@@ -1,5 +1,5 @@
 """The notifications service: keeps a log of every service's events, tells people through their
-inbox, sends notices to an audience, and feeds partner systems their subscribed, redacted events
+inbox, sends notices and polls to an audience, and feeds partner systems their subscribed, redacted events
 by queue, signed webhook and a resumable event stream."""
 import logging
 
@@ -10,11 +10,11 @@ from nameko.timer import timer
 
 from services import base
 from services.commands import command
-from services.errors import InvalidArgument, NotFound, PermissionDenied
+from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.messaging import RpcProxy, consume
-from services.notifications import (broker, catalog, inbox, metrics, partners, preferences, rules, schemas, sms,
-                                    webhooks)
-from services.notifications.events import failure_events
+from services.notifications import (broker, catalog, inbox, metrics, partners, polls, preferences, rules, schemas,
+                                    sms, webhooks)
+from services.notifications.events import failure_events, poll_answered, poll_closed, poll_opened
 from services.notifications.store import NotificationsRepository
 from services.settings import EventLogSettings
 from services.storage import MongoStore, now, page_size_of, public
@@ -33,6 +33,7 @@ WEBHOOK_BATCH = 20
 WEBHOOK_LEASE_SECONDS = 30
 SMS_BATCH = 50
 SMS_LEASE_SECONDS = 30
+POLL_CLAIM_RELEASE_SECONDS = 60
 
 
 class NotificationsService(base.CivicService):
@@ -109,6 +110,101 @@ class NotificationsService(base.CivicService):
     @command(schemas.GetById)
     def get_notice(self, caller, command):
         return self._notice_view(self.store.notices.get_in_scope(caller, command.id))
+
+    # Polls
+
+    @command(schemas.CreatePoll)
+    def create_poll(self, caller, command):
+        moment = now()
+        opens_at = command.opens_at or moment
+        # A repeat returns the first poll, even once its times have passed.
+        if not command.request_id or not self.store.polls.first({"tenant": caller.tenant,
+                                                                  "request_id": command.request_id}):
+            polls.refuse_bad_times(opens_at, command.closes_at, moment)
+        node = self._node(caller, command.audience.node_id, "audience.node_id")
+        audience = command.audience.model_dump()
+        # Found before the poll is stored, as a notice's: an audience the residents service
+        # refuses leaves no poll behind, and each resident found is told of the poll.
+        recipients = self._audience(caller, audience)
+        fields = {"audience": audience, "node_id": audience["node_id"], "path": node["path"], "title": command.title,
+                  "description": command.description,
+                  "questions": polls.numbered_questions([question.model_dump() for question in command.questions]),
+                  "per": command.per, "public": command.public, "opens_at": opens_at, "closes_at": command.closes_at,
+                  "created_by": caller.subject, "recipient_count": len(recipients), "opened_announced": False,
+                  polls.UNANNOUNCED: True}
+        poll, created = self.store.polls.create(caller.tenant, command.request_id, fields)
+        if not created and poll["audience"] != audience:
+            recipients = self._audience(caller, poll["audience"])
+        self._deliver([inbox.poll_message(caller.tenant, poll, r) for r in recipients])
+        return polls.view(self._announce(poll, moment) or poll, now())
+
+    @command(schemas.GetById)
+    def get_poll(self, caller, command):
+        if caller.role == "resident":
+            resident = self._registered_resident(caller)
+            poll = self._poll_for_resident(caller, resident, command.id)
+            return self._resident_view(poll, resident)
+        return polls.view(self.store.polls.get_in_scope(caller, command.id), now())
+
+    @command(schemas.ListPolls)
+    def list_polls(self, caller, command):
+        if caller.role == "resident":
+            return self._polls_for_resident(caller, command)
+        if command.node_id:
+            self._node(caller, command.node_id, "node_id")
+            query = {"tenant": caller.tenant, "path": command.node_id}
+        else:
+            query = caller.scoped()
+        documents, token = self.store.polls.page(query, command.page_size, command.page_token)
+        moment = now()
+        return {"polls": [polls.view(poll, moment) for poll in documents], "next_page_token": token}
+
+    @command(schemas.AnswerPoll)
+    def answer_poll(self, caller, command):
+        resident = self._registered_resident(caller)
+        poll = self._poll_for_resident(caller, resident, command.id)
+        polls.refuse_unless_open(poll, now())
+        answers = polls.checked_answers(poll, [answer.model_dump() for answer in command.answers])
+        answer = polls.answer_document(poll, resident, answers)
+        stored, created = self.store.answer_poll(caller.tenant, answer, [poll_answered(poll, answer)])
+        if not created and not polls.same_answer(stored, resident["resident_id"], answers):
+            raise AlreadyExists("your household has answered this poll already" if poll["per"] == polls.HOUSEHOLD
+                                else "you have answered this poll already")
+        return public(stored)
+
+    @command(schemas.GetById)
+    def close_poll(self, caller, command):
+        poll = self.store.polls.get_in_scope(caller, command.id)
+        moment = now()
+        if polls.state_at(poll, moment) != polls.OPEN:
+            raise FailedPrecondition("only an open poll can be closed")
+        closed = self._announce(poll | {"closes_at": moment}, moment)
+        if closed is None:
+            raise FailedPrecondition("the poll changed while this request ran; read it again and retry")
+        return polls.view(closed, now())
+
+    @command(schemas.GetById)
+    def get_poll_results(self, caller, command):
+        if caller.role == "resident":
+            poll = self._poll_for_resident(caller, self._registered_resident(caller), command.id)
+        else:
+            poll = self.store.polls.get_in_scope(caller, command.id)
+        moment = now()
+        polls.refuse_results_unless_visible(caller.role, poll, moment)
+        return polls.results(poll, self.store.answers_to(caller.tenant, poll["_id"]), moment)
+
+    @timer(interval=2)
+    def announce_polls(self):
+        """Announces the polls that opened or closed since the last look, each once."""
+        moment = now()
+        for poll in self.store.unannounced_polls():
+            self._announce(poll, moment)
+
+    @timer(interval=POLL_CLAIM_RELEASE_SECONDS)
+    def release_stale_poll_claims(self):
+        """Frees the versions of polls whose claiming write never came (a crash in between), and
+        drops the claims of those written: a poll's announcements claim only a few."""
+        self.store.polls.claims.release_stale()
 
     # Partner subscriptions
 
@@ -276,6 +372,50 @@ class NotificationsService(base.CivicService):
             for subscription in subscriptions:
                 if subscription["webhook_url"]:
                     self.store.queue_webhook(subscription, shown)
+
+    def _announce(self, poll, moment):
+        """Writes the events of the poll's opening and closing that are due, in one claimed write
+        (another replica's timer may be at the same poll); the poll as written, or None when it
+        moved on meanwhile (or nothing was due)."""
+        due = polls.announcements_due(poll, moment)
+        if not due:
+            return None
+        events = [poll_opened(poll)] if polls.OPEN in due else []
+        changes = {"opened_announced": True}
+        if polls.CLOSED in due:
+            counted = polls.tally(poll, self.store.answers_to(poll["tenant"], poll["_id"]))
+            events.append(poll_closed(poll, counted))
+            changes |= {polls.UNANNOUNCED: False, "closes_at": poll["closes_at"]}
+        return self.store.polls.claimed_update(poll, {"$set": changes}, events)
+
+    def _registered_resident(self, caller):
+        """The registry's resident the caller's sign-in is bound to: id, household, path and tags.
+        PERMISSION_DENIED when none is, or the sign-in claims another household."""
+        found = self.residents.account_household(caller.model_dump(), {})
+        if not found["resident_id"]:
+            raise PermissionDenied("your sign-in is not bound to a resident of the registry")
+        if caller.household_id and caller.household_id != found["household_id"]:
+            raise PermissionDenied("your sign-in names a household the registry does not place you in")
+        return found
+
+    def _poll_for_resident(self, caller, resident, poll_id):
+        poll = self.store.polls.get({"tenant": caller.tenant, "_id": poll_id})
+        polls.require_addressed(poll, resident, now())
+        return poll
+
+    def _resident_view(self, poll, resident):
+        answered = self.store.poll_answer(polls.answer_key(poll, resident)) is not None
+        return polls.view(poll, now()) | {"answered": answered}
+
+    def _polls_for_resident(self, caller, command):
+        """Every poll addressed to the resident that has opened, newest first: one read per node
+        of their path, few enough to need no pages."""
+        resident = self._registered_resident(caller)
+        moment = now()
+        addressed = [poll for poll in self.store.polls_addressed_below(caller.tenant, resident["path"])
+                     if polls.addressed_to(poll, resident) and polls.state_at(poll, moment) != polls.DRAFT]
+        addressed.sort(key=lambda poll: (poll["opens_at"], poll["_id"]), reverse=True)
+        return {"polls": [self._resident_view(poll, resident) for poll in addressed]}
 
     def _notice_view(self, notice):
         return public(notice) | self.store.notice_counts(notice["_id"])

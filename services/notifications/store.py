@@ -1,5 +1,5 @@
-"""Storage of the notifications service: the event log, inbox messages, notices, partner
-subscriptions and the deliveries to partners."""
+"""Storage of the notifications service: the event log, inbox messages, notices, polls and their
+answers, partner subscriptions and the deliveries to partners."""
 import time
 from datetime import timedelta
 
@@ -9,8 +9,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.ferretdb import DUPLICATE_KEY
 from services.notifications.event_log import EventLog
 from services.notifications.inbox import message_id
+from services.notifications.polls import UNANNOUNCED
 from services.settings import SubscriptionSettings
-from services.storage import Listing, Records, Repository, now, read_each
+from services.storage import ClaimedUpdates, Listing, Records, Repository, now, read_each
 
 SUBSCRIPTIONS = SubscriptionSettings()
 # A person's messages, and those still unread, are lists (see services/storage/listings.py): a
@@ -51,11 +52,17 @@ class FedSubscriptions:
 
 
 class NotificationsRepository(Repository):
-    record_collections = ("notices", "subscriptions")
+    record_collections = ("notices", "polls", "poll_answers", "subscriptions")
 
     def __init__(self, database):
         super().__init__(database)
         self.notices = Records(database.notices, "notice")
+        # A poll's opening and closing are announced by whichever replica's timer comes first:
+        # claimed updates, so that each is announced once.
+        self.polls = Records(database.polls, "poll", claims=ClaimedUpdates(database.polls, database.poll_claims))
+        # An answer's `_id` is the content id of (poll, household or resident): the unique `_id`
+        # alone refuses a second answer, with no read before the write to race.
+        self.poll_answers = Records(database.poll_answers, "poll answer")
         self.subscriptions = Records(database.subscriptions, "partner subscription")
         self.event_log = database.event_log
         self.log = EventLog(database.event_log, database.counters)
@@ -74,6 +81,9 @@ class NotificationsRepository(Repository):
                                 unique=True, name="one_per_origin_recipient_channel")
         self.inbox.create_index([("tenant", ASCENDING), ("recipient", ASCENDING)], name="recipient")
         self.inbox.create_index([("notice_id", ASCENDING)], name="notice")
+        self.polls.collection.create_index([("tenant", ASCENDING), ("node_id", ASCENDING)], name="by_node")
+        self.polls.collection.create_index([(UNANNOUNCED, ASCENDING)], name="unannounced")
+        self.poll_answers.collection.create_index([("poll_id", ASCENDING)], name="by_poll")
         self.messages.ensure_listing()
         self.subscriptions.collection.create_index(
             [("tenant", ASCENDING), ("event_types", ASCENDING)], name="by_type")
@@ -133,6 +143,33 @@ class NotificationsRepository(Repository):
     def notice_counts(self, notice_id):
         return {"delivered_count": self.inbox.count_documents({"notice_id": notice_id}),
                 "read_count": self.inbox.count_documents({"notice_id": notice_id, "read_time": {"$exists": True}})}
+
+    # Polls
+
+    def polls_addressed_below(self, tenant, node_ids):
+        """The polls addressed to each of `node_ids`, one equality read per node: a resident's
+        path is a handful of nodes, and FerretDB answers each from the index."""
+        found = read_each(lambda node_id: self.polls.all({"tenant": tenant, "node_id": node_id}), set(node_ids))
+        return [poll for polls in found.values() for poll in polls]
+
+    def unannounced_polls(self):
+        """Polls whose opening or closing is still to be announced: an indexed flag, so that the
+        timer reads only those, never every poll."""
+        return self.polls.all({UNANNOUNCED: True})
+
+    def answer_poll(self, tenant, answer, events):
+        """Stores the answer unless one with its key is there: (the answer, True), or (the one
+        stored first, False)."""
+        return self.poll_answers.create(tenant, answer["id"], answer, events)
+
+    def poll_answer(self, answer_id):
+        return self.poll_answers.first({"_id": answer_id})
+
+    def answers_to(self, tenant, poll_id):
+        """Every answer of a poll, by equality on the poll, without what a tally does not read."""
+        return self.poll_answers.all({"tenant": tenant, "poll_id": poll_id},
+                                     {"poll_id": 1, "household_id": 1, "resident_id": 1, "answers": 1},
+                                     sort=[("_id", ASCENDING)])
 
     # Partners
 

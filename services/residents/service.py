@@ -182,10 +182,13 @@ class ResidentsService(base.CivicService):
     @command(schemas.Empty)
     def account_household(self, caller, command):
         """The household of the active resident whose sign-in the caller is, or "": the tickets
-        service checks a resident's household claim by it (not a gateway method)."""
+        service checks a resident's household claim by it, the notifications service who may
+        answer a poll by the resident, their path and tags (not a gateway method)."""
         resident = self.store.resident_of_account(caller.tenant, caller.subject)
-        active = resident is not None and resident.get("status", "ACTIVE") == "ACTIVE"
-        return {"household_id": resident["household_id"] if active else ""}
+        if resident is None or resident.get("status", "ACTIVE") != "ACTIVE":
+            return {"household_id": "", "resident_id": "", "path": [], "tags": []}
+        return {"household_id": resident["household_id"], "resident_id": resident["_id"], "path": resident["path"],
+                "tags": resident.get("tags", [])}
 
     @command(schemas.MoveResident)
     def move_resident(self, caller, command):

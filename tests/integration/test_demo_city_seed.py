@@ -7,8 +7,8 @@ import pytest
 
 from cli.demo_city import CommunitySize, generate
 from cli.demo_deliberation import COMPLETED_PROJECTS, MONTHS, PROJECTS
-from cli.demo_work import (CATEGORIES, JOURNEYS, ORGANISATIONS, TEAMS, TICKETS_IN_ALL, VISITED_PER_GRID, Cast,
-                           seed_work)
+from cli.demo_work import (CATEGORIES, JOURNEYS, NOTIFICATIONS, ORGANISATIONS, POLL, POLL_HOUSEHOLDS, TEAMS,
+                           TICKETS_IN_ALL, VISITED_PER_GRID, Cast, seed_work)
 from cli.seed import seed_demo
 from services.residents.schemas import PUBLIC_TAGS, SENSITIVE_GRANT, SENSITIVE_TAGS
 from tests.support.hierarchy import GRIDS
@@ -48,6 +48,16 @@ def test_a_small_demo_city_lands_whole_and_seeding_again_changes_nothing(platfor
     assert figures(operator, node["id"]) == (counts, occupancy, tags)
 
 
+def poll_answers(operator, node):
+    """The households of the first building the demo poll is put to: each answers, up to a limit."""
+    grid = operator.call(f"{GRIDS}/ListNodes", {"parent_id": node["id"], "page_size": 1})["nodes"][0]
+    building = operator.call(f"{GRIDS}/ListNodes", {"parent_id": grid["id"], "page_size": 1})["nodes"][0]
+    households = operator.call("civicgrid.residents.v1.Residents/ListHouseholds", {
+        "node_id": building["id"], "page_size": POLL_HOUSEHOLDS}).get("households", [])
+    assert households
+    return len(households)
+
+
 def test_the_demo_communitys_work_lands_in_every_state_and_seeding_again_changes_nothing(platform, unique):
     tenant = f"work-{unique}"
     operator = platform.client(tenant=tenant, subject="demo-operator")
@@ -56,7 +66,8 @@ def test_the_demo_communitys_work_lands_in_every_state_and_seeding_again_changes
     node, _ = seed_demo(operator, SIZE, with_sensitive_tags=False, log=lambda line: None)
     assert seed_work(cast, node, log=lambda line: None) == {
         "organisations": 5, "grid_workers": 1, "categories": len(CATEGORIES), "tickets": TICKETS_IN_ALL,
-        "meetings": MONTHS, "projects": len(PROJECTS), "teams": len(TEAMS), "visits": VISITED_PER_GRID}
+        "meetings": MONTHS, "projects": len(PROJECTS), "teams": len(TEAMS), "visits": VISITED_PER_GRID,
+        "poll_answers": poll_answers(operator, node)}
 
     def states():
         tickets = operator.call(f"{TICKETS}/ListTickets", {"queue": "SCOPE", "kind": "REQUEST",
@@ -97,8 +108,14 @@ def test_the_demo_communitys_work_lands_in_every_state_and_seeding_again_changes
     assert held == (Counter({"OUTCOME_PUBLISHED": MONTHS - 2, "DECISION_PUBLISHED": 1, "COMMITTEE_REVIEW": 1}),
                     sorted(held[1])) and [state for state, _ in held[1]] == ["ACTIVE", "COMPLETED"]
 
+    polls = operator.call(f"{NOTIFICATIONS}/ListPolls", {"node_id": node["id"]})["polls"]
+    assert [(poll["title"], poll["state"]) for poll in polls] == [(POLL["title"], "CLOSED")]
+    results = operator.call(f"{NOTIFICATIONS}/GetPollResults", {"id": polls[0]["id"]})
+    assert sum(choice.get("count", 0) for choice in results["questions"][0]["choices"]) == results["answer_count"]
+
     seed_work(cast, node, log=lambda line: None)
     assert deliberation() == held
+    assert operator.call(f"{NOTIFICATIONS}/GetPollResults", {"id": polls[0]["id"]}) == results
     assert visits() == logged
     assert states() == (counts, versions)
     assert [total["hours"] for total in hours()] == [6.0] * len(TEAMS)

@@ -28,6 +28,7 @@ FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.
              grpc.StatusCode.UNAVAILABLE}
 VOLUNTEERS = "civicgrid.volunteers.v1.Volunteers"
 TICKETS = "civicgrid.tickets.v1.Tickets"
+NOTIFICATIONS = "civicgrid.notifications.v1.Notifications"
 
 TIMESTAMP = "google.protobuf.Timestamp"
 FIELD_MASK = "google.protobuf.FieldMask"
@@ -266,11 +267,16 @@ def town_ids(town):
         "title": "Hostile clinic", "node_id": town.ids["GRID"], "start_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "end_time": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"), "people_needed": 2})
     meeting, project = deliberated(town)
+    poll = operator.call(f"{NOTIFICATIONS}/CreatePoll", {
+        "audience": {"node_id": town.ids["BUILDING"]}, "title": "Hostile poll", "per": "HOUSEHOLD",
+        "closes_at": (start + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "questions": [{"text": "Yes?", "kind": "SINGLE_CHOICE", "choices": [{"label": "yes"}, {"label": "no"}]}]})
     nodes = list(town.ids.values())
     return {"node": nodes, "parent": nodes, "grid": [town.ids["GRID"]], "building": [town.ids["BUILDING"]],
             "flat": [town.ids["FLAT"]], "household": [town.household["id"]], "resident": [town.elder["id"]],
             "category": [town.category["id"]], "ticket": [ticket["id"]], "volunteer": [volunteer["id"]],
-            "task": [task["id"]], "meeting": [meeting["id"]], "project": [project["id"]]}
+            "task": [task["id"]], "meeting": [meeting["id"]], "project": [project["id"]],
+            "poll": [poll["id"]]}
 
 
 def deliberated(town):

@@ -154,3 +154,19 @@ def test_a_flats_households_list_their_members_head_first(locale):
     if locale == "zh_CN":
         assert (head["relation"], head["gender"], head["tags"]) == ("户主", "男", "老年人")
         assert shown[0]["members"][1]["relation"] == "子女"
+
+
+def test_a_poll_reads_with_its_state_and_rule_in_words_and_its_times_local(locale):
+    row = presenting.poll_row({"id": "p1", "title": "养犬公约", "state": "OPEN", "per": "HOUSEHOLD",
+                               "opens_at": "2026-12-01T01:00:00Z", "closes_at": "2026-12-08T01:00:00Z"},
+                              "Asia/Shanghai")
+    assert (row["state_name"], row["per"]) == (("进行中", "每户一票") if locale == "zh_CN"
+                                               else ("Open", "One answer per household"))
+    assert (row["opens"], row["closes"], row["answered"]) == ("2026-12-01 09:00", "2026-12-08 09:00", False)
+
+
+def test_poll_results_give_each_choice_its_share_of_the_answers():
+    shown = presenting.poll_results({"answer_count": 4, "questions": [{"text": "同意吗？", "choices": [
+        {"label": "同意", "count": 3}, {"label": "反对", "count": 1}, {"label": "弃权"}]}]})
+    assert [(c["count"], c["percent"]) for c in shown["questions"][0]["choices"]] == [(3, 75), (1, 25), (0, 0)]
+    assert presenting.poll_results({})["answer_count"] == 0
