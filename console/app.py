@@ -6,7 +6,7 @@ from flask_babel import Babel, gettext as _
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console import metrics, oidc, web
-from console.gateway_client import GatewayClient, Refused
+from console.gateway_client import Refused, gateway_client
 from console.pages import account, deliberation, notices, places, polls, residents, tickets, volunteers  # noqa: F401  (they register their routes)
 
 LOCALES = ("zh_CN", "en")
@@ -26,7 +26,7 @@ def create_app(settings):
     # Behind the ingress: the scheme and host people used, for the sign-in's return address.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["console"] = web.Context(
-        settings, GatewayClient(settings.gateway, settings.call_timeout_seconds), oidc.provider_of(app, settings)
+        settings, gateway_client(settings), oidc.provider_of(app, settings)
     )
     app.register_error_handler(Refused, refused)
     app.register_error_handler(413, too_large)

@@ -1,10 +1,9 @@
 """The console's Prometheus metrics, on its own port's /metrics: how long each page took and how
 often the gateway refused or was unreachable, per page."""
-import time
+from flask import request
+from prometheus_client import Counter, Histogram
 
-from flask import g, request
-from prometheus_client import Counter, Histogram, make_wsgi_app
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from frontends.timing import time_requests
 
 PAGE_SECONDS = Histogram(
     "civicgrid_console_page_seconds", "Time to answer a console page, gateway calls included",
@@ -15,19 +14,8 @@ GATEWAY_REFUSALS = Counter(
 
 
 def instrument(app):
-    """Times every page and serves /metrics beside them."""
-    @app.before_request
-    def started():
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def finished(response):
-        if request.endpoint != "static":
-            PAGE_SECONDS.labels(request.endpoint or "unknown", str(response.status_code)).observe(
-                time.perf_counter() - g.get("started", time.perf_counter()))
-        return response
-
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/metrics": make_wsgi_app()})
+    """Times every page (not its static files) and serves /metrics beside them."""
+    time_requests(app, PAGE_SECONDS, unmeasured=("static",))
 
 
 def refused(status):

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from door import georeport, keys, metrics
 from door.formats import rendered
-from door.gateway_client import GatewayClient, Refused
+from door.gateway_client import Refused, gateway_client
 from door.georeport import BadParameter
 from door.lookups import Lookups
 
@@ -24,7 +24,7 @@ class Door:
 
     def __init__(self, settings):
         self.settings = settings
-        self.gateway = GatewayClient(settings.gateway, settings.call_timeout_seconds)
+        self.gateway = gateway_client(settings)
         self.credentials = keys.load(settings.api_keys_file)
         self.lookups = Lookups(self.gateway)
         self.zone = ZoneInfo(settings.time_zone)
@@ -41,7 +41,7 @@ def create_app(settings):
     # Behind the ingress: the scheme and host partners used, for the discovery document's url.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["door"] = Door(settings)
-    app.register_error_handler(Refused, lambda error: error_answer(error.status, error.description))
+    app.register_error_handler(Refused, lambda error: error_answer(error.status, error.message))
     app.register_error_handler(BadParameter, lambda error: error_answer(400, str(error)))
     app.register_error_handler(HTTPException, lambda error: error_answer(error.code, error.description))
     app.register_error_handler(Exception, unexpected)

@@ -1,17 +1,12 @@
-"""Calls the gateway with the caller's credential: answers as dicts, and a refusal as the HTTP
-status and words the Open311 error list carries."""
+"""The gateway as the door calls it (frontends.gateway, requests from the JSON-like values a form
+gives), and a refusal as the HTTP status and words the Open311 error list carries."""
 import grpc
-from google.protobuf import json_format
 from google.rpc import error_details_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from civicgrid.grids.v1 import grids_pb2, grids_pb2_grpc
-from civicgrid.tickets.v1 import tickets_pb2, tickets_pb2_grpc
 from door.georeport import parameter_named
+from frontends.gateway import GatewayClient, Refused, from_json
 
-MESSAGES = {"grids": grids_pb2, "tickets": tickets_pb2}
-STUBS = {"grids": grids_pb2_grpc.GridsStub, "tickets": tickets_pb2_grpc.TicketsStub}
 # The HTTP status of a refusal; what is not here (FAILED_PRECONDITION, ALREADY_EXISTS) is the
 # caller's request meeting the ticket's state, so a 400 too. Out of reach is 503.
 HTTP_STATUS = {
@@ -21,43 +16,11 @@ HTTP_STATUS = {
     grpc.StatusCode.UNAVAILABLE: 503, grpc.StatusCode.DEADLINE_EXCEEDED: 503,
 }
 
-
-class Refused(Exception):
-    """The gateway did not do what was asked: `status` is the HTTP status to answer with."""
-
-    def __init__(self, status, description):
-        super().__init__(description)
-        self.status = status
-        self.description = description
+__all__ = ["Refused", "gateway_client"]
 
 
-class GatewayClient:
-    def __init__(self, address, timeout):
-        self.channel = grpc.insecure_channel(address)
-        self.stubs = {service: stub(self.channel) for service, stub in STUBS.items()}
-        self.timeout = timeout
-        self.health = health_pb2_grpc.HealthStub(self.channel)
-
-    def serving(self, timeout=2):
-        """Whether the gateway says it serves: the door is ready only while it can reach it."""
-        try:
-            answer = self.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
-        except grpc.RpcError:
-            return False
-        return answer.status == health_pb2.HealthCheckResponse.SERVING
-
-    def call(self, token, service, method, request_type, **fields):
-        """`service`.`method`(request_type(**fields)) as the holder of `token`, as a dict with
-        every field present (enums by name)."""
-        request = json_format.ParseDict(fields, getattr(MESSAGES[service], request_type)())
-        try:
-            answer = getattr(self.stubs[service], method)(
-                request, metadata=(("authorization", f"Bearer {token}"),), timeout=self.timeout)
-        except grpc.RpcError as error:
-            raise refusal_of(error) from None
-        return json_format.MessageToDict(answer, preserving_proto_field_name=True,
-                                         always_print_fields_with_no_presence=True,
-                                         unquote_int64_if_possible=True)
+def gateway_client(settings):
+    return GatewayClient(settings.gateway, settings.call_timeout_seconds, refusal_of, build=from_json)
 
 
 def refusal_of(error):

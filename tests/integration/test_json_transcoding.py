@@ -2,7 +2,6 @@
 and services: a town built over HTTP, answers equal to the gRPC answers for the same calls, gRPC
 errors as HTTP statuses with the status JSON, and an OpenAPI document naming every method."""
 import os
-import subprocess
 
 import pytest
 import requests
@@ -11,7 +10,7 @@ from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
 from gateway.routes import discover_routes
 from tests.conftest import ROOT, free_port
-from tests.support.console import wait_until_answering
+from tests.support.console import web_process
 from tests.support.hierarchy import GRIDS, RESIDENTS
 from tests.support.town import PROMISES, TICKETS
 
@@ -27,14 +26,8 @@ def transcoder(platform):
         pytest.fail(f"{TRANSCODER} is missing: `make install` builds it")
     port = free_port()
     env = {**os.environ, "TRANSCODER_PORT": str(port), "TRANSCODER_GATEWAY": platform.address}
-    process = subprocess.Popen([str(TRANSCODER)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(url, "/readyz")
+    with web_process([str(TRANSCODER)], env, port, "/readyz") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 class Http:

@@ -4,7 +4,6 @@ back as service requests, and follow the ticket as staff handle it through the g
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +13,7 @@ import requests
 
 from gateway.auth import mint
 from tests.conftest import ROOT, free_port
-from tests.support.console import wait_until_answering
+from tests.support.console import web_process
 from tests.support.open311_client import Open311Client
 from tests.support.town import TICKETS, Town
 
@@ -46,15 +45,8 @@ def door(platform, town, tmp_path_factory):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "DOOR_PORT": str(port), "DOOR_GATEWAY": platform.address,
            "DOOR_API_KEYS_FILE": str(keys_file)}
     env.pop("DOOR_PUBLIC_TOKEN", None)
-    process = subprocess.Popen([sys.executable, "-m", "door"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(url, "/readyz")
+    with web_process([sys.executable, "-m", "door"], env, port, "/readyz", cwd=ROOT) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def client(door, api_key=APP_KEY, fmt="json"):

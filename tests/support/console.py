@@ -1,7 +1,8 @@
-"""What the console's browser tests share: Debian's headless chromium, and waiting for a console
-to answer."""
+"""What the tests of web fronts share: Debian's headless chromium, waiting for a front to answer,
+and a front run as its own process."""
 from contextlib import contextmanager
 import os
+import subprocess
 import time
 
 import requests
@@ -30,3 +31,17 @@ def wait_until_answering(url, path="/healthz", timeout=60):
             pass
         time.sleep(0.5)
     raise AssertionError(f"the console at {url} did not answer {path} in {timeout}s")
+
+
+@contextmanager
+def web_process(command, env, port, ready_path, cwd=None):
+    """A web front started as its own process on `port`: its URL once `ready_path` answers; it is
+    stopped afterwards."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(url, ready_path)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
