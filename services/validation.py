@@ -39,6 +39,15 @@ def calendar_day(value):
     return day
 
 
+def moment(value):
+    """google.protobuf.Timestamp in its JSON form, as the gateway passes it; becomes a datetime."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an RFC 3339 timestamp") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

@@ -1,13 +1,12 @@
 """Request schemas of the notifications service."""
 import re
-from datetime import datetime, timezone
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from services.notifications import webhooks
-from services.validation import Schema
+from services.validation import Schema, moment
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 RequestId = Annotated[str, Field(max_length=100)]
@@ -57,15 +56,6 @@ class CreateNotice(Schema):
 
 class GetById(Schema):
     id: Id
-
-
-def moment(value):
-    """google.protobuf.Timestamp in its JSON form, as the gateway passes it; becomes a datetime."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("must be an RFC 3339 timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def distinct_labels(choices):

@@ -1,10 +1,10 @@
 """Request schemas of the volunteers service."""
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from services.validation import Schema, calendar_day
+from services.validation import Schema, calendar_day, moment
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 OptionalId = Id | Literal[""]
@@ -28,15 +28,6 @@ def clock_time(value):
 
 def calendar_date(value):
     return calendar_day(value).isoformat()
-
-
-def moment(value):
-    """google.protobuf.Timestamp in its JSON form, as the gateway passes it; becomes a datetime."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("must be an RFC 3339 timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def distinct_names(items):
