@@ -332,15 +332,15 @@ class TicketsService(base.CivicService):
     @command(schemas.CompleteProject)
     def complete_project(self, caller, command):
         """Completes the project, then resolves its suggestion, which asks the reporter for
-        feedback; a repeat finds the project completed (FAILED_PRECONDITION) and the suggestion
-        resolved."""
+        feedback. Two writes, no transaction: a repeat finds the project completed and only
+        resolves the suggestion if a crash left it open, so it finishes what the first call began."""
         project = self._project(caller, command.id)
-        moment = now()
-        changes, event = deliberation.completed(project, self._suggestion_of(project), command, caller, moment)
-        written = self._change_project_document(project, changes, [event])
-        self._append_steps(caller.tenant, written["ticket_id"], caller.subject, caller.role,
-                           lambda ticket: deliberation.completion_step(ticket, written, moment))
-        return shown_record(written)
+        if project["state"] != "COMPLETED":
+            changes, event = deliberation.completed(project, self._suggestion_of(project), command, caller, now())
+            project = self._change_project_document(project, changes, [event])
+        self._append_steps(caller.tenant, project["ticket_id"], caller.subject, caller.role,
+                           lambda ticket: deliberation.completion_step(ticket, project, project["complete_time"]))
+        return shown_record(project)
 
     def _meeting(self, caller, meeting_id, field_name="id"):
         meeting = self.store.find_meeting(caller.tenant, meeting_id)

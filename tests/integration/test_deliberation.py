@@ -1,6 +1,8 @@
 """Deliberation meetings (四议两公开) and the projects they adopt, through the real gateway: a
 suggestion raised by several residents reaches a meeting's agenda, is adopted, becomes a project
 with two milestones its supporters hear of, and closes with the reporter's feedback."""
+from datetime import datetime, timezone
+
 import grpc
 import pytest
 
@@ -192,3 +194,25 @@ def test_the_owners_committee_follows_its_compound_s_meetings(platform, unique, 
         assert rpc_error(lambda: call(stranger, "GetMeeting", id=meeting["id"])).code() == grpc.StatusCode.NOT_FOUND
     finally:
         remove_partner_users(platform)
+
+
+def test_a_repeat_finishes_a_completion_a_crash_left_halfway(platform, hood):
+    meeting = hood.meeting()
+    meeting = call(hood.leader, "AddAgendaItem", id=meeting["id"], ticket_id=hood.racks["id"])
+    meeting = hood.advance(meeting, 2)
+    call(hood.leader, "DecideAgendaItem", id=meeting["id"], ticket_id=hood.racks["id"], decision="ADOPTED")
+    meeting = hood.advance(meeting, 2)
+    project = call(hood.leader, "CreateProject", meeting_id=meeting["id"], ticket_id=hood.racks["id"],
+                   title="增设晾衣架", milestone_titles=["安装"])
+    call(hood.leader, "UpdateMilestone", id=project["id"], milestone_index=0, progress_percent=100)
+    # The project's write landed; the call ended before the suggestion was resolved.
+    platform.database("tickets").projects.update_one({"_id": project["id"]}, {"$set": {
+        "state": "COMPLETED", "outcome": "已安装", "complete_time": datetime.now(timezone.utc)}})
+    assert call(hood.town.worker, "GetTicket", id=hood.racks["id"])["state"] != "RESOLVED"
+
+    for _ in range(2):  # the repeat resolves it; one more changes nothing
+        completed = call(hood.leader, "CompleteProject", id=project["id"], outcome="已安装")
+        assert completed["state"] == "COMPLETED"
+        racks = call(hood.town.worker, "GetTicket", id=hood.racks["id"])
+        assert racks["state"] == "RESOLVED" and "已安装" in racks["resolution"]
+        assert [entry["action"] for entry in racks["timeline"]].count("resolved") == 1
