@@ -273,14 +273,14 @@ class TicketsService(base.CivicService):
         meeting = self._meeting(caller, command.id)
         ticket = self._ticket(caller, command.ticket_id, field_name="ticket_id")
         item = deliberation.agenda_item(meeting, ticket)
-        return self._change_meeting(meeting, {"agenda": [*meeting["agenda"], item]}, [])
+        return shown_record(self._changed(self.store.meetings, meeting, {"agenda": [*meeting["agenda"], item]}, []))
 
     @command(schemas.AdvanceMeeting)
     def advance_meeting(self, caller, command):
         meeting = self._meeting(caller, command.id)
         following = deliberation.next_state(meeting, command.from_state)
         changes, event = deliberation.advanced(meeting, following, caller, command.note, now())
-        return self._change_meeting(meeting, changes, [event])
+        return shown_record(self._changed(self.store.meetings, meeting, changes, [event]))
 
     @command(schemas.DecideAgendaItem)
     def decide_agenda_item(self, caller, command):
@@ -291,7 +291,7 @@ class TicketsService(base.CivicService):
         deliberation.require_decider(caller, meeting)
         decision = deliberation.decided(meeting, command.ticket_id, command.decision, command.reason, caller, now())
         if decision is not None:
-            meeting = self._change_meeting_document(meeting, *decision)
+            meeting = self._changed(self.store.meetings, meeting, *decision)
         item = deliberation.item_of(meeting, command.ticket_id)
         self._append_steps(caller.tenant, command.ticket_id, caller.subject, caller.role,
                            lambda ticket: deliberation.decision_step(ticket, meeting, item))
@@ -300,7 +300,7 @@ class TicketsService(base.CivicService):
     @command(schemas.RecordMinutes)
     def record_minutes(self, caller, command):
         meeting = self._meeting(caller, command.id)
-        return self._change_meeting(meeting, {"minutes": command.minutes}, [])
+        return shown_record(self._changed(self.store.meetings, meeting, {"minutes": command.minutes}, []))
 
     # Projects from adopted suggestions
 
@@ -327,7 +327,8 @@ class TicketsService(base.CivicService):
     def update_milestone(self, caller, command):
         project = self._project(caller, command.id)
         ticket = self._suggestion_of(project)
-        return self._change_project(project, *deliberation.milestone_updated(project, ticket, command, caller, now()))
+        changes, event = deliberation.milestone_updated(project, ticket, command, caller, now())
+        return shown_record(self._changed(self.store.projects, project, changes, [event]))
 
     @command(schemas.CompleteProject)
     def complete_project(self, caller, command):
@@ -337,22 +338,25 @@ class TicketsService(base.CivicService):
         project = self._project(caller, command.id)
         if project["state"] != "COMPLETED":
             changes, event = deliberation.completed(project, self._suggestion_of(project), command, caller, now())
-            project = self._change_project_document(project, changes, [event])
+            project = self._changed(self.store.projects, project, changes, [event])
         self._append_steps(caller.tenant, project["ticket_id"], caller.subject, caller.role,
                            lambda ticket: deliberation.completion_step(ticket, project, project["complete_time"]))
         return shown_record(project)
 
     def _meeting(self, caller, meeting_id, field_name="id"):
-        meeting = self.store.find_meeting(caller.tenant, meeting_id)
-        if meeting is None or not caller.reaches(meeting["path"]):
-            raise NotFound("meeting not found", [{"field": field_name, "description": "no such meeting in scope"}])
-        return meeting
+        return self._in_scope(caller, self.store.meetings, meeting_id, field_name)
 
     def _project(self, caller, project_id):
-        project = self.store.find_project(caller.tenant, project_id)
-        if project is None or not caller.reaches(project["path"]):
-            raise NotFound("project not found", [{"field": "id", "description": "no such project in scope"}])
-        return project
+        return self._in_scope(caller, self.store.projects, project_id, "id")
+
+    @staticmethod
+    def _in_scope(caller, records, record_id, field_name):
+        """A meeting or project in the caller's scope; NOT_FOUND naming `field_name` otherwise."""
+        record = records.first({"tenant": caller.tenant, "_id": record_id})
+        if record is None or not caller.reaches(record["path"]):
+            raise NotFound(f"{records.what} not found",
+                           [{"field": field_name, "description": f"no such {records.what} in scope"}])
+        return record
 
     def _suggestion_of(self, project):
         ticket = self.store.find_ticket(project["tenant"], project["ticket_id"])
@@ -366,22 +370,12 @@ class TicketsService(base.CivicService):
             return {"tenant": caller.tenant, "path": self._place(caller, node_id)["id"]}
         return caller.scoped()
 
-    def _change_meeting(self, meeting, changes, events):
-        return shown_record(self._change_meeting_document(meeting, changes, events))
-
-    def _change_meeting_document(self, meeting, changes, events):
-        written = self.store.change_meeting(meeting, changes, events)
+    @staticmethod
+    def _changed(records, document, changes, events):
+        """`changes` to a meeting or project if it is still at the version read, with `events`."""
+        written = records.claimed_update(document, {"$set": dict(changes)}, events)
         if written is None:
-            raise FailedPrecondition("the meeting changed while this request ran; read it again and retry")
-        return written
-
-    def _change_project(self, project, changes, event):
-        return shown_record(self._change_project_document(project, changes, [event]))
-
-    def _change_project_document(self, project, changes, events):
-        written = self.store.change_project(project, changes, events)
-        if written is None:
-            raise FailedPrecondition("the project changed while this request ran; read it again and retry")
+            raise FailedPrecondition(f"the {records.what} changed while this request ran; read it again and retry")
         return written
 
 

@@ -159,13 +159,6 @@ class TicketsRepository(Repository):
         document, _ = self.meetings.create(tenant, request_id, fields, events)
         return document
 
-    def find_meeting(self, tenant, meeting_id):
-        return self.meetings.first({"tenant": tenant, "_id": meeting_id})
-
-    def change_meeting(self, meeting, changes, events):
-        """`changes` to the meeting if it is still at the version read; None if it moved on."""
-        return self.meetings.claimed_update(meeting, {"$set": dict(changes)}, events)
-
     def create_project(self, tenant, request_id, fields, events):
         """A new project, or the one this request created before; a suggestion has one project."""
         try:
@@ -174,12 +167,6 @@ class TicketsRepository(Repository):
             raise AlreadyExists("the suggestion has a project already",
                                 [{"field": "ticket_id", "description": "already carried out by a project"}]) from None
         return document
-
-    def find_project(self, tenant, project_id):
-        return self.projects.first({"tenant": tenant, "_id": project_id})
-
-    def change_project(self, project, changes, events):
-        return self.projects.claimed_update(project, {"$set": dict(changes)}, events)
 
     def open_suggestions(self, tenant, node_id, limit=500):
         """Open suggestions below `node_id` as a page shows them, from the queue index: a query
