@@ -105,10 +105,7 @@ class BuildingSnapshots:
             self._touch(tenant, areas.values())
         if self.snapshots.find_one({}, {"_id": 1}) or self.marks.find_one({}, {"_id": 1}):
             return
-        by_tenant = {}
-        for record in records.find({}, {"tenant": 1, "path": 1}):
-            by_tenant.setdefault(record["tenant"], set()).add(tuple(record["path"]))
-        for tenant, paths in by_tenant.items():
+        for tenant, paths in paths_by_tenant(records.find({}, {"tenant": 1, "path": 1})).items():
             self.mark(tenant, *paths)
 
     def mark(self, tenant, *record_paths):
@@ -213,10 +210,8 @@ class BuildingSnapshots:
 
     def audit(self, slot):
         """Marks the buildings whose snapshots are in `slot`, for a recount."""
-        by_tenant = {}
-        for snapshot in self.snapshots.find({"audit_slot": slot}, {"tenant": 1, "path": 1}):
-            by_tenant.setdefault(snapshot["tenant"], set()).add(tuple(snapshot["path"]))
-        for tenant, building_paths in by_tenant.items():
+        for tenant, building_paths in paths_by_tenant(self.snapshots.find({"audit_slot": slot},
+                                                                          {"tenant": 1, "path": 1})).items():
             self.mark_buildings(tenant, building_paths)
 
     def rewrite_paths_below(self, tenant, node_id, node_path):
@@ -318,6 +313,14 @@ def building_of(record):
 def area_of(building_path):
     """A building's area: its parent node, if it has one."""
     return building_path[-2] if len(building_path) >= 2 else None
+
+
+def paths_by_tenant(documents):
+    """{tenant: {path}} of records, snapshots or marks."""
+    paths = {}
+    for document in documents:
+        paths.setdefault(document["tenant"], set()).add(tuple(document["path"]))
+    return paths
 
 
 def areas_by_tenant(buildings):
