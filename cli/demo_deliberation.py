@@ -1,6 +1,8 @@
 """A year of the demo community's grid deliberation meetings (四议两公开): each month residents'
 suggestions go to the first grid's meeting, which adopts one and rejects or refers the other;
-two adopted suggestions became projects, one completed with the reporter's feedback, one under way.
+two adopted suggestions became projects, one completed with the reporter's feedback, one under
+way; the grid worker handled every other adopted suggestion as a ticket. A meeting publishes its
+outcome once what it adopted is carried out, so the one whose project is under way has not.
 
 The same every time and idempotent: every create carries a fixed request id, and a meeting's or
 project's steps are taken only when its create call made it (a repeat finds it further along).
@@ -40,7 +42,6 @@ def seed_deliberation(cast, grid, convenor, flats):
         "name": "社区建议", "group": "议事协商", "routing": {"assignee_kind": "GRID_WORKER"},
         "promises": [{"priority": "NORMAL", "first_response_minutes": 1440, "resolution_minutes": 43200}]})
     draw = random.Random(SEED)
-    meetings = []
     for month, held_at in enumerate(meeting_dates(datetime.now(timezone.utc))):
         suggestions = [suggest(cast, create, draw.choice(flats), category, month, number, text)
                        for number, text in enumerate(AGENDAS[month % len(AGENDAS)][:2])]
@@ -49,11 +50,9 @@ def seed_deliberation(cast, grid, convenor, flats):
             "held_at": held_at, "attendees": attendees(convenor, suggestions)})
         if meeting["state"] == "PROPOSED" and not meeting.get("agenda"):
             hold(leader, meeting, suggestions, month)
-        meetings.append((meeting, suggestions))
-    for month, plan in PROJECTS.items():
-        meeting, suggestions = meetings[month]
-        carry_out(cast, leader, create, meeting, suggestions[0], month, *plan)
-    return {"meetings": len(meetings), "projects": len(PROJECTS)}
+            if carried_out(cast, leader, create, meeting, suggestions[0], month):
+                leader.call(f"{TICKETS}/AdvanceMeeting", {"id": meeting["id"], "from_state": "DECISION_PUBLISHED"})
+    return {"meetings": MONTHS, "projects": len(PROJECTS)}
 
 
 def meeting_dates(now):
@@ -85,7 +84,7 @@ def attendees(convenor, suggestions):
 
 def hold(leader, meeting, suggestions, month):
     """The procedure as far as the month allows: this month's meeting has its agenda under
-    review; last month's has published its decision; every earlier one its outcome too."""
+    review; every earlier one has published its decision (its outcome follows once carried out)."""
     def act(method, body):
         return leader.call(f"{TICKETS}/{method}", {"id": meeting["id"], **body})
     for ticket in suggestions:
@@ -102,19 +101,32 @@ def hold(leader, meeting, suggestions, month):
                              "reason": "提交社区议事会" if referred else reason})
     act("RecordMinutes", {"minutes": f"到会居民代表与业委会、物业共议两项建议：「{adopted['description']}」通过；"
                                      f"「{other['description']}」{'提交社区议事会' if referred else '未通过：' + reason}。"})
-    publishing = ("DELIBERATION", "RESOLVED") + (("DECISION_PUBLISHED",) if month < MONTHS - 2 else ())
-    for state in publishing:
+    for state in ("DELIBERATION", "RESOLVED"):
         act("AdvanceMeeting", {"from_state": state})
+
+
+def carried_out(cast, leader, create, meeting, suggestion, month):
+    """Whether the month's adopted suggestion is carried out, by its project or by the grid worker
+    handling it as a ticket; the two latest months' are not yet."""
+    if month in PROJECTS:
+        return carry_out(cast, leader, create, meeting, suggestion, month, *PROJECTS[month])
+    if month >= MONTHS - 2:
+        return False
+    for method, body in (("TriageTicket", {"decision": "ACCEPT", "note": "议事会通过，纳入网格办理"}),
+                         ("AssignTicket", {}), ("StartTicket", {}),
+                         ("ResolveTicket", {"resolution": "已按议事会决议落实"})):
+        leader.call(f"{TICKETS}/{method}", {"id": suggestion["id"], **body})
+    return True
 
 
 def carry_out(cast, leader, create, meeting, suggestion, month, milestones, progress):
     """The project of the month's adopted suggestion, its milestones as far as `progress` says,
-    completed (and given feedback by the reporter) when every one is done."""
+    completed (and given feedback by the reporter) when every one is done; whether it was."""
     project = create(f"{TICKETS}/CreateProject", f"project/{month}", {
         "meeting_id": meeting["id"], "ticket_id": suggestion["id"], "title": suggestion["description"],
         "budget_line": "社区党组织服务群众经费", "milestone_titles": list(milestones)})
     if project["create_time"] != project["update_time"]:
-        return
+        return project["state"] == "COMPLETED"
     for index, percent in enumerate(progress):
         leader.call(f"{TICKETS}/UpdateMilestone", {"id": project["id"], "milestone_index": index,
                                                    "progress_percent": percent, "note": f"{milestones[index]}进度{percent}%"})
@@ -123,3 +135,4 @@ def carry_out(cast, leader, create, meeting, suggestion, month, milestones, prog
         reporter = cast.as_person("resident", (), suggestion["reporter_subject"], ())
         reporter.call(f"{TICKETS}/SubmitTicketFeedback", {"id": suggestion["id"], "satisfaction": 5,
                                                          "comment": "说到做到，感谢社区"})
+    return all(percent == 100 for percent in progress)

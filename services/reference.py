@@ -159,6 +159,10 @@ class GridPlaces:
             return remembered[1]
         return self._read(caller, node_id, "node", self.grids.get_node, NODE_FIELDS)
 
+    def station(self, caller, station_id):
+        """A service station, read from grids each time: a meeting names one once, when convened."""
+        return self.grids.get_station(caller.model_dump(), {"id": station_id})
+
     def place(self, caller, place_id):
         """A flat, or else a node, as {id, path, building_id}: the flat's building, the node itself
         if it is a building, else "". NotFound as grids' GetNode when it is neither."""

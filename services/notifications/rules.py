@@ -16,8 +16,10 @@ RECIPIENT_FIELDS = {
     "civicgrid.tickets.ticket.escalated.v1": ("assignee_subject",),
     "civicgrid.tickets.ticket.resolved.v1": ("reporter_subject", "followers"),
     # A project's milestones tell the residents who raised or followed the suggestion it carries
-    # out; its completion resolves the suggestion, whose ticket.resolved asks them for feedback.
+    # out; its completion resolves the suggestion (ticket.resolved asks the reporter for feedback
+    # on it) and asks each of them to rate the project.
     "civicgrid.tickets.project.milestone_updated.v1": ("reporter_subject", "followers"),
+    "civicgrid.tickets.project.completed.v1": ("reporter_subject", "followers"),
     "civicgrid.volunteers.task.dispatched.v1": ("volunteer_subjects",),
     "civicgrid.volunteers.task.unfilled.v1": ("coordinators",),
     "civicgrid.notifications.webhook.paused.v1": ("contacts",),
@@ -61,6 +63,11 @@ TEMPLATES = {
         "zh-CN": ("您关注的建议有新进展", "「{title}」的「{milestone_title}」已完成 {progress_percent}%。{note}"),
         "en": ("News of a suggestion you follow",
                "\"{milestone_title}\" of \"{title}\" is {progress_percent}% done. {note}"),
+    },
+    "civicgrid.tickets.project.completed.v1": {
+        "zh-CN": ("您关注的建议已落实", "「{title}」已完工：{outcome}。欢迎对项目进行评价。"),
+        "en": ("A suggestion you follow was carried out",
+               "\"{title}\" is completed: {outcome}. Please rate the project."),
     },
     "civicgrid.volunteers.task.dispatched.v1": {
         "zh-CN": ("志愿任务派单", "您被派往志愿任务「{title}」。"),

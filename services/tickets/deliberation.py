@@ -22,6 +22,7 @@ DECISIONS = ("ADOPTED", "REJECTED", "REFERRED_UPWARD")
 # Who decides beyond the convenor: staff above a grid answer for every meeting in their scope.
 DECIDING_ROLES = frozenset({"city_operator", "community_staff"})
 FULL_PROGRESS = 100
+PHOTOS_PER_MILESTONE = 20
 
 
 # Meetings
@@ -39,10 +40,10 @@ def new_meeting(caller, command, place, moment):
     return fields, meeting_event(contracts.MeetingCreated, fields, "", caller.subject, caller.tenant)
 
 
-def next_state(meeting, from_state):
+def next_state(meeting, from_state, unfinished=()):
     """The state one step on; FAILED_PRECONDITION when the caller saw another state, when the
     procedure is over, or when the step's condition does not hold (an agenda to deliberate on,
-    every item decided before the decision is published)."""
+    every item decided before the decision is published, nothing `unfinished` before the outcome is)."""
     state = meeting["state"]
     if from_state and from_state != state:
         raise FailedPrecondition(f"the meeting is {state}, not {from_state}; read it again")
@@ -55,7 +56,29 @@ def next_state(meeting, from_state):
     undecided = [item["ticket_id"] for item in meeting["agenda"] if not item["decision"]]
     if following == "DECISION_PUBLISHED" and undecided:
         raise FailedPrecondition(f"decide every item before publishing the decision; undecided: {', '.join(undecided)}")
+    if following == "OUTCOME_PUBLISHED" and unfinished:
+        raise FailedPrecondition(f"publish the outcome once every adopted item is carried out; under way: "
+                                 f"{'; '.join(unfinished)}")
     return following
+
+
+def unfinished_work(meeting, suggestions, projects):
+    """What keeps the outcome from being published: each adopted suggestion still open (neither
+    resolved by its project nor handled as a ticket), and each project of the meeting not completed."""
+    adopted = [item for item in meeting["agenda"] if item["decision"] == "ADOPTED"]
+    open_ids = {ticket["_id"] for ticket in suggestions if ticket["state"] in lifecycle.OPEN_STATES}
+    return ([item["summary"] for item in adopted if item["ticket_id"] in open_ids]
+            + [project["title"] for project in projects if project["state"] != "COMPLETED"])
+
+
+def adopted_ids(meeting):
+    return [item["ticket_id"] for item in meeting["agenda"] if item["decision"] == "ADOPTED"]
+
+
+def require_station_near(station, place):
+    """A meeting is held at a station of its own node, above it or below it, never another community's."""
+    if station["node_id"] not in place["path"] and place["id"] not in station["path"]:
+        raise InvalidArgument.field("place_station_id", "is a service station of another grid or community")
 
 
 def advanced(meeting, following, caller, note, moment):
@@ -100,8 +123,8 @@ def already_decided(ticket):
 
 
 def supporters(ticket):
-    """The residents behind a suggestion: who raised it and who followed it."""
-    return len({ticket["reporter_subject"], *ticket["followers"]} - {""})
+    """How many residents are behind a suggestion: who raised it and who followed it."""
+    return len(supporter_subjects(ticket))
 
 
 def suggested(tickets, node_id):
@@ -187,22 +210,34 @@ def new_project(caller, command, meeting, ticket):
     return fields, event
 
 
-def milestone_updated(project, ticket, command, caller, moment):
-    """The changes that record a milestone's progress, which never goes back, and their event."""
+def milestone_of(project, command):
+    """The milestone an update names, once the update may be made: ACTIVE project, progress that
+    does not go back."""
     require_active(project)
     if command.milestone_index >= len(project["milestones"]):
         raise InvalidArgument.field("milestone_index", f"the project has {len(project['milestones'])} milestones")
     milestone = project["milestones"][command.milestone_index]
     if command.progress_percent < milestone["progress_percent"]:
         raise InvalidArgument.field("progress_percent", f"must not fall below {milestone['progress_percent']}")
+    return milestone
+
+
+def milestone_updated(project, ticket, command, photos, caller, moment):
+    """The changes that record a milestone's progress, which never goes back, with the `photos`
+    (references) of this update, and their event."""
+    milestone = milestone_of(project, command)
+    kept = milestone.get("photos", [])
+    added = [photo for photo in photos if photo["id"] not in {known["id"] for known in kept}]
+    if len(kept) + len(added) > PHOTOS_PER_MILESTONE:
+        raise InvalidArgument.field("photos", f"a milestone keeps at most {PHOTOS_PER_MILESTONE} photos")
     changed = {**milestone, "progress_percent": command.progress_percent, "note": command.note,
-               "update_time": moment}
+               "update_time": moment, "photos": [*kept, *added]}
     milestones = [changed if index == command.milestone_index else entry
                   for index, entry in enumerate(project["milestones"])]
     changes = {"milestones": milestones}
     event = project_event(contracts.ProjectMilestoneUpdated, {**project, **changes}, ticket, caller, {
         "milestone_index": command.milestone_index, "milestone_title": milestone["title"],
-        "progress_percent": command.progress_percent, "note": command.note})
+        "progress_percent": command.progress_percent, "note": command.note, "photo_count": len(added)})
     return changes, event
 
 
@@ -216,6 +251,31 @@ def completed(project, ticket, command, caller, moment):
     event = project_event(contracts.ProjectCompleted, {**project, **changes}, ticket, caller,
                           {"outcome": command.outcome})
     return changes, event
+
+
+def feedback_given(project, ticket, caller, command, moment):
+    """The changes that record a supporter's rating of a completed project, and their event; None
+    when the caller gave this very rating already (a repeat). The comment stays on the project: a
+    resident's words are not sent to partners."""
+    if caller.subject not in supporter_subjects(ticket):
+        raise PermissionDenied("only the residents who raised or followed the suggestion rate its project")
+    if project["state"] != "COMPLETED":
+        raise FailedPrecondition(f"a project is rated once completed; this one is {project['state']}")
+    given = [entry for entry in project.get("feedback", []) if entry["subject"] == caller.subject]
+    if given:
+        if (given[0]["satisfaction"], given[0]["comment"]) == (command.satisfaction, command.comment):
+            return None
+        raise AlreadyExists("you rated this project already", [{"field": "id", "description": "rated already"}])
+    entry = {"subject": caller.subject, "satisfaction": command.satisfaction, "comment": command.comment,
+             "time": moment}
+    changes = {"feedback": [*project.get("feedback", []), entry]}
+    event = project_event(contracts.ProjectFeedbackGiven, {**project, **changes}, ticket, caller,
+                          {"satisfaction": command.satisfaction})
+    return changes, event
+
+
+def supporter_subjects(ticket):
+    return {ticket["reporter_subject"], *ticket["followers"]} - {""}
 
 
 def require_active(project):
@@ -243,3 +303,31 @@ def project_event(contract, project, ticket, caller, extra):
             "owner": project["owner"], "state": project["state"], "reporter_subject": ticket["reporter_subject"],
             "followers": ticket["followers"], "actor": caller.subject, **extra}
     return envelope(timeline.SERVICE, contract.event_type, caller.tenant, f"projects/{project_id}", data)
+
+
+# What a reader sees (两公开: residents read what a meeting published)
+
+def published_to(meeting, home_path):
+    """Whether a resident living at `home_path` reads the meeting: one of their own grid or
+    community, once its decision is published."""
+    return meeting["node_id"] in home_path and meeting["state"] in PUBLISHED
+
+
+def meeting_as_read(meeting, caller):
+    """A resident reads who attended by name and kind only."""
+    if caller.role != "resident":
+        return meeting
+    return {**meeting, "attendees": [{key: value for key, value in attendee.items() if key != "person_id"}
+                                     for attendee in meeting["attendees"]]}
+
+
+def project_as_read(project, caller):
+    """The project with a summary of its ratings; a resident sees neither the households it
+    touches nor anyone's rating but their own."""
+    ratings = [entry["satisfaction"] for entry in project.get("feedback", [])]
+    summary = {"feedback_count": len(ratings),
+               "average_satisfaction": round(sum(ratings) / len(ratings), 2) if ratings else 0}
+    if caller.role != "resident":
+        return {**project, **summary}
+    own = [entry for entry in project.get("feedback", []) if entry["subject"] == caller.subject]
+    return {**project, **summary, "household_ids": [], "feedback": own}

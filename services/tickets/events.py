@@ -248,10 +248,20 @@ class ProjectMilestoneUpdated(ProjectData):
     milestone_title: str = Field(description="The milestone's title.")
     progress_percent: int = Field(description="How far the milestone is, 0 to 100.")
     note: str
+    photo_count: int = Field(description="Photos of the work this update added; read them on the project.")
 
 
 @contract("civicgrid.tickets.project.completed.v1")
 class ProjectCompleted(ProjectData):
-    """The project was completed; its suggestion is resolved, which asks the reporter for feedback."""
+    """The project was completed; its suggestion is resolved, which asks the reporter for feedback,
+    and its reporter and followers are asked to rate it."""
 
     outcome: str = Field(description="What the project achieved, in the words of who completed it; may be empty.")
+
+
+@contract("civicgrid.tickets.project.feedback_given.v1")
+class ProjectFeedbackGiven(ProjectData):
+    """A resident who raised or followed the suggestion rated its completed project (the comment
+    stays on the project)."""
+
+    satisfaction: int = Field(description="1 (very dissatisfied) to 5 (very satisfied).")

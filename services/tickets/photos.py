@@ -38,6 +38,11 @@ def photo_id(tenant, request_id, index):
     return hashlib.sha256(f"{tenant}\0{request_id}\0{index}".encode()).hexdigest()[:32]
 
 
+def content_photo_id(tenant, holder_id, raw):
+    """The same bytes sent again for the same project get the same id, so nothing is stored twice."""
+    return hashlib.sha256(f"{tenant}\0{holder_id}\0".encode() + hashlib.sha256(raw).digest()).hexdigest()[:32]
+
+
 def reference(photo):
     """How a ticket names a photo it holds."""
     return {"id": photo["_id"], "content_type": photo["content_type"], "size": photo["size"]}

@@ -146,8 +146,12 @@ class CreateTicket(CrossFieldSchema):
     location: Location | None = None
 
     def problems(self):
-        if sum(len(photo.raw) for photo in self.photos) > photo_rules.REPORT_PHOTO_BYTES:
-            yield "photos", f"a report's photos may be at most {photo_rules.REPORT_PHOTO_BYTES // (1024 * 1024)} MB in all"
+        yield from photos_within_total(self.photos)
+
+
+def photos_within_total(photos):
+    if sum(len(photo.raw) for photo in photos) > photo_rules.REPORT_PHOTO_BYTES:
+        yield "photos", f"a report's photos may be at most {photo_rules.REPORT_PHOTO_BYTES // (1024 * 1024)} MB in all"
 
 
 class GetTicketPhoto(Schema):
@@ -361,11 +365,26 @@ class CreateProject(Schema):
     household_ids: Annotated[list[Id], Field(max_length=500)] = []
 
 
-class UpdateMilestone(Schema):
+class UpdateMilestone(CrossFieldSchema):
     id: Id
     milestone_index: Annotated[int, Field(ge=0)] = 0
     progress_percent: Annotated[int, Field(ge=0, le=100)] = 0
     note: Note = ""
+    photos: Annotated[list[Photo], Field(max_length=photo_rules.PHOTOS_PER_REPORT)] = []
+
+    def problems(self):
+        yield from photos_within_total(self.photos)
+
+
+class GetProjectPhoto(Schema):
+    project_id: Id
+    photo_id: Id
+
+
+class SubmitProjectFeedback(Schema):
+    id: Id
+    satisfaction: Annotated[int, Field(ge=1, le=5)]
+    comment: Note = ""
 
 
 class CompleteProject(Schema):

@@ -10,6 +10,7 @@ from services.commands import command
 from services.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.events import consume_once
 from services.messaging import RpcProxy, broadcast_handler, event_handler
+from services.queries import combined, one_of
 from services.reference import GridsReference
 from services.storage import STORE_UNREACHABLE, MongoStore, now, public
 from services.tickets import (catalogue, deliberation, figures, lifecycle, metrics, parties, schemas, tasks,
@@ -75,7 +76,8 @@ class TicketsService(base.CivicService):
 
     @command(schemas.GetTicketPhoto)
     def get_ticket_photo(self, caller, command):
-        return self.store.photo(caller.tenant, self._ticket(caller, command.ticket_id), command.photo_id)
+        ticket = self._ticket(caller, command.ticket_id, field_name="ticket_id")
+        return self.store.photo(caller.tenant, ticket.get("photos", []), command.photo_id)
 
     @command(schemas.GetById)
     def get_ticket(self, caller, command):
@@ -249,18 +251,21 @@ class TicketsService(base.CivicService):
     @command(schemas.CreateMeeting)
     def create_meeting(self, caller, command):
         place = self._place(caller, command.node_id)
+        if command.place_station_id:
+            deliberation.require_station_near(self._station(caller, command.place_station_id, place), place)
         fields, event = deliberation.new_meeting(caller, command, place, now())
         return shown_record(self.store.create_meeting(caller.tenant, command.request_id, fields, [event]))
 
     @command(schemas.GetById)
     def get_meeting(self, caller, command):
-        return shown_record(self._meeting(caller, command.id))
+        return shown_record(deliberation.meeting_as_read(self._readable_meeting(caller, command.id), caller))
 
     @command(schemas.ListBelowNode)
     def list_meetings(self, caller, command):
         documents, token = self.store.meetings.page(
-            self._below(caller, command.node_id), command.page_size, command.page_token)
-        return {"meetings": [shown_record(d) for d in documents], "next_page_token": token}
+            self._meetings_readable(caller, command.node_id), command.page_size, command.page_token)
+        return {"meetings": [shown_record(deliberation.meeting_as_read(d, caller)) for d in documents],
+                "next_page_token": token}
 
     @command(schemas.SuggestAgenda)
     def suggest_agenda(self, caller, command):
@@ -278,7 +283,8 @@ class TicketsService(base.CivicService):
     @command(schemas.AdvanceMeeting)
     def advance_meeting(self, caller, command):
         meeting = self._meeting(caller, command.id)
-        following = deliberation.next_state(meeting, command.from_state)
+        unfinished = self._unfinished_work(meeting) if meeting["state"] == "DECISION_PUBLISHED" else ()
+        following = deliberation.next_state(meeting, command.from_state, unfinished)
         changes, event = deliberation.advanced(meeting, following, caller, command.note, now())
         return shown_record(self._changed(self.store.meetings, meeting, changes, [event]))
 
@@ -311,24 +317,46 @@ class TicketsService(base.CivicService):
         for household_id in command.household_ids:
             self._household(caller, household_id, "household_ids")
         fields, event = deliberation.new_project(caller, command, meeting, ticket)
-        return shown_record(self.store.create_project(caller.tenant, command.request_id, fields, [event]))
+        project = self.store.create_project(caller.tenant, command.request_id, fields, [event])
+        return shown_record(deliberation.project_as_read(project, caller))
 
     @command(schemas.GetById)
     def get_project(self, caller, command):
-        return shown_record(self._project(caller, command.id))
+        return shown_record(deliberation.project_as_read(self._readable_project(caller, command.id), caller))
 
     @command(schemas.ListBelowNode)
     def list_projects(self, caller, command):
         documents, token = self.store.projects.page(
-            self._below(caller, command.node_id), command.page_size, command.page_token)
-        return {"projects": [shown_record(d) for d in documents], "next_page_token": token}
+            self._projects_readable(caller, command.node_id), command.page_size, command.page_token)
+        return {"projects": [shown_record(deliberation.project_as_read(d, caller)) for d in documents],
+                "next_page_token": token}
 
     @command(schemas.UpdateMilestone)
     def update_milestone(self, caller, command):
+        """Stores the update's photos first, so that the project never names one that is not there."""
         project = self._project(caller, command.id)
         ticket = self._suggestion_of(project)
-        changes, event = deliberation.milestone_updated(project, ticket, command, caller, now())
-        return shown_record(self._changed(self.store.projects, project, changes, [event]))
+        deliberation.milestone_of(project, command)
+        photos = self.store.keep_project_photos(caller.tenant, project["_id"],
+                                                [(photo.content_type, photo.raw) for photo in command.photos])
+        changes, event = deliberation.milestone_updated(project, ticket, command, photos, caller, now())
+        project = self._changed(self.store.projects, project, changes, [event])
+        return shown_record(deliberation.project_as_read(project, caller))
+
+    @command(schemas.GetProjectPhoto)
+    def get_project_photo(self, caller, command):
+        project = self._readable_project(caller, command.project_id, field_name="project_id")
+        references = [photo for milestone in project["milestones"] for photo in milestone.get("photos", [])]
+        return self.store.photo(caller.tenant, references, command.photo_id, holder="project")
+
+    @command(schemas.SubmitProjectFeedback)
+    def submit_project_feedback(self, caller, command):
+        project = self._readable_project(caller, command.id)
+        feedback = deliberation.feedback_given(project, self._suggestion_of(project), caller, command, now())
+        if feedback is not None:
+            changes, event = feedback
+            project = self._changed(self.store.projects, project, changes, [event])
+        return shown_record(deliberation.project_as_read(project, caller))
 
     @command(schemas.CompleteProject)
     def complete_project(self, caller, command):
@@ -341,13 +369,57 @@ class TicketsService(base.CivicService):
             project = self._changed(self.store.projects, project, changes, [event])
         self._append_steps(caller.tenant, project["ticket_id"], caller.subject, caller.role,
                            lambda ticket: deliberation.completion_step(ticket, project, project["complete_time"]))
-        return shown_record(project)
+        return shown_record(deliberation.project_as_read(project, caller))
 
     def _meeting(self, caller, meeting_id, field_name="id"):
         return self._in_scope(caller, self.store.meetings, meeting_id, field_name)
 
     def _project(self, caller, project_id):
         return self._in_scope(caller, self.store.projects, project_id, "id")
+
+    def _readable_meeting(self, caller, meeting_id):
+        """A meeting in scope, or to a resident one their home's grid or community published."""
+        if caller.role != "resident":
+            return self._meeting(caller, meeting_id)
+        meeting = self.store.meetings.first({"tenant": caller.tenant, "_id": meeting_id})
+        if meeting is None or not deliberation.published_to(meeting, self._account(caller)["path"]):
+            raise NotFound("meeting not found", [{"field": "id", "description": "no such meeting published to you"}])
+        return meeting
+
+    def _readable_project(self, caller, project_id, field_name="id"):
+        """A project in scope, or to a resident one adopted by a meeting published to them."""
+        if caller.role != "resident":
+            return self._in_scope(caller, self.store.projects, project_id, field_name)
+        project = self.store.projects.first({"tenant": caller.tenant, "_id": project_id})
+        meeting = project and self.store.meetings.first({"tenant": caller.tenant, "_id": project["meeting_id"]})
+        if not meeting or not deliberation.published_to(meeting, self._account(caller)["path"]):
+            raise NotFound("project not found",
+                           [{"field": field_name, "description": "no such project published to you"}])
+        return project
+
+    def _meetings_readable(self, caller, node_id):
+        """Staff's and partners' meetings at and below a node; a resident's, those their home's
+        grid and community published (at `node_id`, one of them, if named)."""
+        if caller.role != "resident":
+            return self._below(caller, node_id)
+        home = self._account(caller)["path"]
+        if node_id and node_id not in home:
+            raise NotFound("node not found", [{"field": "node_id", "description": "not a grid or community of yours"}])
+        return combined({"tenant": caller.tenant}, one_of("node_id", [node_id] if node_id else home),
+                        one_of("state", deliberation.PUBLISHED))
+
+    def _projects_readable(self, caller, node_id):
+        if caller.role != "resident":
+            return self._below(caller, node_id)
+        meetings = self.store.meetings.all(self._meetings_readable(caller, node_id), fields={"_id": 1})
+        return {"tenant": caller.tenant, **one_of("meeting_id", [meeting["_id"] for meeting in meetings])}
+
+    def _unfinished_work(self, meeting):
+        suggestions = [self.store.find_ticket(meeting["tenant"], ticket_id)
+                       for ticket_id in deliberation.adopted_ids(meeting)]
+        projects = self.store.projects.all({"tenant": meeting["tenant"], "meeting_id": meeting["_id"]},
+                                           fields={"title": 1, "state": 1})
+        return deliberation.unfinished_work(meeting, [ticket for ticket in suggestions if ticket], projects)
 
     @staticmethod
     def _in_scope(caller, records, record_id, field_name):
@@ -455,11 +527,17 @@ class TicketsService(base.CivicService):
         return caller
 
     def _registered_household(self, caller):
-        remembered = self.store.account_households.recall(caller.tenant, caller.subject)
+        return self._account(caller)["household_id"]
+
+    def _account(self, caller):
+        """The household and home path the registry gives the resident the caller signs in as
+        (empty when none), remembered a short while."""
+        remembered = self.store.resident_accounts.recall(caller.tenant, caller.subject)
         if remembered is None:
-            household_id = self.residents.account_household(caller.model_dump(), {})["household_id"]
-            self.store.account_households.remember(caller.tenant, caller.subject, "household", household_id)
-            return household_id
+            found = self.residents.account_household(caller.model_dump(), {})
+            account = {"household_id": found["household_id"], "path": found["path"]}
+            self.store.resident_accounts.remember(caller.tenant, caller.subject, "account", account)
+            return account
         return remembered[1]
 
     def _staff_ticket(self, caller, ticket_id):
@@ -518,6 +596,16 @@ class TicketsService(base.CivicService):
         except NotFound:
             raise InvalidArgument.field("reporter_resident_id", "is not a resident in this tenant and scope") \
                 from None
+
+    def _station(self, caller, station_id, place):
+        """The station, read as if the caller's scope held the meeting's node and its ancestors: a
+        grid's meeting is often held at its community's station, which a grid worker cannot read.
+        Only whether it lies near the meeting is used."""
+        meeting_reach = caller.model_copy(update={"scope": tuple(place["path"])})
+        try:
+            return self.grids.station(meeting_reach, station_id)
+        except NotFound:
+            raise InvalidArgument.field("place_station_id", "is not a service station in scope") from None
 
     def _household(self, caller, household_id, field_name):
         try:

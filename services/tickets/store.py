@@ -54,7 +54,8 @@ class TicketsRepository(Repository):
         # Shared by every worker's copy of the repository: one memory per process.
         self.remembered_categories = ReferenceMemory(REFERENCE.max_entries, REFERENCE.ttl_seconds)
         # (tenant, a resident's subject) -> the household the registry places them in ("" if none)
-        self.account_households = ReferenceMemory(REFERENCE.max_entries, ACCOUNT_HOUSEHOLD_TTL_SECONDS)
+        # and its path, which decides the tickets and published meetings they read
+        self.resident_accounts = ReferenceMemory(REFERENCE.max_entries, ACCOUNT_HOUSEHOLD_TTL_SECONDS)
         self.tickets = Records(database.tickets, "ticket",
                                claims=ClaimedUpdates(database.tickets, database.transition_claims))
         self.queue = TicketQueue(self.tickets)
@@ -100,26 +101,33 @@ class TicketsRepository(Repository):
         ticket never names a photo that is not there, and a repeat stores none twice (one whose
         ticket was never written is left unnamed)."""
         request_id = request_id or new_id()
-        kept = [self._keep_photo(tenant, request_id, index, *photo) for index, photo in enumerate(photos)]
+        kept = [self._keep_photo(tenant, photo_rules.photo_id(tenant, request_id, index), *photo)
+                for index, photo in enumerate(photos)]
         document, _ = self.tickets.create(tenant, request_id, fields | {"photos": kept}, events)
         return self.queue.wrote(document)
 
-    def _keep_photo(self, tenant, request_id, index, content_type, raw):
-        """The photo as first stored under this request: a repeat, whatever it carries, keeps it."""
-        photo = {"_id": photo_rules.photo_id(tenant, request_id, index), "tenant": tenant,
-                 "content_type": content_type, "size": len(raw), "data": Binary(raw), "create_time": now()}
+    def keep_project_photos(self, tenant, project_id, photos):
+        """A milestone update's photos ([(content type, bytes)]), stored before the project names
+        them, under ids their bytes fix: a repeated update stores none twice."""
+        return [self._keep_photo(tenant, photo_rules.content_photo_id(tenant, project_id, raw), content_type, raw)
+                for content_type, raw in photos]
+
+    def _keep_photo(self, tenant, photo_id, content_type, raw):
+        """The photo as first stored under its id: a repeat, whatever it carries, keeps it."""
+        photo = {"_id": photo_id, "tenant": tenant, "content_type": content_type, "size": len(raw),
+                 "data": Binary(raw), "create_time": now()}
         try:
             self.photos.insert_one(photo)
         except DuplicateKeyError:
             photo = self.photos.find_one({"_id": photo["_id"]}, {"data": 0})
         return photo_rules.reference(photo)
 
-    def photo(self, tenant, ticket, photo_id):
-        """A photo the ticket names, or NotFound."""
-        named = photo_id in {photo["id"] for photo in ticket.get("photos", [])}
+    def photo(self, tenant, references, photo_id, holder="ticket"):
+        """A photo among the `references` a ticket or project holds, or NotFound."""
+        named = photo_id in {photo["id"] for photo in references}
         found = self.photos.find_one({"_id": photo_id, "tenant": tenant}) if named else None
         if found is None:
-            raise NotFound("photo not found", [{"field": "photo_id", "description": "no such photo of the ticket"}])
+            raise NotFound("photo not found", [{"field": "photo_id", "description": f"no such photo of the {holder}"}])
         return {"id": found["_id"], "content_type": found["content_type"],
                 "data": base64.b64encode(found["data"]).decode()}
 

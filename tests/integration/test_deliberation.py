@@ -1,12 +1,15 @@
 """Deliberation meetings (四议两公开) and the projects they adopt, through the real gateway: a
 suggestion raised by several residents reaches a meeting's agenda, is adopted, becomes a project
-with two milestones its supporters hear of, and closes with the reporter's feedback."""
+with two milestones its supporters hear of and see photos of, closes with the reporter's feedback
+and its supporters' ratings, and is published to the residents of the grid."""
+import base64
 from datetime import datetime, timezone
 
 import grpc
 import pytest
 
 from tests.support.errors import field_violations, rpc_error
+from tests.support.hierarchy import GRIDS, RESIDENTS
 from tests.support.partners import organisation_grant, remove_partner_users
 from tests.support.polling import eventually
 from tests.support.town import TICKETS, Town
@@ -16,6 +19,8 @@ pytestmark = pytest.mark.integration
 NOTIFICATIONS = "civicgrid.notifications.v1.Notifications"
 MILESTONE_TITLE = "您关注的建议有新进展"
 RESOLVED_TITLE = "您的诉求已办结"
+CARRIED_OUT_TITLE = "您关注的建议已落实"
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==")
 
 
 def call(client, method, **body):
@@ -24,21 +29,43 @@ def call(client, method, **body):
 
 class Neighbourhood:
     """A town whose residents raise suggestions: Grandma Li's drying racks, followed by two
-    neighbours, and a lone proposal to move the bins."""
+    neighbours, and a lone proposal to move the bins. Each signs in as a resident of the registry."""
 
     def __init__(self, platform, unique):
         self.town = town = Town(platform, unique, prefix="delib")
+        self.bind(town.elder, "resident-li")
         self.category = town.operator.call(f"{TICKETS}/CreateCategory", {
             "request_id": f"{unique}-public", "name": "Public space", "group": "Community",
             "promises": [{"priority": "NORMAL", "first_response_minutes": 1440, "resolution_minutes": 43200}],
             "routing": {"assignee_kind": "GRID_WORKER"}})
         self.neighbours = [platform.client(tenant=town.tenant, role="resident", scope=(town.ids["FLAT"],),
                                            subject=subject) for subject in ("resident-wang", "resident-zhao")]
+        for subject in ("resident-wang", "resident-zhao"):
+            self.bind(town.operator.call(f"{RESIDENTS}/CreateResident", {
+                "household_id": town.household["id"], "display_name": subject, "relation": "other",
+                "birth_date": "1960-05-01"}), subject)
         self.racks = self.suggest("小区增设晾衣架")
         for neighbour in self.neighbours:
             call(neighbour, "FollowTicket", id=self.racks["id"])
         self.bins = self.suggest("把垃圾桶移到消防通道旁")
         self.leader = town.worker  # worker-1 convenes the grid's meetings
+
+    def resident_at(self, parent_id, subject):
+        """A new resident's sign-in, in a flat of their own below `parent_id` (a building, or a grid
+        to build one in)."""
+        operator, platform = self.town.operator, self.town.platform
+        parent = operator.call(f"{GRIDS}/GetNode", {"id": parent_id})
+        building_id = parent_id if parent["kind"] == "BUILDING" else operator.call(f"{GRIDS}/CreateNode", {
+            "kind": "BUILDING", "display_name": f"{subject} 楼", "parent_id": parent_id})["id"]
+        flat = operator.call(f"{GRIDS}/CreateFlat", {"building_id": building_id, "number": subject[-4:]})
+        household = operator.call(f"{RESIDENTS}/CreateHousehold", {"flat_id": flat["id"], "display_name": subject})
+        self.bind(operator.call(f"{RESIDENTS}/CreateResident", {
+            "household_id": household["id"], "display_name": subject, "relation": "head",
+            "birth_date": "1970-01-01"}), subject)
+        return platform.client(tenant=self.town.tenant, role="resident", scope=(flat["id"],), subject=subject)
+
+    def bind(self, resident, subject):
+        self.town.operator.call(f"{RESIDENTS}/BindResidentAccount", {"resident_id": resident["id"], "subject": subject})
 
     def suggest(self, description):
         return call(self.town.resident, "CreateTicket", kind="SUGGESTION", channel="SELF_SERVICE",
@@ -109,18 +136,31 @@ def test_a_suggestion_several_residents_raised_is_adopted_carried_out_and_closed
                 ticket_id=hood.racks["id"], title="again", milestone_titles=["x"])["id"] == project["id"]
 
     call(hood.leader, "UpdateMilestone", id=project["id"], milestone_index=0, progress_percent=100, note="位置已公示")
-    call(hood.leader, "UpdateMilestone", id=project["id"], milestone_index=1, progress_percent=100, note="5 个已安装")
+    photo = {"content_type": "image/png", "data": base64.b64encode(PNG).decode()}
+    installed = call(hood.leader, "UpdateMilestone", id=project["id"], milestone_index=1, progress_percent=100,
+                     note="5 个已安装", photos=[photo])
+    [reference] = installed["milestones"][1]["photos"]
     for resident in (town.resident, *hood.neighbours):
         assert eventually(lambda: inbox_titles(resident).count(MILESTONE_TITLE) == 2), inbox_titles(resident)
+    early = rpc_error(lambda: hood.advance(meeting))
+    assert early.code() == grpc.StatusCode.FAILED_PRECONDITION and "增设晾衣架" in early.details()
 
     completed = call(hood.leader, "CompleteProject", id=project["id"], outcome="5 个晾衣架已投入使用")
     assert completed["state"] == "COMPLETED" and completed["complete_time"]
     racks = call(town.worker, "GetTicket", id=hood.racks["id"])
     assert racks["state"] == "RESOLVED" and "5 个晾衣架已投入使用" in racks["resolution"]
     for resident in (town.resident, *hood.neighbours):
-        assert eventually(lambda: RESOLVED_TITLE in inbox_titles(resident)), inbox_titles(resident)
+        assert eventually(lambda: {RESOLVED_TITLE, CARRIED_OUT_TITLE} <= set(inbox_titles(resident))), \
+            inbox_titles(resident)
     feedback = call(town.resident, "SubmitTicketFeedback", id=hood.racks["id"], satisfaction=5, comment="晾被子方便了")
     assert feedback["state"] == "FEEDBACK"
+    for resident, satisfaction in zip(hood.neighbours, (4, 3)):
+        rated = call(resident, "SubmitProjectFeedback", id=project["id"], satisfaction=satisfaction, comment="不错")
+        assert [entry["satisfaction"] for entry in rated["feedback"]] == [satisfaction]
+    as_staff = call(hood.leader, "GetProject", id=project["id"])
+    assert (as_staff["feedback_count"], as_staff["average_satisfaction"], len(as_staff["feedback"])) == (2, 3.5, 2)
+    shown = call(hood.neighbours[0], "GetProjectPhoto", project_id=project["id"], photo_id=reference["id"])
+    assert base64.b64decode(shown["data"]) == PNG
 
     meeting = hood.advance(meeting)
     assert meeting["state"] == "OUTCOME_PUBLISHED"
@@ -130,6 +170,66 @@ def test_a_suggestion_several_residents_raised_is_adopted_carried_out_and_closed
     assert [m["id"] for m in listed] == [meeting["id"]]
     assert [p["id"] for p in call(town.operator, "ListProjects", node_id=town.ids["COMMUNITY"])["projects"]] == [
         project["id"]]
+
+
+def test_residents_read_what_their_grid_published_and_supporters_rate_its_project(platform, hood):
+    """两公开: a meeting's decision and outcome are published to the residents of its grid, who
+    read them without who attended by id or which households a project touches."""
+    town = hood.town
+    meeting = hood.meeting()
+    meeting = call(hood.leader, "AddAgendaItem", id=meeting["id"], ticket_id=hood.racks["id"])
+    meeting = hood.advance(meeting, 2)
+    call(hood.leader, "DecideAgendaItem", id=meeting["id"], ticket_id=hood.racks["id"], decision="ADOPTED")
+    meeting = hood.advance(meeting)
+    unpublished = rpc_error(lambda: call(town.resident, "GetMeeting", id=meeting["id"]))
+    assert unpublished.code() == grpc.StatusCode.NOT_FOUND
+    assert call(town.resident, "ListMeetings").get("meetings", []) == []
+    meeting = hood.advance(meeting)
+    project = call(hood.leader, "CreateProject", meeting_id=meeting["id"], ticket_id=hood.racks["id"],
+                   title="增设晾衣架", milestone_titles=["安装"], household_ids=[town.household["id"]])
+
+    read = call(town.resident, "GetMeeting", id=meeting["id"])
+    assert read["state"] == "DECISION_PUBLISHED" and read["agenda"][0]["decision"] == "ADOPTED"
+    assert [attendee.get("person_id") for attendee in read["attendees"]] == [None, None, None]
+    assert [m["id"] for m in call(town.resident, "ListMeetings", node_id=town.ids["GRID"])["meetings"]] == [
+        meeting["id"]]
+    [listed] = call(town.resident, "ListProjects")["projects"]
+    assert listed["id"] == project["id"] and "household_ids" not in listed
+    not_yet = rpc_error(lambda: call(town.resident, "SubmitProjectFeedback", id=project["id"], satisfaction=5))
+    assert not_yet.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    other_grid = town.operator.call(f"{GRIDS}/CreateNode", {"kind": "GRID", "display_name": "二网格",
+                                                            "parent_id": town.ids["COMMUNITY"]})
+    far_away = hood.resident_at(other_grid["id"], "resident-sun")
+    assert rpc_error(lambda: call(far_away, "GetProject", id=project["id"])).code() == grpc.StatusCode.NOT_FOUND
+    assert call(far_away, "ListMeetings").get("meetings", []) == []
+    qian = hood.resident_at(town.ids["BUILDING"], "resident-qian")
+    assert call(qian, "GetProject", id=project["id"])["id"] == project["id"]
+    call(hood.leader, "UpdateMilestone", id=project["id"], milestone_index=0, progress_percent=100)
+    call(hood.leader, "CompleteProject", id=project["id"], outcome="已安装")
+    not_a_supporter = rpc_error(lambda: call(qian, "SubmitProjectFeedback", id=project["id"], satisfaction=1))
+    assert not_a_supporter.code() == grpc.StatusCode.PERMISSION_DENIED
+    rated = call(town.resident, "SubmitProjectFeedback", id=project["id"], satisfaction=5, comment="好")
+    assert call(town.resident, "SubmitProjectFeedback", id=project["id"], satisfaction=5, comment="好") == rated
+    again = rpc_error(lambda: call(town.resident, "SubmitProjectFeedback", id=project["id"], satisfaction=2))
+    assert again.code() == grpc.StatusCode.ALREADY_EXISTS
+    out_of_range = rpc_error(lambda: call(town.resident, "SubmitProjectFeedback", id=project["id"], satisfaction=6))
+    assert field_violations(out_of_range) == ["satisfaction"]
+    assert call(qian, "GetProject", id=project["id"])["feedback_count"] == 1
+    assert "feedback" not in call(qian, "GetProject", id=project["id"])
+
+
+def test_a_meeting_is_held_at_a_station_of_its_own_community(hood):
+    operator = hood.town.operator
+    station = operator.call(f"{GRIDS}/CreateStation", {"node_id": hood.town.ids["COMMUNITY"], "display_name": "党群服务站"})
+    assert hood.meeting(place_station_id=station["id"])["place_station_id"] == station["id"]
+    other_community = operator.call(f"{GRIDS}/CreateNode", {"kind": "COMMUNITY", "display_name": "东社区",
+                                                            "parent_id": hood.town.ids["STREET"]})
+    theirs = operator.call(f"{GRIDS}/CreateStation", {"node_id": other_community["id"], "display_name": "别处"})
+    for station_id in (theirs["id"], "no-such-station"):
+        refused = rpc_error(lambda: hood.meeting(place_station_id=station_id))
+        assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field_violations(refused) == ["place_station_id"]
 
 
 def test_bad_input_out_of_order_steps_and_roles_are_refused(hood):
@@ -166,7 +266,7 @@ def test_bad_input_out_of_order_steps_and_roles_are_refused(hood):
     unpublished = rpc_error(lambda: hood.advance(deliberating, 2))
     assert unpublished.code() == grpc.StatusCode.FAILED_PRECONDITION and hood.bins["id"] in unpublished.details()
     assert rpc_error(lambda: call(town.resident, "GetMeeting", id=meeting["id"])).code() == \
-        grpc.StatusCode.PERMISSION_DENIED
+        grpc.StatusCode.NOT_FOUND
 
 
 def test_the_owners_committee_follows_its_compound_s_meetings(platform, unique, hood):

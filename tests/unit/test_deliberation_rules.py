@@ -163,14 +163,14 @@ def test_milestones_move_forward_and_tell_the_suggestion_s_supporters():
     project = active_project()
     ticket = suggestion(followers=["b", "c"])
     update = parse(schemas.UpdateMilestone, {"id": "p", "milestone_index": 1, "progress_percent": 60, "note": "过半"})
-    changes, event = deliberation.milestone_updated(project, ticket, update, CONVENOR, MOMENT)
+    changes, event = deliberation.milestone_updated(project, ticket, update, [], CONVENOR, MOMENT)
     assert changes["milestones"][1]["progress_percent"] == 60 and event["data"]["followers"] == ["b", "c"]
     project = {**project, **changes}
     for body, field in (({"milestone_index": 2, "progress_percent": 10}, "milestone_index"),
                         ({"milestone_index": 1, "progress_percent": 50}, "progress_percent")):
         with pytest.raises(InvalidArgument) as refused:
             deliberation.milestone_updated(project, ticket, parse(schemas.UpdateMilestone, {"id": "p", **body}),
-                                           CONVENOR, MOMENT)
+                                           [], CONVENOR, MOMENT)
         assert refused.value.violations[0]["field"] == field
 
 
@@ -188,3 +188,106 @@ def test_completion_needs_every_milestone_done_and_resolves_the_open_suggestion(
     assert deliberation.completion_step(suggestion(state="RESOLVED"), finished, MOMENT) is None
     with pytest.raises(FailedPrecondition):
         deliberation.completed(finished, suggestion(), complete, CONVENOR, MOMENT)
+
+
+def photo(photo_id):
+    return {"id": photo_id, "content_type": "image/png", "size": 10}
+
+
+def test_a_milestone_keeps_the_photos_of_every_update_once_each_up_to_its_limit():
+    project = active_project()
+    update = parse(schemas.UpdateMilestone, {"id": "p", "milestone_index": 0, "progress_percent": 50})
+    changes, event = deliberation.milestone_updated(project, suggestion(), update, [photo("a"), photo("b")],
+                                                    CONVENOR, MOMENT)
+    assert [p["id"] for p in changes["milestones"][0]["photos"]] == ["a", "b"] and event["data"]["photo_count"] == 2
+    project = {**project, **changes}
+    changes, event = deliberation.milestone_updated(project, suggestion(), update, [photo("b"), photo("c")],
+                                                    CONVENOR, MOMENT)
+    assert [p["id"] for p in changes["milestones"][0]["photos"]] == ["a", "b", "c"] and event["data"]["photo_count"] == 1
+    full = {**project, "milestones": [{**project["milestones"][0], "photos": [
+        photo(str(n)) for n in range(deliberation.PHOTOS_PER_MILESTONE)]}, project["milestones"][1]]}
+    with pytest.raises(InvalidArgument) as refused:
+        deliberation.milestone_updated(full, suggestion(), update, [photo("new")], CONVENOR, MOMENT)
+    assert refused.value.violations[0]["field"] == "photos"
+
+
+def completed_project(feedback=()):
+    project = active_project()
+    return {**project, "state": "COMPLETED", "feedback": list(feedback)}
+
+
+def rating(satisfaction, comment=""):
+    return parse(schemas.SubmitProjectFeedback, {"id": "p", "satisfaction": satisfaction, "comment": comment})
+
+
+def resident(subject):
+    return Caller(subject=subject, tenant="t1", role="resident", scope=("flat",))
+
+
+def test_every_supporter_rates_a_completed_project_once():
+    ticket = suggestion(followers=["follower-b"])
+    changes, event = deliberation.feedback_given(completed_project(), ticket, resident("follower-b"), rating(4, "好"),
+                                                 MOMENT)
+    assert changes["feedback"] == [{"subject": "follower-b", "satisfaction": 4, "comment": "好", "time": MOMENT}]
+    assert event["type"] == "civicgrid.tickets.project.feedback_given.v1" and event["data"]["satisfaction"] == 4
+    assert "comment" not in event["data"]
+    rated = completed_project(changes["feedback"])
+    assert deliberation.feedback_given(rated, ticket, resident("follower-b"), rating(4, "好"), MOMENT) is None
+    with pytest.raises(AlreadyExists):
+        deliberation.feedback_given(rated, ticket, resident("follower-b"), rating(2), MOMENT)
+    changes, _ = deliberation.feedback_given(rated, ticket, resident("resident-a"), rating(5), MOMENT)
+    assert [entry["subject"] for entry in changes["feedback"]] == ["follower-b", "resident-a"]
+
+
+def test_only_supporters_rate_and_only_once_the_project_is_completed():
+    ticket = suggestion(followers=["follower-b"])
+    with pytest.raises(PermissionDenied):
+        deliberation.feedback_given(completed_project(), ticket, resident("stranger"), rating(5), MOMENT)
+    with pytest.raises(FailedPrecondition, match="ACTIVE"):
+        deliberation.feedback_given(active_project(), ticket, resident("resident-a"), rating(5), MOMENT)
+
+
+def test_a_resident_reads_ratings_in_sum_and_only_their_own_in_full():
+    project = completed_project([{"subject": "a", "satisfaction": 5, "comment": "x", "time": MOMENT},
+                                 {"subject": "b", "satisfaction": 2, "comment": "y", "time": MOMENT}])
+    project["household_ids"] = ["h1"]
+    as_staff = deliberation.project_as_read(project, CONVENOR)
+    assert (as_staff["feedback_count"], as_staff["average_satisfaction"]) == (2, 3.5)
+    assert len(as_staff["feedback"]) == 2 and as_staff["household_ids"] == ["h1"]
+    as_b = deliberation.project_as_read(project, resident("b"))
+    assert (as_b["feedback_count"], as_b["average_satisfaction"]) == (2, 3.5)
+    assert [entry["comment"] for entry in as_b["feedback"]] == ["y"] and as_b["household_ids"] == []
+
+
+def test_residents_read_only_published_meetings_of_their_own_grid_or_community_and_no_attendee_ids():
+    home = [*GRID_PATH, "b1", "flat-1"]
+    published = with_item("DECISION_PUBLISHED", decision="ADOPTED")
+    assert deliberation.published_to(published, home)
+    assert not deliberation.published_to(with_item("RESOLVED", decision="ADOPTED"), home)
+    assert not deliberation.published_to(published, ["city", "community", "grid-2", "b9", "flat-9"])
+    attended = {**published, "attendees": [{"kind": "RESIDENT", "person_id": "resident-a", "name": "王阿姨"}]}
+    assert deliberation.meeting_as_read(attended, resident("r"))["attendees"] == [{"kind": "RESIDENT", "name": "王阿姨"}]
+    assert deliberation.meeting_as_read(attended, CONVENOR) == attended
+
+
+def test_the_outcome_waits_for_every_adopted_suggestion_and_project_to_be_done():
+    current = with_item("DECISION_PUBLISHED", decision="ADOPTED")
+    open_one = deliberation.unfinished_work(current, [suggestion()], [])
+    assert open_one == ["Suggestion s1"]
+    with pytest.raises(FailedPrecondition, match="Suggestion s1"):
+        deliberation.next_state(current, current["state"], open_one)
+    under_way = deliberation.unfinished_work(current, [suggestion(state="RESOLVED")],
+                                             [{"title": "增设晾衣架", "state": "ACTIVE"}])
+    assert under_way == ["增设晾衣架"]
+    assert deliberation.unfinished_work(current, [suggestion(state="CLOSED")],
+                                        [{"title": "增设晾衣架", "state": "COMPLETED"}]) == []
+    assert deliberation.next_state(current, current["state"], []) == "OUTCOME_PUBLISHED"
+
+
+def test_a_meeting_is_held_at_a_station_of_its_own_community_not_another():
+    place = {"id": "grid", "path": GRID_PATH}
+    deliberation.require_station_near({"node_id": "community", "path": ["city", "community"]}, place)
+    deliberation.require_station_near({"node_id": "grid", "path": GRID_PATH}, place)
+    with pytest.raises(InvalidArgument) as refused:
+        deliberation.require_station_near({"node_id": "grid-9", "path": ["city", "community-9", "grid-9"]}, place)
+    assert refused.value.violations[0]["field"] == "place_station_id"
