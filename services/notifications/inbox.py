@@ -1,9 +1,14 @@
-"""What lands in a person's inbox: a message per event that tells them or per notice that reaches
-them, in their language, and a text beside it for those who asked for SMS. Free of storage and RPC."""
+"""What lands in a person's inbox: a message per event that tells them, per notice that reaches
+them and per poll of theirs that opens or publishes its results, in their language, and a text
+beside it for those who asked for SMS. Free of storage and RPC."""
 import hashlib
 
 from services.notifications import rules
+from services.notifications.polls import HOUSEHOLD, RESIDENT
 from services.storage import now, timestamp
+
+# Whose answers a poll counts, as a results message names them: households or people.
+ANSWERING_UNIT = {HOUSEHOLD: "户", RESIDENT: "人"}
 
 
 def message_id(origin, recipient, channel):
@@ -35,15 +40,32 @@ def notice_message(tenant, notice, recipient):
             "urgent": notice["urgent"], "create_time": now()}
 
 
-def poll_message(tenant, poll, recipient):
-    """Tells a resident of a poll addressed to them, in zh-CN (a poll is written in the language
-    of its audience, as a notice is); the closing time is in the tenant's zone."""
-    origin = f"poll:{poll['_id']}"
+def poll_opened_message(poll, event, recipient):
+    """Tells a resident that a poll addressed to them is open, in zh-CN (a poll is written in the
+    language of its audience, as a notice is); the closing time is in the tenant's zone."""
     closes = rules.local_time(timestamp(poll["closes_at"]), rules.DEFAULT_LANGUAGE, rules.DEFAULT_TIME_ZONE)
-    return {"_id": message_id(origin, recipient, rules.CHANNEL_INBOX), "tenant": tenant,
-            "recipient": recipient, "channel": rules.CHANNEL_INBOX, "origin": origin,
-            "poll_id": poll["_id"], "title": f"问卷调查：{poll['title']}",
-            "body": f"{poll['description'] or poll['title']}（请于{closes}前作答）",
+    return _poll_message(poll, "opened", event, recipient, f"问卷调查：{poll['title']}",
+                         f"{poll['description'] or poll['title']}（请于{closes}前作答）")
+
+
+def poll_results_message(poll, event, leading, recipient):
+    """Tells a resident that the results of a poll they were asked are published, with how many
+    answered and the `leading` choice (polls.leading_choice) when there is one to name: counts,
+    which every resident asked may read in the results, never who chose what."""
+    answered = f"共{event['data']['answer_count']}{ANSWERING_UNIT[poll['per']]}作答"
+    headline = f"，「{leading['label']}」得票最多（{leading['count']}票）" if leading else ""
+    return _poll_message(poll, "results", event, recipient, f"问卷结果：{poll['title']}",
+                         f"问卷已结束，{answered}{headline}。结果已公布，欢迎查看。")
+
+
+def _poll_message(poll, kind, event, recipient, title, body):
+    """A message of the poll's opening or closing `event`. Its id is a content id of (poll,
+    `kind`, recipient), not of the event, so however often and by whichever replica it is
+    written, a resident has one message of each kind."""
+    origin = f"poll:{poll['_id']}:{kind}"
+    return {"_id": message_id(origin, recipient, rules.CHANNEL_INBOX), "tenant": poll["tenant"],
+            "recipient": recipient, "channel": rules.CHANNEL_INBOX, "origin": origin, "poll_id": poll["_id"],
+            "event_id": event["id"], "event_type": event["type"], "title": title, "body": body,
             "urgent": False, "create_time": now()}
 
 

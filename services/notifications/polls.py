@@ -161,6 +161,17 @@ def announcements_due(poll, moment):
     return due
 
 
+def leading_choice(poll, results):
+    """The choice a results message can name in a line: the one that leads alone, in a poll that
+    asks a single single-choice question; None otherwise (several questions, a multiple-choice
+    one, a tie, no answers), and the message says only that the results are out. `results` are
+    the counts per question of the poll's closing, so the line names a count, never a ballot."""
+    if len(poll["questions"]) != 1 or poll["questions"][0]["kind"] != SINGLE_CHOICE:
+        return None
+    first, second = sorted(results[0]["choices"], key=lambda choice: choice["count"], reverse=True)[:2]
+    return first if first["count"] > second["count"] else None
+
+
 def view(poll, moment):
     """A poll as shown, its state from its times."""
     shown = {key: value for key, value in public(poll).items()

@@ -9,13 +9,16 @@ from nameko.messaging import Publisher
 from nameko.timer import timer
 
 from services import base
+from services.access import WHOLE_TENANT, Caller
 from services.commands import command
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from services.messaging import RpcProxy, consume
+from services.messaging import RpcProxy, consume, event_handler
 from services.notifications import (broker, catalog, inbox, metrics, partners, polls, preferences, rules, schemas,
                                     sms, webhooks)
-from services.notifications.events import failure_events, poll_answered, poll_closed, poll_opened
+from services.notifications.events import (SERVICE, PollClosed, PollOpened, failure_events, poll_answered,
+                                           poll_closed, poll_opened)
 from services.notifications.store import NotificationsRepository
+from services.residents.schemas import SENSITIVE_GRANT
 from services.settings import EventLogSettings
 from services.storage import MongoStore, now, page_size_of, public
 
@@ -124,7 +127,8 @@ class NotificationsService(base.CivicService):
         node = self._node(caller, command.audience.node_id, "audience.node_id")
         audience = command.audience.model_dump()
         # Found before the poll is stored, as a notice's: an audience the residents service
-        # refuses leaves no poll behind, and each resident found is told of the poll.
+        # refuses leaves no poll behind. Residents are told of the poll by its opening's event
+        # (`tell_poll_opened`), even one that opens now: before it opens it is not found for them.
         recipients = self._audience(caller, audience)
         fields = {"audience": audience, "node_id": audience["node_id"], "path": node["path"], "title": command.title,
                   "description": command.description,
@@ -132,10 +136,7 @@ class NotificationsService(base.CivicService):
                   "per": command.per, "public": command.public, "opens_at": opens_at, "closes_at": command.closes_at,
                   "created_by": caller.subject, "recipient_count": len(recipients), "opened_announced": False,
                   polls.UNANNOUNCED: True}
-        poll, created = self.store.polls.create(caller.tenant, command.request_id, fields)
-        if not created and poll["audience"] != audience:
-            recipients = self._audience(caller, poll["audience"])
-        self._deliver([inbox.poll_message(caller.tenant, poll, r) for r in recipients])
+        poll, _ = self.store.polls.create(caller.tenant, command.request_id, fields)
         return polls.view(self._announce(poll, moment) or poll, now())
 
     @command(schemas.GetById)
@@ -199,6 +200,22 @@ class NotificationsService(base.CivicService):
         moment = now()
         for poll in self.store.unannounced_polls():
             self._announce(poll, moment)
+
+    @event_handler(SERVICE, PollOpened.event_type)
+    def tell_poll_opened(self, event):
+        """Tells the poll's audience they may answer it now; unless it closed before this ran,
+        when its results are all there is to tell."""
+        poll = self.store.polls.get({"tenant": event["tenant"], "_id": event["data"]["id"]})
+        if polls.state_at(poll, now()) == polls.OPEN:
+            self._tell_poll_audience(poll, lambda resident: inbox.poll_opened_message(poll, event, resident))
+
+    @event_handler(SERVICE, PollClosed.event_type)
+    def tell_poll_results(self, event):
+        """Tells the poll's audience its results are published, naming the leading choice when
+        one question has one, as counted at the closing."""
+        poll = self.store.polls.get({"tenant": event["tenant"], "_id": event["data"]["id"]})
+        leading = polls.leading_choice(poll, event["data"]["results"])
+        self._tell_poll_audience(poll, lambda resident: inbox.poll_results_message(poll, event, leading, resident))
 
     @timer(interval=POLL_CLAIM_RELEASE_SECONDS)
     def release_stale_poll_claims(self):
@@ -376,7 +393,8 @@ class NotificationsService(base.CivicService):
     def _announce(self, poll, moment):
         """Writes the events of the poll's opening and closing that are due, in one claimed write
         (another replica's timer may be at the same poll); the poll as written, or None when it
-        moved on meanwhile (or nothing was due)."""
+        moved on meanwhile (or nothing was due). Those events tell its audience (`tell_poll_opened`,
+        `tell_poll_results`)."""
         due = polls.announcements_due(poll, moment)
         if not due:
             return None
@@ -387,6 +405,23 @@ class NotificationsService(base.CivicService):
             events.append(poll_closed(poll, counted))
             changes |= {polls.UNANNOUNCED: False, "closes_at": poll["closes_at"]}
         return self.store.polls.claimed_update(poll, {"$set": changes}, events)
+
+    def _tell_poll_audience(self, poll, message_to):
+        """Writes `message_to(resident)` to each resident the poll is addressed to now.
+
+        Told from the poll's own events rather than by the call or timer that opened or closed it:
+        those events are queued in the poll's claimed write and the outbox and broker deliver them
+        at least once, so a crash between the write and the telling loses no message. The
+        messages' ids are content ids of (poll, kind, resident), so a second delivery (a retry, the
+        relay publishing again, a replica's) only fills in what the first left out.
+
+        The audience is asked of the residents service now, not kept from the poll's creation: who
+        moved in since is told, who moved out or departed is not. It is asked as the service
+        itself, granted sensitive tags, since the audience was checked against its author's
+        grants when the poll was created."""
+        system = Caller(subject=SERVICE, tenant=poll["tenant"], role="system", scope=(WHOLE_TENANT,),
+                        grants=(SENSITIVE_GRANT,))
+        self._deliver([message_to(resident) for resident in self._residents_in(system, poll["audience"])])
 
     def _registered_resident(self, caller):
         """The registry's resident the caller's sign-in is bound to: id, household, path and tags.

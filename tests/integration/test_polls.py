@@ -9,7 +9,7 @@ import pytest
 from console.app import create_app
 from console.settings import ConsoleSettings
 from tests.support.errors import field_violations, rpc_error
-from tests.support.events import EventTap
+from tests.support.events import EventTap, publish_again
 from tests.support.hierarchy import GRIDS, RESIDENTS, add_residents, build_hierarchy
 from tests.support.partners import organisation_grant, remove_partner_users
 from tests.support.polling import eventually
@@ -69,7 +69,9 @@ class Compound:
         self.first = [self.resident(platform, record) for record in first]
         self.second = [self.resident(platform, r) for r in add_residents(self.operator, second_flat["id"], unique,
                                                                          [[], []])]
-        self.neighbour = self.resident(platform, add_residents(self.operator, next_door_flat["id"], unique, [[]])[0])
+        neighbour = add_residents(self.operator, next_door_flat["id"], unique, [[]])[0]
+        self.neighbours_household = neighbour["household_id"]
+        self.neighbour = self.resident(platform, neighbour)
         self.staff = platform.client(tenant=self.tenant, role="community_staff", scope=(self.ids["COMMUNITY"],),
                                      subject=f"staff-{unique}")
 
@@ -78,6 +80,10 @@ class Compound:
         self.operator.call(f"{RESIDENTS}/BindResidentAccount", {"resident_id": record["id"], "subject": record["id"]})
         return platform.client(tenant=self.tenant, role="resident", scope=(), subject=record["id"],
                                household_id=record["household_id"])
+
+    def addressed(self):
+        """The residents of the building, whom a poll to the building asks."""
+        return [*self.first, *self.second]
 
     def poll(self, unique, **overrides):
         return self.staff.call(f"{NOTIFICATIONS}/CreatePoll", {
@@ -99,7 +105,7 @@ def test_a_building_poll_counts_one_answer_per_household_and_publishes_results_w
         {"id": "c2", "label": "反对"}
     assert compound.poll(unique)["id"] == poll["id"]
     reader = compound.first[1]
-    told = reader.call(f"{NOTIFICATIONS}/ListInbox", {})["messages"]
+    told = eventually(lambda: reader.call(f"{NOTIFICATIONS}/ListInbox", {}).get("messages"))
     assert [(m["poll_id"], m["title"]) for m in told] == [(poll["id"], "问卷调查：养犬公约征求意见")]
 
     poll_id = poll["id"]
@@ -233,6 +239,75 @@ def test_a_scheduled_poll_opens_and_closes_by_its_times(compound, unique, poll_t
     assert shown["state"] == "CLOSED" and [c.get("count", 0) for c in shown["questions"][0]["choices"]] == [0, 1, 0]
     assert [e["type"] for e in poll_tap.drain(compound.tenant, {}) if e["type"] in (OPENED, CLOSED)] == \
         [OPENED, CLOSED]
+
+
+def told_of(resident, poll_id):
+    """The event types of the resident's inbox messages about the poll, sorted: the poll's
+    opening (OPENED) and its results (CLOSED)."""
+    messages = resident.call(f"{NOTIFICATIONS}/ListInbox", {}).get("messages", [])
+    return sorted(m["event_type"] for m in messages if m.get("poll_id") == poll_id)
+
+
+def all_told(residents, poll_id, expected):
+    return eventually(lambda: all(told_of(resident, poll_id) == expected for resident in residents), timeout=20)
+
+
+def test_residents_are_told_when_a_scheduled_poll_opens_and_when_it_closes_by_its_times_once_each(compound, unique,
+                                                                                                 poll_tap):
+    now = datetime.now(timezone.utc)
+    poll = compound.poll(unique, request_id=f"{unique}-told", opens_at=rfc3339(now + timedelta(seconds=4)),
+                         closes_at=rfc3339(now + timedelta(seconds=10)))
+    assert poll["state"] == "DRAFT" and poll["recipient_count"] == 4
+    assert all(told_of(resident, poll["id"]) == [] for resident in [*compound.addressed(), compound.neighbour])
+
+    poll_tap.drain(compound.tenant, {OPENED: 1}, timeout=20)
+    assert all_told(compound.addressed(), poll["id"], [OPENED])
+    opening = next(m for m in compound.second[0].call(f"{NOTIFICATIONS}/ListInbox", {})["messages"]
+                   if m.get("poll_id") == poll["id"])
+    assert opening["title"] == "问卷调查：养犬公约征求意见" and opening["body"].startswith("请每户表达意见（请于")
+    compound.second[0].call(f"{NOTIFICATIONS}/AnswerPoll", {"id": poll["id"], "answers": answers("c2", "c3")})
+
+    poll_tap.drain(compound.tenant, {CLOSED: 1}, timeout=20)
+    assert all_told(compound.addressed(), poll["id"], [CLOSED, OPENED])
+    results = next(m for m in compound.first[0].call(f"{NOTIFICATIONS}/ListInbox", {})["messages"]
+                   if m.get("event_type") == CLOSED)
+    # Two questions: no choice to name in a line, only how many answered.
+    assert (results["title"], results["body"]) == ("问卷结果：养犬公约征求意见",
+                                                   "问卷已结束，共1户作答。结果已公布，欢迎查看。")
+    assert told_of(compound.neighbour, poll["id"]) == []
+
+
+def test_closing_tells_the_audience_of_that_time_the_results_once_however_often_the_event_comes(
+        platform, compound, unique, poll_tap):
+    poll = compound.poll(unique, request_id=f"{unique}-close", questions=QUESTIONS[:1])
+    assert all_told(compound.addressed(), poll["id"], [OPENED])
+    for resident in (compound.first[0], compound.second[1]):
+        resident.call(f"{NOTIFICATIONS}/AnswerPoll", {"id": poll["id"], "answers": answers("c1")[:1]})
+    # Before it closes, one resident moves next door and one moves in: the audience of the
+    # results is the building's then.
+    leaver = compound.first[1]
+    compound.operator.call(f"{RESIDENTS}/MoveResident", {"id": compound.first_ids[1],
+                                                         "household_id": compound.neighbours_household})
+    newcomer = compound.resident(platform, add_residents(compound.operator, compound.ids["FLAT"], f"{unique}-new",
+                                                         [[]])[0])
+
+    compound.staff.call(f"{NOTIFICATIONS}/ClosePoll", {"id": poll["id"]})
+    stayed = [compound.first[0], *compound.second]
+    assert all_told(stayed, poll["id"], [CLOSED, OPENED]) and all_told([newcomer], poll["id"], [CLOSED])
+    results = next(m for m in newcomer.call(f"{NOTIFICATIONS}/ListInbox", {})["messages"]
+                   if m.get("poll_id") == poll["id"])
+    assert results["body"] == "问卷已结束，共2户作答，「同意」得票最多（2票）。结果已公布，欢迎查看。"
+    assert told_of(leaver, poll["id"]) == [OPENED] and told_of(compound.neighbour, poll["id"]) == []
+
+    # The closing delivered again (the relay, a replica, a retry) tells whoever is new to the
+    # audience, and nobody twice.
+    [closing] = [e for e in poll_tap.drain(compound.tenant, {CLOSED: 1}) if e["type"] == CLOSED]
+    latecomer = compound.resident(platform, add_residents(compound.operator, compound.ids["FLAT"], f"{unique}-late",
+                                                          [[]])[0])
+    publish_again(platform.amqp_uri, "notifications", closing)
+    assert all_told([latecomer], poll["id"], [CLOSED])
+    assert all(told_of(resident, poll["id"]) == [CLOSED, OPENED] for resident in stayed)
+    assert told_of(newcomer, poll["id"]) == [CLOSED] and told_of(leaver, poll["id"]) == [OPENED]
 
 
 def console_as(platform, compound, role, **claims):

@@ -1,7 +1,7 @@
 """Watching the events services publish."""
 import json
 
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Producer, Queue
 
 from tests.support.polling import eventually
 
@@ -43,3 +43,11 @@ class EventTap:
 
     def close(self):
         self.connection.release()
+
+
+def publish_again(amqp_uri, service, event):
+    """Publishes an event a service already published, as the broker or the outbox relay may
+    deliver it again."""
+    with Connection(amqp_uri) as connection:
+        Producer(connection.channel(), exchange=Exchange(f"{service}.events", type="topic", durable=True)).publish(
+            event, routing_key=event["type"], serializer="json", delivery_mode=2)

@@ -1,5 +1,6 @@
 """The notifications service's rules: the pure ones by themselves, and the handlers with their
 dependencies replaced (Nameko's worker_factory)."""
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -162,6 +163,69 @@ def test_an_event_tells_its_recipient_and_queues_the_text_they_asked_for():
     [messages] = service.store.deliver_to_inbox.call_args.args
     assert [(m["recipient"], m["event_id"]) for m in messages] == [("w1", "e1")]
     service.store.queue_sms.assert_called_once_with(messages[0], "1380")
+
+
+def stored_poll(**extra):
+    return {"_id": "p1", "tenant": "t1", "title": "养犬公约征求意见", "description": "请每户表达意见",
+            "audience": {"node_id": "b1", "tags": ["elderly"]}, "per": "HOUSEHOLD",
+            "opens_at": datetime(2026, 3, 1, 0, tzinfo=timezone.utc),
+            "closes_at": datetime(2199, 3, 8, 10, tzinfo=timezone.utc),
+            "questions": [{"id": "q1", "text": "是否同意？", "kind": "SINGLE_CHOICE",
+                           "choices": [{"id": "c1", "label": "同意"}, {"id": "c2", "label": "反对"}]}], **extra}
+
+
+def poll_event(kind, event_id="e1", **data):
+    return {"id": event_id, "type": f"civicgrid.notifications.poll.{kind}.v1", "tenant": "t1",
+            "data": {"id": "p1", **data}}
+
+
+CLOSED_COUNTS = {"answer_count": 3, "results": [{"question_id": "q1", "text": "是否同意？", "choices": [
+    {"choice_id": "c1", "label": "同意", "count": 2}, {"choice_id": "c2", "label": "反对", "count": 1}]}]}
+
+
+def test_a_poll_s_messages_are_one_per_resident_and_kind_whichever_event_delivers_them():
+    opened = inbox.poll_opened_message(stored_poll(), poll_event("opened"), "r1")
+    assert inbox.poll_opened_message(stored_poll(), poll_event("opened", event_id="e9"), "r1")["_id"] == opened["_id"]
+    results = inbox.poll_results_message(stored_poll(), poll_event("closed", **CLOSED_COUNTS), None, "r1")
+    to_another = inbox.poll_opened_message(stored_poll(), poll_event("opened"), "r2")
+    assert len({opened["_id"], results["_id"], to_another["_id"]}) == 3
+    assert (opened["poll_id"], opened["event_type"], opened["title"]) == (
+        "p1", "civicgrid.notifications.poll.opened.v1", "问卷调查：养犬公约征求意见")
+    assert opened["body"] == "请每户表达意见（请于3月8日 18:00前作答）"
+
+
+def test_a_results_message_says_how_many_answered_and_the_leading_choice_but_no_ballot():
+    leading = {"choice_id": "c1", "label": "同意", "count": 2}
+    named = inbox.poll_results_message(stored_poll(), poll_event("closed", **CLOSED_COUNTS), leading, "r1")
+    assert (named["title"], named["body"]) == ("问卷结果：养犬公约征求意见",
+                                               "问卷已结束，共3户作答，「同意」得票最多（2票）。结果已公布，欢迎查看。")
+    per_resident = inbox.poll_results_message(stored_poll(per="RESIDENT"), poll_event("closed", **CLOSED_COUNTS),
+                                              None, "r1")
+    assert per_resident["body"] == "问卷已结束，共3人作答。结果已公布，欢迎查看。"
+
+
+def test_a_poll_is_told_from_its_events_to_the_audience_found_then_and_a_redelivery_adds_nothing():
+    service = worker_factory(NotificationsService)
+    service.store.polls.get.return_value = stored_poll()
+    service.residents.list_residents.return_value = {"residents": [{"id": "r1"}, {"id": "r2"}],
+                                                     "next_page_token": ""}
+    service.store.preferences_of.return_value = {}
+    for _ in range(2):
+        service.tell_poll_results(poll_event("closed", **CLOSED_COUNTS))
+    first, again = [call.args[0] for call in service.store.deliver_to_inbox.call_args_list]
+    assert [m["_id"] for m in first] == [m["_id"] for m in again] and [m["recipient"] for m in first] == ["r1", "r2"]
+    assert "「同意」得票最多（2票）" in first[0]["body"]
+    asked_as, audience = service.residents.list_residents.call_args.args
+    assert (asked_as["role"], asked_as["scope"], asked_as["grants"]) == ("system", ("*",), ("sensitive_tags",))
+    assert (audience["node_id"], audience["tags"]) == ("b1", ["elderly"])
+
+
+def test_an_opening_handled_after_the_poll_closed_tells_nothing():
+    service = worker_factory(NotificationsService)
+    service.store.polls.get.return_value = stored_poll(closes_at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    service.tell_poll_opened(poll_event("opened"))
+    service.residents.list_residents.assert_not_called()
+    service.store.deliver_to_inbox.assert_not_called()
 
 
 def test_a_message_that_is_no_event_is_dropped():

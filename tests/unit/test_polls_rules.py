@@ -134,3 +134,20 @@ def test_a_poll_is_shown_with_its_state_and_without_its_bookkeeping():
     shown = polls.view(poll() | {"unannounced": True, "version": 2}, DURING)
     assert shown["state"] == "OPEN" and shown["id"] == "p1"
     assert not {"unannounced", "opened_announced", "version", "tenant", "_id"} & set(shown)
+
+
+def closing_counts(*counts):
+    """A poll.closed event's results for a poll of one single-choice question of three choices."""
+    return [{"question_id": "q1", "text": "养犬公约是否通过？",
+             "choices": [{"choice_id": f"c{n}", "label": label, "count": count}
+                         for n, (label, count) in enumerate(zip(("同意", "反对", "弃权"), counts), 1)]}]
+
+
+def test_a_results_message_names_the_choice_that_leads_alone_in_a_single_question_poll():
+    single = poll() | {"questions": poll()["questions"][:1]}
+    assert polls.leading_choice(single, closing_counts(1, 3, 0)) == {"choice_id": "c2", "label": "反对", "count": 3}
+    assert polls.leading_choice(single, closing_counts(2, 2, 1)) is None
+    assert polls.leading_choice(single, closing_counts(0, 0, 0)) is None
+    assert polls.leading_choice(poll(), closing_counts(1, 3, 0)) is None
+    several = single | {"questions": [single["questions"][0] | {"kind": "MULTIPLE_CHOICE"}]}
+    assert polls.leading_choice(several, closing_counts(1, 3, 0)) is None
