@@ -2,10 +2,13 @@
 
 A grid or community meeting follows "four discussions, two publications" (四议两公开): proposal,
 committee review, deliberation, resolution, then publication of the decision and of the outcome,
-one step at a time and only forward. Its agenda is built from open suggestions below its node;
+one step at a time and only forward. Its agenda is built from open suggestions below its node
+and from recurring problems (one category reported again and again at one place);
 each item is decided during deliberation or resolution, and the decision goes on the
 suggestion's timeline. An adopted item, once the decision is published, becomes a project with
 milestones; completing it resolves the suggestion, which asks its reporter for feedback."""
+from datetime import datetime, timezone
+
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PermissionDenied
 from services.events import envelope
 from services.storage import new_id, timestamp
@@ -23,6 +26,11 @@ DECISIONS = ("ADOPTED", "REJECTED", "REFERRED_UPWARD")
 DECIDING_ROLES = frozenset({"city_operator", "community_staff"})
 FULL_PROGRESS = 100
 PHOTOS_PER_MILESTONE = 20
+# A problem recurs when one category is reported this many times at one place within the window.
+RECURRING_AT_LEAST = 3
+RECURRING_WINDOW_MILLIS = 90 * 24 * 3600 * 1000
+# The latest reports a recurring problem names, and checks for an earlier meeting's decision.
+RECURRING_REPORTS_KEPT = 20
 
 
 # Meetings
@@ -64,10 +72,14 @@ def next_state(meeting, from_state, unfinished=()):
 
 def unfinished_work(meeting, suggestions, projects):
     """What keeps the outcome from being published: each adopted suggestion still open (neither
-    resolved by its project nor handled as a ticket), and each project of the meeting not completed."""
+    resolved by its project nor handled as a ticket), each adopted recurring problem without a
+    completed project (its reports are handled one by one anyway), and each project of the meeting
+    not completed."""
     adopted = [item for item in meeting["agenda"] if item["decision"] == "ADOPTED"]
     open_ids = {ticket["_id"] for ticket in suggestions if ticket["state"] in lifecycle.OPEN_STATES}
-    return ([item["summary"] for item in adopted if item["ticket_id"] in open_ids]
+    carried_out = {project["ticket_id"] for project in projects if project["state"] == "COMPLETED"}
+    return ([item["summary"] for item in adopted if item["ticket_id"] in open_ids
+             or (item.get("recurrences") and item["ticket_id"] not in carried_out)]
             + [project["title"] for project in projects if project["state"] != "COMPLETED"])
 
 
@@ -97,24 +109,28 @@ def require_decider(caller, meeting):
         raise PermissionDenied("only the meeting's convenor or community staff record its decisions")
 
 
-def agenda_item(meeting, ticket):
-    """The agenda item for `ticket`: an open suggestion below the meeting's node, not on the agenda
-    yet and not adopted or rejected by a meeting before; added while the agenda is open."""
+def agenda_item(meeting, ticket, recurrence=None):
+    """The agenda item for `ticket`: an open suggestion below the meeting's node, or a report of a
+    `recurrence` there (`recurring`); not on the agenda yet and not adopted or rejected by a
+    meeting before; added while the agenda is open."""
     if meeting["state"] not in AGENDA_OPEN:
         raise FailedPrecondition(f"the agenda of a {meeting['state']} meeting is settled")
-    if ticket["kind"] != "SUGGESTION":
-        raise InvalidArgument.field("ticket_id", "a meeting's agenda holds suggestions only")
+    if ticket["kind"] != "SUGGESTION" and recurrence is None:
+        raise InvalidArgument.field("ticket_id", f"a meeting's agenda holds suggestions and recurring problems (one "
+                                                 f"category reported {RECURRING_AT_LEAST} times at one place)")
     if meeting["node_id"] not in ticket["path"]:
-        raise InvalidArgument.field("ticket_id", "the suggestion is not below the meeting's grid or community")
-    if ticket["state"] not in lifecycle.OPEN_STATES:
+        raise InvalidArgument.field("ticket_id", "the ticket is not below the meeting's grid or community")
+    if recurrence is None and ticket["state"] not in lifecycle.OPEN_STATES:
         raise InvalidArgument.field("ticket_id", f"the suggestion is {ticket['state']}, not open")
     if any(item["ticket_id"] == ticket["_id"] for item in meeting["agenda"]):
         raise AlreadyExists("the suggestion is on the agenda already",
                             [{"field": "ticket_id", "description": "already on the agenda"}])
     if already_decided(ticket):
         raise InvalidArgument.field("ticket_id", f"a meeting {ticket['deliberation']['decision']} it already")
+    related = [ticket_id for ticket_id in (recurrence or {}).get("ticket_ids", []) if ticket_id != ticket["_id"]]
     return {"ticket_id": ticket["_id"], "summary": timeline.summary_of(ticket["description"]),
-            "supporters": supporters(ticket), "decision": None, "reason": "", "decided_by": "", "decide_time": None}
+            "supporters": supporters(ticket), "recurrences": (recurrence or {}).get("ticket_count", 0),
+            "related_ticket_ids": related, "decision": None, "reason": "", "decided_by": "", "decide_time": None}
 
 
 def already_decided(ticket):
@@ -137,6 +153,61 @@ def suggested(tickets, node_id):
     return [{"ticket_id": ticket["id"], "summary": timeline.summary_of(ticket["description"]),
              "category_id": ticket["category_id"], "node_id": ticket["node_id"], "supporters": supporters(ticket),
              "state": ticket["state"], "create_time": ticket["create_time"]} for ticket in ordered]
+
+
+def recurring_below(node_id, now_millis):
+    """Which queue index entries recurring problems are made of: requests, disputes and hazards
+    below `node_id` reported within the window."""
+    since = now_millis - RECURRING_WINDOW_MILLIS
+
+    def matches(entry):
+        return entry.kind != "SUGGESTION" and node_id in entry.path and entry.create_time >= since
+    return matches
+
+
+def recurring(entries):
+    """The recurring problems among `entries` (`recurring_below`): reports of one category at one
+    place (the building, or the node a report was filed at) RECURRING_AT_LEAST times or more, the
+    most reported first, then the most recent."""
+    groups = {}
+    for entry in entries:
+        groups.setdefault((entry.category_id, entry.building_id or entry.path[-1]), []).append(entry)
+    found = [recurrence_of(category_id, place_id, sorted(group, key=lambda entry: (entry.create_time, entry.id)))
+             for (category_id, place_id), group in groups.items() if len(group) >= RECURRING_AT_LEAST]
+    return sorted(found, key=lambda found: (-found["ticket_count"], -found["last_millis"], found["latest_ticket_id"]))
+
+
+def recurrence_of(category_id, place_id, reports):
+    return {"category_id": category_id, "place_id": place_id, "ticket_count": len(reports),
+            "ticket_ids": [entry.id for entry in reports][-RECURRING_REPORTS_KEPT:],
+            "latest_ticket_id": reports[-1].id, "first_millis": reports[0].create_time,
+            "last_millis": reports[-1].create_time}
+
+
+def recurrence_holding(recurrences, ticket_id):
+    """The recurring problem `ticket_id` is a report of, or None."""
+    return next((found for found in recurrences if ticket_id in found["ticket_ids"]), None)
+
+
+def undecided_recurrences(recurrences, reports):
+    """The recurring problems none of whose `reports` (ticket id -> the ticket, or None) a meeting
+    adopted or rejected, as SuggestAgenda lists them: named by their latest report."""
+    shown = []
+    for found in recurrences:
+        if any(reports.get(ticket_id) and already_decided(reports[ticket_id]) for ticket_id in found["ticket_ids"]):
+            continue
+        latest = reports.get(found["latest_ticket_id"]) or {"description": ""}
+        shown.append({"ticket_id": found["latest_ticket_id"], "summary": timeline.summary_of(latest["description"]),
+                      "category_id": found["category_id"], "place_id": found["place_id"],
+                      "ticket_count": found["ticket_count"], "ticket_ids": found["ticket_ids"],
+                      "first_create_time": from_millis(found["first_millis"]),
+                      "last_create_time": from_millis(found["last_millis"])})
+    return shown
+
+
+def from_millis(millis):
+    """A queue index time as the API shows it."""
+    return timestamp(datetime.fromtimestamp(millis / 1000, timezone.utc))
 
 
 def decided(meeting, ticket_id, decision, reason, caller, moment):

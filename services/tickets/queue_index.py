@@ -28,17 +28,20 @@ from services.tickets.lifecycle import OPEN_STATES
 from services.tickets.views import aware
 
 # The fields of a stored ticket an entry is made of: the projection the index loads with.
-ENTRY_FIELDS = {"tenant": 1, "path": 1, "state": 1, "category_id": 1, "kind": 1, "priority": 1, "involved": 1,
+ENTRY_FIELDS = {"tenant": 1, "path": 1, "building_id": 1, "state": 1, "category_id": 1, "kind": 1, "priority": 1,
+                "involved": 1,
                 "organisation_ids": 1, "create_time": 1, "queue_due": 1, "first_response_time": 1,
                 "resolve_time": 1, "feedback": 1, "clock": 1, "version": 1}
 
 
 class Entry(NamedTuple):
-    """What ListTickets filters and sorts on and GetTicketFigures counts, of one ticket."""
+    """What ListTickets filters and sorts on, GetTicketFigures counts and SuggestAgenda finds
+    recurring, of one ticket."""
 
     id: str
     tenant: str
     path: tuple
+    building_id: str
     state: str
     category_id: str
     kind: str
@@ -86,7 +89,7 @@ class QueueIndex:
         return Entry(
             id=document["_id"], tenant=self._shared(document["tenant"]),
             path=self._shared(tuple(map(self._shared, document.get("path") or ()))),
-            state=self._shared(document["state"]), category_id=self._shared(document["category_id"]),
+            building_id=self._shared(document.get("building_id") or ""), state=self._shared(document["state"]), category_id=self._shared(document["category_id"]),
             kind=self._shared(document["kind"]), priority=self._shared(document["priority"]),
             involved=self._shared(tuple(map(self._shared, document.get("involved") or ()))),
             organisation_ids=self._shared(tuple(map(self._shared, document.get("organisation_ids") or ()))),

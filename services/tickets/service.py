@@ -15,6 +15,7 @@ from services.reference import GridsReference
 from services.storage import STORE_UNREACHABLE, MongoStore, now, public
 from services.tickets import (catalogue, deliberation, figures, lifecycle, metrics, parties, schemas, tasks,
                               transitions)
+from services.tickets.queue_index import millis
 from services.tickets.store import TicketsRepository
 from services.tickets.timeline import SYSTEM
 from services.tickets.views import jsonable, shown, summary
@@ -269,15 +270,20 @@ class TicketsService(base.CivicService):
 
     @command(schemas.SuggestAgenda)
     def suggest_agenda(self, caller, command):
+        """Open suggestions, and recurring problems no meeting decided, below the node."""
         place = self._place(caller, command.node_id)
         suggestions = self.store.open_suggestions(caller.tenant, place["id"])
-        return {"items": deliberation.suggested(suggestions, place["id"])}
+        recurrences = self._recurrences(caller.tenant, place["id"])
+        reports = self.store.agenda_records(caller.tenant, {ticket_id for found in recurrences
+                                                             for ticket_id in found["ticket_ids"]})
+        return {"items": deliberation.suggested(suggestions, place["id"]),
+                "recurring": deliberation.undecided_recurrences(recurrences, reports)}
 
     @command(schemas.AddAgendaItem)
     def add_agenda_item(self, caller, command):
         meeting = self._meeting(caller, command.id)
         ticket = self._ticket(caller, command.ticket_id, field_name="ticket_id")
-        item = deliberation.agenda_item(meeting, ticket)
+        item = deliberation.agenda_item(meeting, ticket, self._recurrence_reported(meeting, ticket))
         return shown_record(self._changed(self.store.meetings, meeting, {"agenda": [*meeting["agenda"], item]}, []))
 
     @command(schemas.AdvanceMeeting)
@@ -414,11 +420,26 @@ class TicketsService(base.CivicService):
         meetings = self.store.meetings.all(self._meetings_readable(caller, node_id), fields={"_id": 1})
         return {"tenant": caller.tenant, **one_of("meeting_id", [meeting["_id"] for meeting in meetings])}
 
+    def _recurrences(self, tenant, node_id):
+        entries = self.store.index_entries(tenant, deliberation.recurring_below(node_id, millis(now())))
+        return deliberation.recurring(entries)
+
+    def _recurrence_reported(self, meeting, ticket):
+        """The recurring problem below the meeting's node that `ticket` reports, or None (a
+        suggestion, a lone report); INVALID_ARGUMENT when a meeting decided it already."""
+        if ticket["kind"] == "SUGGESTION":
+            return None
+        found = deliberation.recurrence_holding(self._recurrences(meeting["tenant"], meeting["node_id"]), ticket["_id"])
+        if found and not deliberation.undecided_recurrences(
+                [found], self.store.agenda_records(meeting["tenant"], found["ticket_ids"])):
+            raise InvalidArgument.field("ticket_id", "a meeting adopted or rejected this recurring problem already")
+        return found
+
     def _unfinished_work(self, meeting):
         suggestions = [self.store.find_ticket(meeting["tenant"], ticket_id)
                        for ticket_id in deliberation.adopted_ids(meeting)]
         projects = self.store.projects.all({"tenant": meeting["tenant"], "meeting_id": meeting["_id"]},
-                                           fields={"title": 1, "state": 1})
+                                           fields={"title": 1, "state": 1, "ticket_id": 1})
         return deliberation.unfinished_work(meeting, [ticket for ticket in suggestions if ticket], projects)
 
     @staticmethod
@@ -459,7 +480,7 @@ class TicketsService(base.CivicService):
         entries in the queue index, no store read; percentiles are computed here, exactly."""
         if command.node_id:
             self._place(caller, command.node_id)
-        rows = self.store.figures_rows(caller.tenant, figures.counted(caller, command))
+        rows = self.store.index_entries(caller.tenant, figures.counted(caller, command))
         return {"node_id": command.node_id, **figures.figures_of(rows, now())}
 
     # The queue index of this process (`queue_index`, `store.TicketQueue`)

@@ -216,8 +216,16 @@ class TicketsRepository(Repository):
     def overdue_count(self, moment):
         return queue_index.overdue_count(self.queue.loaded().every(), moment)
 
-    def figures_rows(self, tenant, matches):
-        """The queue index entries of the tenant's tickets that `matches` accepts (`figures.counted`)."""
+    def agenda_records(self, tenant, ticket_ids):
+        """ticket id -> what an agenda reads of it (its description and any meeting's decision), or
+        None when gone; each read by `_id`."""
+        def read(ticket_id):
+            return self.tickets.first({"tenant": tenant, "_id": ticket_id}, {"description": 1, "deliberation": 1})
+        return read_each(read, ticket_ids)
+
+    def index_entries(self, tenant, matches):
+        """The queue index entries of the tenant's tickets that `matches` accepts (`figures.counted`,
+        `deliberation.recurring_below`): no store read."""
         return self.queue.loaded().rows(tenant, matches)
 
     def mirror_ticket(self, ticket_id, event_id):

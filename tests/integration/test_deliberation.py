@@ -316,3 +316,34 @@ def test_a_repeat_finishes_a_completion_a_crash_left_halfway(platform, hood):
         racks = call(hood.town.worker, "GetTicket", id=hood.racks["id"])
         assert racks["state"] == "RESOLVED" and "已安装" in racks["resolution"]
         assert [entry["action"] for entry in racks["timeline"]].count("resolved") == 1
+
+
+def test_a_problem_reported_again_and_again_is_deliberated_and_carried_out_by_a_project(hood):
+    town = hood.town
+    reports = [town.report(description=f"暖气不热，第{n}次反映") for n in (1, 2, 3)]
+    suggested = call(hood.leader, "SuggestAgenda", node_id=town.ids["GRID"])
+    [recurring] = suggested["recurring"]
+    assert (recurring["ticket_id"], recurring["ticket_count"], recurring["place_id"], recurring["category_id"]) == (
+        reports[-1]["id"], 3, town.ids["BUILDING"], town.category["id"])
+    assert recurring["ticket_ids"] == [report["id"] for report in reports] and "第3次" in recurring["summary"]
+    lone = town.report(category_id=hood.category["id"], description="路灯坏了", extra={})
+    lone_refused = rpc_error(lambda: call(hood.leader, "AddAgendaItem", id=hood.meeting()["id"], ticket_id=lone["id"]))
+    assert field_violations(lone_refused) == ["ticket_id"]
+
+    meeting = call(hood.leader, "AddAgendaItem", id=hood.meeting()["id"], ticket_id=recurring["ticket_id"])
+    [item] = meeting["agenda"]
+    assert (item["recurrences"], item["related_ticket_ids"]) == (3, [report["id"] for report in reports[:2]])
+    meeting = hood.advance(meeting, 2)
+    call(hood.leader, "DecideAgendaItem", id=meeting["id"], ticket_id=recurring["ticket_id"], decision="ADOPTED")
+    meeting = hood.advance(meeting, 2)
+    assert call(hood.leader, "SuggestAgenda", node_id=town.ids["GRID"]).get("recurring", []) == []
+    waiting = rpc_error(lambda: hood.advance(meeting))
+    assert waiting.code() == grpc.StatusCode.FAILED_PRECONDITION and "第3次" in waiting.details()
+
+    project = call(hood.leader, "CreateProject", meeting_id=meeting["id"], ticket_id=recurring["ticket_id"],
+                   title="更换楼内暖气主管", milestone_titles=["施工"])
+    call(hood.leader, "UpdateMilestone", id=project["id"], milestone_index=0, progress_percent=100)
+    call(hood.leader, "CompleteProject", id=project["id"], outcome="主管已更换")
+    assert hood.advance(meeting)["state"] == "OUTCOME_PUBLISHED"
+    latest = call(town.worker, "GetTicket", id=recurring["ticket_id"])
+    assert latest["deliberation"]["decision"] == "ADOPTED" and latest["state"] == "RESOLVED"

@@ -6,6 +6,7 @@ import pytest
 from services.access import Caller
 from services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PermissionDenied
 from services.tickets import deliberation, schemas
+from services.tickets.queue_index import QueueIndex
 from services.validation import parse
 
 MOMENT = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -277,10 +278,10 @@ def test_the_outcome_waits_for_every_adopted_suggestion_and_project_to_be_done()
     with pytest.raises(FailedPrecondition, match="Suggestion s1"):
         deliberation.next_state(current, current["state"], open_one)
     under_way = deliberation.unfinished_work(current, [suggestion(state="RESOLVED")],
-                                             [{"title": "增设晾衣架", "state": "ACTIVE"}])
+                                             [{"title": "增设晾衣架", "state": "ACTIVE", "ticket_id": "s1"}])
     assert under_way == ["增设晾衣架"]
     assert deliberation.unfinished_work(current, [suggestion(state="CLOSED")],
-                                        [{"title": "增设晾衣架", "state": "COMPLETED"}]) == []
+                                        [{"title": "增设晾衣架", "state": "COMPLETED", "ticket_id": "s1"}]) == []
     assert deliberation.next_state(current, current["state"], []) == "OUTCOME_PUBLISHED"
 
 
@@ -291,3 +292,58 @@ def test_a_meeting_is_held_at_a_station_of_its_own_community_not_another():
     with pytest.raises(InvalidArgument) as refused:
         deliberation.require_station_near({"node_id": "grid-9", "path": ["city", "community-9", "grid-9"]}, place)
     assert refused.value.violations[0]["field"] == "place_station_id"
+
+
+DAY_MILLIS = 24 * 3600 * 1000
+NOW_MILLIS = 1_780_000_000_000
+
+
+def report(ticket_id, category="heating", building="b1", days_ago=1, kind="REQUEST", path=(*GRID_PATH, "b1", "f1")):
+    moment = datetime.fromtimestamp((NOW_MILLIS - days_ago * DAY_MILLIS) / 1000, timezone.utc)
+    return QueueIndex().entry_of({"_id": ticket_id, "tenant": "t1", "path": list(path), "building_id": building,
+                                  "state": "CLOSED", "category_id": category, "kind": kind, "priority": "NORMAL",
+                                  "create_time": moment, "queue_due": moment})
+
+
+def recurring_among(*entries, node_id="grid"):
+    return deliberation.recurring([entry for entry in entries
+                                   if deliberation.recurring_below(node_id, NOW_MILLIS)(entry)])
+
+
+def test_a_problem_recurs_when_one_category_is_reported_three_times_at_one_place_within_ninety_days():
+    found = recurring_among(report("r1", days_ago=80), report("r2", days_ago=30), report("r3", days_ago=2),
+                            report("x1", building="b2"), report("x2", building="b2"),
+                            report("old", building="b2", days_ago=91), report("s", building="b2", kind="SUGGESTION"),
+                            report("w1", category="water"), report("w2", category="water"))
+    assert [(f["category_id"], f["place_id"], f["ticket_count"], f["ticket_ids"], f["latest_ticket_id"])
+            for f in found] == [("heating", "b1", 3, ["r1", "r2", "r3"], "r3")]
+    at_node = recurring_among(*(report(f"n{n}", building="", path=(*GRID_PATH,)) for n in range(4)))
+    assert [(f["place_id"], f["ticket_count"]) for f in at_node] == [("grid", 4)]
+    assert recurring_among(report("r1"), report("r2"), report("r3"), node_id="grid-2") == []
+
+
+def test_a_recurring_problem_a_meeting_decided_is_not_suggested_again_and_its_report_joins_an_agenda():
+    [found] = recurring_among(report("r1", days_ago=3), report("r2", days_ago=2), report("r3", days_ago=1))
+    reports = {ticket_id: {"description": f"暖气不热 {ticket_id}"} for ticket_id in ("r1", "r2", "r3")}
+    [shown] = deliberation.undecided_recurrences([found], reports)
+    assert (shown["ticket_id"], shown["summary"], shown["ticket_count"]) == ("r3", "暖气不热 r3", 3)
+    assert shown["first_create_time"] < shown["last_create_time"]
+    decided = {**reports, "r1": {**reports["r1"], "deliberation": {"decision": "ADOPTED"}}}
+    assert deliberation.undecided_recurrences([found], decided) == []
+
+    ticket = suggestion("r3", kind="REQUEST", state="CLOSED")
+    with pytest.raises(InvalidArgument, match="recurring"):
+        deliberation.agenda_item(meeting(), ticket)
+    item = deliberation.agenda_item(meeting(), ticket, found)
+    assert (item["recurrences"], item["related_ticket_ids"]) == (3, ["r1", "r2"])
+
+
+def test_an_adopted_recurring_problem_is_carried_out_by_a_completed_project():
+    [found] = recurring_among(report("s1"), report("r2"), report("r3"))
+    item = {**deliberation.agenda_item(meeting(), suggestion("s1", kind="REQUEST", state="CLOSED"), found),
+            "decision": "ADOPTED"}
+    current = meeting("DECISION_PUBLISHED", [item])
+    closed = [suggestion("s1", kind="REQUEST", state="CLOSED")]
+    assert deliberation.unfinished_work(current, closed, []) == ["Suggestion s1"]
+    assert deliberation.unfinished_work(current, closed, [{"title": "换暖气管", "state": "COMPLETED",
+                                                           "ticket_id": "s1"}]) == []
