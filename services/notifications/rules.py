@@ -19,6 +19,8 @@ RECIPIENT_FIELDS = {
     # out; its completion resolves the suggestion (ticket.resolved asks the reporter for feedback
     # on it) and asks each of them to rate the project.
     "civicgrid.tickets.project.milestone_updated.v1": ("reporter_subject", "followers"),
+    # The publication of a meeting's decision tells each item's reporter and followers (公开).
+    "civicgrid.tickets.meeting.decision_published.v1": ("reporter_subject", "followers"),
     "civicgrid.tickets.project.completed.v1": ("reporter_subject", "followers"),
     "civicgrid.volunteers.task.dispatched.v1": ("volunteer_subjects",),
     "civicgrid.volunteers.task.unfilled.v1": ("coordinators",),
@@ -63,6 +65,10 @@ TEMPLATES = {
         "zh-CN": ("您关注的建议有新进展", "「{title}」的「{milestone_title}」已完成 {progress_percent}%。{note}"),
         "en": ("News of a suggestion you follow",
                "\"{milestone_title}\" of \"{title}\" is {progress_percent}% done. {note}"),
+    },
+    "civicgrid.tickets.meeting.decision_published.v1": {
+        "zh-CN": ("议事会决定已公开", "您提出或关注的「{summary}」经{title}议定：{decision}。{reason}"),
+        "en": ("A meeting's decision was published", "{title} decided on \"{summary}\": {decision}. {reason}"),
     },
     "civicgrid.tickets.project.completed.v1": {
         "zh-CN": ("您关注的建议已落实", "「{title}」已完工：{outcome}。欢迎对项目进行评价。"),
@@ -152,12 +158,14 @@ VALUE_NAMES = {
         "priority": {"LOW": "低", "NORMAL": "普通", "HIGH": "高", "URGENT": "紧急"},
         "stage": {"FIRST_RESPONSE": "首次响应", "RESOLUTION": "办结"},
         "level": {"GRID": "网格", "COMMUNITY": "社区", "STREET": "街道"},
+        "decision": {"ADOPTED": "通过", "REJECTED": "未通过", "REFERRED_UPWARD": "提交上级议事会"},
     },
     "en": {
         "kind": {"REQUEST": "request", "SUGGESTION": "suggestion", "DISPUTE": "dispute", "HAZARD": "hazard"},
         "priority": {"LOW": "low", "NORMAL": "normal", "HIGH": "high", "URGENT": "urgent"},
         "stage": {"FIRST_RESPONSE": "first response", "RESOLUTION": "resolution"},
         "level": {"GRID": "grid", "COMMUNITY": "community", "STREET": "street"},
+        "decision": {"ADOPTED": "adopted", "REJECTED": "rejected", "REFERRED_UPWARD": "referred upward"},
     },
 }
 # Fields holding an RFC 3339 time, shown in the recipient's zone.

@@ -93,14 +93,28 @@ def require_station_near(station, place):
         raise InvalidArgument.field("place_station_id", "is a service station of another grid or community")
 
 
-def advanced(meeting, following, caller, note, moment):
-    """The changes that move the meeting to `following`, and their event."""
+def advanced(meeting, following, caller, note, moment, suggestions=()):
+    """The changes that move the meeting to `following`, and their events. Publishing the decision
+    tells the residents behind each item what became of it (`suggestions`: the agenda's tickets as
+    they are now, whose reporter and followers are told)."""
     changes = {"state": following,
                "steps": [*meeting["steps"], {"state": following, "time": moment, "actor": caller.subject,
                                              "note": note}]}
-    event = meeting_event(contracts.MeetingAdvanced, {**meeting, **changes}, meeting["state"], caller.subject,
-                          caller.tenant, {"note": note})
-    return changes, event
+    moved = {**meeting, **changes}
+    events = [meeting_event(contracts.MeetingAdvanced, moved, meeting["state"], caller.subject, caller.tenant,
+                            {"note": note})]
+    if following == "DECISION_PUBLISHED":
+        by_id = {ticket["_id"]: ticket for ticket in suggestions}
+        events += [decision_published_event(moved, item, by_id[item["ticket_id"]], caller)
+                   for item in meeting["agenda"] if item["ticket_id"] in by_id]
+    return changes, events
+
+
+def decision_published_event(meeting, item, ticket, caller):
+    return meeting_event(contracts.MeetingDecisionPublished, meeting, meeting["state"], caller.subject, caller.tenant,
+                         {"ticket_id": item["ticket_id"], "summary": item["summary"], "decision": item["decision"],
+                          "reason": item["reason"], "reporter_subject": ticket["reporter_subject"],
+                          "followers": ticket["followers"]})
 
 
 def require_decider(caller, meeting):

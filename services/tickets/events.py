@@ -216,6 +216,19 @@ class MeetingItemDecided(MeetingData):
     reason: str = Field(description="Why it was rejected or referred; may be empty.")
 
 
+@contract("civicgrid.tickets.meeting.decision_published.v1")
+class MeetingDecisionPublished(MeetingData):
+    """The meeting published its decision on one item (one event per agenda item, with the
+    advance to DECISION_PUBLISHED); the suggestion's reporter and followers are told."""
+
+    ticket_id: str
+    summary: str = Field(description="The start of the suggestion's description (at most 40 characters).")
+    decision: str = Field(description="ADOPTED, REJECTED or REFERRED_UPWARD.")
+    reason: str = Field(description="Why it was rejected or referred; may be empty.")
+    reporter_subject: str
+    followers: list[str]
+
+
 class ProjectData(EventData):
     """A project carrying out an adopted suggestion, and the residents who raised or followed it."""
 

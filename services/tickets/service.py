@@ -291,8 +291,9 @@ class TicketsService(base.CivicService):
         meeting = self._meeting(caller, command.id)
         unfinished = self._unfinished_work(meeting) if meeting["state"] == "DECISION_PUBLISHED" else ()
         following = deliberation.next_state(meeting, command.from_state, unfinished)
-        changes, event = deliberation.advanced(meeting, following, caller, command.note, now())
-        return shown_record(self._changed(self.store.meetings, meeting, changes, [event]))
+        suggestions = self._agenda_tickets(meeting) if following == "DECISION_PUBLISHED" else ()
+        changes, events = deliberation.advanced(meeting, following, caller, command.note, now(), suggestions)
+        return shown_record(self._changed(self.store.meetings, meeting, changes, events))
 
     @command(schemas.DecideAgendaItem)
     def decide_agenda_item(self, caller, command):
@@ -435,12 +436,17 @@ class TicketsService(base.CivicService):
             raise InvalidArgument.field("ticket_id", "a meeting adopted or rejected this recurring problem already")
         return found
 
+    def _agenda_tickets(self, meeting, ticket_ids=None):
+        """The tickets on the meeting's agenda (or those of `ticket_ids`) that are still there."""
+        ids = [item["ticket_id"] for item in meeting["agenda"]] if ticket_ids is None else ticket_ids
+        return [ticket for ticket in (self.store.find_ticket(meeting["tenant"], ticket_id) for ticket_id in ids)
+                if ticket]
+
     def _unfinished_work(self, meeting):
-        suggestions = [self.store.find_ticket(meeting["tenant"], ticket_id)
-                       for ticket_id in deliberation.adopted_ids(meeting)]
+        suggestions = self._agenda_tickets(meeting, deliberation.adopted_ids(meeting))
         projects = self.store.projects.all({"tenant": meeting["tenant"], "meeting_id": meeting["_id"]},
                                            fields={"title": 1, "state": 1, "ticket_id": 1})
-        return deliberation.unfinished_work(meeting, [ticket for ticket in suggestions if ticket], projects)
+        return deliberation.unfinished_work(meeting, suggestions, projects)
 
     @staticmethod
     def _in_scope(caller, records, record_id, field_name):

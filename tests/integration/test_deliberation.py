@@ -20,6 +20,7 @@ NOTIFICATIONS = "civicgrid.notifications.v1.Notifications"
 MILESTONE_TITLE = "您关注的建议有新进展"
 RESOLVED_TITLE = "您的诉求已办结"
 CARRIED_OUT_TITLE = "您关注的建议已落实"
+PUBLISHED_TITLE = "议事会决定已公开"
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==")
 
 
@@ -122,6 +123,14 @@ def test_a_suggestion_several_residents_raised_is_adopted_carried_out_and_closed
     call(hood.leader, "RecordMinutes", id=meeting["id"], minutes="到会 12 人，一致同意增设晾衣架。")
     meeting = hood.advance(meeting, 2)
     assert meeting["state"] == "DECISION_PUBLISHED" and meeting["minutes"].startswith("到会 12 人")
+
+    def decisions_told(client):
+        return sorted(message["body"] for message in client.call(f"{NOTIFICATIONS}/ListInbox", {}).get("messages", [])
+                      if message["title"] == PUBLISHED_TITLE)
+    assert eventually(lambda: len(decisions_told(town.resident)) == 2), decisions_told(town.resident)
+    adopted_told, rejected_told = sorted(decisions_told(town.resident), key=lambda body: "会堵住消防通道" in body)
+    assert adopted_told.endswith("议定：通过。") and "议定：未通过。会堵住消防通道" in rejected_told
+    assert eventually(lambda: decisions_told(hood.neighbours[0]) == [adopted_told])
     assert [step["state"] for step in meeting["steps"]] == [
         "PROPOSED", "COMMITTEE_REVIEW", "DELIBERATION", "RESOLVED", "DECISION_PUBLISHED"]
 

@@ -58,7 +58,8 @@ def test_the_procedure_goes_forward_one_step_at_a_time_to_its_end():
     seen = [current["state"]]
     while current["state"] != "OUTCOME_PUBLISHED":
         following = deliberation.next_state(current, current["state"])
-        changes, event = deliberation.advanced(current, following, CONVENOR, "", MOMENT)
+        changes, [event, *told] = deliberation.advanced(current, following, CONVENOR, "", MOMENT, [suggestion()])
+        assert len(told) == (following == "DECISION_PUBLISHED")
         assert event["data"]["previous_state"] == current["state"] and event["data"]["state"] == following
         current = {**current, **changes}
         seen.append(following)
