@@ -125,6 +125,8 @@ def test_staff_run_a_meeting_through_the_procedure_and_carry_out_what_it_adopted
     expect(page.locator("[data-test=step-DELIBERATION]")).to_contain_text("两委会议一致同意提交审议")
     expect(page.locator("[data-test=suggestion]")).to_have_count(0)  # the agenda is settled
     item = page.locator("[data-test=agenda-item]")
+    item.locator("[data-test=reason]").press("Enter")  # Enter decides nothing: adopt is not the default
+    expect(item.locator("[data-test=decision]")).to_have_text("")
     item.locator("[data-test=reject]").click()  # no reason given
     expect(page.locator("h1")).to_have_text("操作未成功")
     expect(page.locator("[data-test=refusal]")).to_contain_text("reason: is required to reject")
