@@ -17,6 +17,7 @@ class Names:
 
     def __init__(self, gateway, token, tenant):
         self.gateway, self.token, self.tenant = gateway, token, tenant
+        self._categories_refreshed = False
 
     def _remembered(self, kind, key, look_up):
         cache_key = (self.tenant, kind, key)
@@ -61,9 +62,16 @@ class Names:
         each(lambda building_id: (self.node(building_id), self.flats_of(building_id)), sorted(set(building_ids)))
 
     def category(self, category_id):
+        """A category's name; one created since the names were remembered is looked up again, once
+        a page (a Names is made per request), so that a new category is not nameless for minutes."""
         if not category_id:
             return ""
-        return self._categories().get(category_id, "")
+        known = self._categories()
+        if category_id not in known and not self._categories_refreshed:
+            self._categories_refreshed = True
+            _remembered.pop((self.tenant, "categories", ""), None)
+            known = self._categories()
+        return known.get(category_id, "")
 
     def _categories(self):
         def look_up():
@@ -98,3 +106,19 @@ class Names:
     def path(self, path):
         """Breadcrumbs: (id, name) of each node on a path the person may read."""
         return [(node_id, name) for node_id in path if (name := self.node(node_id))]
+
+    def people_along(self, path):
+        """{login subject: name} of the holders of the posts at the nodes of a path and below its
+        last node: who convenes, decides and answers for a meeting or a project there."""
+        if not path:
+            return {}
+        found = each(lambda node_id: self._holders(node_id, below=node_id == path[-1]), path)
+        return {subject: name for named in found for subject, name in named.items()}
+
+    def _holders(self, node_id, below):
+        def look_up():
+            answer = self.gateway.call(self.token, "grids", "ListPosts", "ListPostsRequest", node_id=node_id,
+                                       include_descendants=below, page_size=500)
+            return {post["holder"]["subject"]: post["holder"]["display_name"] for post in answer["posts"]
+                    if post.get("holder", {}).get("subject") and post["holder"].get("display_name")}
+        return self._remembered(("holders", below), node_id, look_up) or {}

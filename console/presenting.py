@@ -373,3 +373,93 @@ def project_row(project):
             "budget_line": project.get("budget_line", ""),
             "milestones": [{"title": m.get("title", ""), "progress": m.get("progress_percent", 0),
                             "note": m.get("note", "")} for m in project.get("milestones", [])]}
+
+
+PROCEDURE = tuple(MEETING_STATES)
+AGENDA_OPEN = ("PROPOSED", "COMMITTEE_REVIEW")
+DECIDING = ("DELIBERATION", "RESOLVED")
+PUBLISHED = ("DECISION_PUBLISHED", "OUTCOME_PUBLISHED")
+DECIDING_ROLES = ("city_operator", "community_staff")
+FULL_PROGRESS = 100
+
+
+def procedure_steps(meeting, people, zone):
+    """The six steps of 四议两公开 in order: each one's name, whether the meeting has taken it, is at
+    it now, and who took it when (the last time, should a step have been recorded twice)."""
+    taken = {step.get("state"): step for step in meeting.get("steps", [])}
+    state = meeting.get("state", "")
+    reached = PROCEDURE.index(state) if state in PROCEDURE else -1
+    return [{"state": key, "name": MEETING_STATES[key], "done": position <= reached, "current": key == state,
+             "who": person_named(taken.get(key, {}).get("actor", ""), people),
+             "time": local_time(taken.get(key, {}).get("time"), zone), "note": taken.get(key, {}).get("note", "")}
+            for position, key in enumerate(PROCEDURE)]
+
+
+def next_step(meeting):
+    """The step after the meeting's, or None once the outcome is published."""
+    state = meeting.get("state", "")
+    position = PROCEDURE.index(state) if state in PROCEDURE else len(PROCEDURE) - 1
+    return PROCEDURE[position + 1] if position + 1 < len(PROCEDURE) else None
+
+
+def person_named(subject, people):
+    """A login subject as people know it: the name of the post they hold, or the subject itself."""
+    return people.get(subject, subject)
+
+
+def meeting_actions(meeting, role, subject):
+    """What the console offers staff on a meeting at its step, as the tickets service allows it:
+    the agenda while it is open, decisions (the convenor, community staff and city operators)
+    while it deliberates or resolves, projects once the decision is published."""
+    if role not in STAFF_ROLES:
+        return frozenset()
+    state = meeting.get("state", "")
+    actions = {"minutes"}
+    if next_step(meeting):
+        actions.add("advance")
+    if state in AGENDA_OPEN:
+        actions.add("add_item")
+    if state in DECIDING and (role in DECIDING_ROLES or subject == meeting.get("convenor")):
+        actions.add("decide")
+    if state in PUBLISHED:
+        actions.add("start_project")
+    return frozenset(actions)
+
+
+def agenda_rows(meeting, people, zone, projects=()):
+    """Each agenda item with its decision in words, who took it when, and its project if it has one."""
+    project_of = {project["ticket_id"]: project["id"] for project in projects
+                  if project.get("meeting_id") == meeting.get("id")}
+    return [{"ticket_id": item["ticket_id"], "summary": item.get("summary", ""),
+             "supporters": item.get("supporters", 0), "decision_key": item.get("decision", ""),
+             "decision": DECISION_NAMES.get(item.get("decision"), ""), "reason": item.get("reason", ""),
+             "decided_by": person_named(item.get("decided_by", ""), people),
+             "decided": local_time(item.get("decide_time"), zone),
+             "project_id": project_of.get(item["ticket_id"], "")}
+            for item in meeting.get("agenda", [])]
+
+
+def suggestion_rows(items, names, zone):
+    """The suggested agenda: each open suggestion with its category, place and supporters."""
+    return [{"ticket_id": item["ticket_id"], "summary": item.get("summary", ""),
+             "category": names.category(item.get("category_id")), "place": names.node(item.get("node_id")),
+             "supporters": item.get("supporters", 0), "created": local_time(item.get("create_time"), zone)}
+            for item in items]
+
+
+def milestones_of(text):
+    """A form's milestones, one per line, blank lines left out."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def project_view(project, people, zone):
+    """A project's page: its state in words, each milestone's progress, and whether it may complete."""
+    milestones = [{"index": index, "title": m.get("title", ""), "progress": int(m.get("progress_percent", 0)),
+                   "note": m.get("note", ""), "updated": local_time(m.get("update_time"), zone)}
+                  for index, m in enumerate(project.get("milestones", []))]
+    active = project.get("state") == "ACTIVE"
+    return {**project_row(project), "active": active, "milestones": milestones,
+            "owner": person_named(project.get("owner", ""), people), "outcome": project.get("outcome", ""),
+            "completed": local_time(project.get("complete_time"), zone),
+            "created": local_time(project.get("create_time"), zone),
+            "may_complete": active and all(m["progress"] >= FULL_PROGRESS for m in milestones)}

@@ -170,3 +170,62 @@ def test_poll_results_give_each_choice_its_share_of_the_answers():
         {"label": "同意", "count": 3}, {"label": "反对", "count": 1}, {"label": "弃权"}]}]})
     assert [(c["count"], c["percent"]) for c in shown["questions"][0]["choices"]] == [(3, 75), (1, 25), (0, 0)]
     assert presenting.poll_results({})["answer_count"] == 0
+
+
+def meeting(state, **fields):
+    return {"id": "m1", "state": state, "convenor": "staff-li", "agenda": [], "steps": [
+        {"state": "PROPOSED", "time": "2026-12-01T11:00:00Z", "actor": "staff-li", "note": ""},
+        {"state": "COMMITTEE_REVIEW", "time": "2026-12-02T02:00:00Z", "actor": "worker-zhao", "note": "两委同意"}],
+        **fields}
+
+
+def test_a_meetings_procedure_reads_as_six_steps_taken_by_whom_and_when(locale):
+    steps = presenting.procedure_steps(meeting("COMMITTEE_REVIEW"), {"staff-li": "李娜"}, "Asia/Shanghai")
+    assert [step["state"] for step in steps] == list(presenting.MEETING_STATES)
+    assert [(step["done"], step["current"]) for step in steps[:3]] == [(True, False), (True, True), (False, False)]
+    assert (steps[0]["who"], steps[0]["time"]) == ("李娜", "2026-12-01 19:00")
+    assert (steps[1]["who"], steps[1]["note"]) == ("worker-zhao", "两委同意")  # no post: the subject itself
+    assert steps[2]["who"] == steps[2]["time"] == ""
+    assert str(steps[1]["name"]) == ("两委商议" if locale == "zh_CN" else "Committee review")
+    assert presenting.next_step(meeting("RESOLVED")) == "DECISION_PUBLISHED"
+    assert presenting.next_step(meeting("OUTCOME_PUBLISHED")) is None
+
+
+def test_staff_are_offered_what_a_meeting_allows_at_its_step():
+    def offered(state, role="grid_worker", subject="staff-li"):
+        return presenting.meeting_actions(meeting(state), role, subject)
+    assert offered("PROPOSED") == {"advance", "add_item", "minutes"}
+    assert offered("DELIBERATION") == {"advance", "decide", "minutes"}
+    assert "decide" not in offered("DELIBERATION", subject="worker-zhao")  # not its convenor
+    assert "decide" in offered("RESOLVED", role="community_staff", subject="someone")
+    assert offered("DECISION_PUBLISHED") == {"advance", "start_project", "minutes"}
+    assert offered("OUTCOME_PUBLISHED") == {"start_project", "minutes"}
+    assert offered("PROPOSED", role="resident") == frozenset()
+
+
+def test_an_agenda_names_who_decided_and_links_each_adopted_item_to_its_project(locale):
+    held = meeting("DECISION_PUBLISHED", agenda=[
+        {"ticket_id": "t1", "summary": "增设充电桩", "supporters": 3, "decision": "ADOPTED", "reason": "",
+         "decided_by": "staff-li", "decide_time": "2026-12-02T03:00:00Z"},
+        {"ticket_id": "t2", "summary": "移垃圾桶", "supporters": 1, "decision": "REJECTED", "reason": "堵消防通道"}])
+    rows = presenting.agenda_rows(held, {"staff-li": "李娜"}, "Asia/Shanghai",
+                                  [{"id": "p1", "ticket_id": "t1", "meeting_id": "m1"},
+                                   {"id": "p2", "ticket_id": "t2", "meeting_id": "another"}])
+    assert [(row["decided_by"], row["decided"], row["project_id"]) for row in rows] == [
+        ("李娜", "2026-12-02 11:00", "p1"), ("", "", "")]
+    assert str(rows[1]["decision"]) == ("不予采纳" if locale == "zh_CN" else "Not adopted")
+
+
+def test_a_project_completes_once_every_milestone_is_done(locale):
+    project = {"id": "p1", "title": "增设充电桩", "ticket_id": "t1", "state": "ACTIVE", "owner": "staff-li",
+               "milestones": [{"title": "选址公示", "progress_percent": 100, "note": "无异议"},
+                              {"title": "安装", "progress_percent": 60}]}
+    view = presenting.project_view(project, {"staff-li": "李娜"}, "Asia/Shanghai")
+    assert [(m["index"], m["progress"]) for m in view["milestones"]] == [(0, 100), (1, 60)]
+    assert (view["owner"], view["active"], view["may_complete"]) == ("李娜", True, False)
+    project["milestones"][1]["progress_percent"] = 100
+    assert presenting.project_view(project, {}, "Asia/Shanghai")["may_complete"]
+    completed = presenting.project_view({**project, "state": "COMPLETED"}, {}, "Asia/Shanghai")
+    assert not completed["may_complete"] and str(completed["state"]) == (
+        "已完工" if locale == "zh_CN" else "Project completed")
+    assert presenting.milestones_of(" 选址公示\n\n安装 \n") == ["选址公示", "安装"]
