@@ -5,6 +5,8 @@ project from the adopted item and complete it; staff put a poll to a building, a
 answers, staff watch the count and close it, the resident reads the results. Screenshots go to
 docs/console/ for the README."""
 import re
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,25 +14,35 @@ from playwright.sync_api import expect
 
 from cli.demo_city import SMALL
 from cli.seed import seed_demo
-from tests.support.console import headless_chromium, wait_until_answering
+from tests.conftest import free_port
+from tests.support.console import headless_chromium, web_process
 from tests.support.hierarchy import GRIDS, RESIDENTS
 from tests.support.town import PROMISES, TICKETS
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs/console"
-TENANT = "demo"  # the tenant the platform's console signs people in to
+# A tenant of this module's own, with a console signing people in to it: the platform's console
+# and its demo tenant belong to test_console_browser.py, whose pages count what they hold.
+TENANT = "demo-deliberation"
 STAFF_NAME = "李娜"
 WORKER_NAME = "赵磊"
 SUGGESTIONS = ("小区增设电动车充电桩，避免楼道充电", "健身器材老化，希望更换")
 
 
 @pytest.fixture(scope="module")
-def community(platform):
+def console_url(platform):
+    port = free_port()
+    env = {**platform.env, "CONSOLE_PORT": str(port), "CONSOLE_GATEWAY": platform.address, "CONSOLE_TENANT": TENANT,
+           "CONSOLE_DEV_SIGNIN": "true", "CONSOLE_SESSION_SECRET": uuid.uuid4().hex}
+    with web_process([sys.executable, "-m", "console"], env, port, "/signin", cwd=ROOT) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def community(platform, console_url):
     """The small demo community (as the browser tests seed it: each seeding step repeats as a
-    no-op), its staff post held by 李娜, its second grid's by 赵磊, and two suggestions there.
-    The posts are taken after test_console_browser.py has run (its visit quotas count the one
-    post it takes)."""
+    no-op), its staff post held by 李娜, its second grid's by 赵磊, and two suggestions there."""
     operator = platform.client(tenant=TENANT, subject="console-seeder")
     node, _ = seed_demo(operator, SMALL, log=lambda line: None)
     grids = operator.call(f"{GRIDS}/ListNodes", {"parent_id": node["id"]})["nodes"]
@@ -51,7 +63,6 @@ def community(platform):
         "request_id": f"deliberation-suggestion-{number}", "kind": "SUGGESTION", "channel": "SELF_SERVICE",
         "category_id": category["id"], "node_id": flat["id"], "description": text})
         for number, text in enumerate(SUGGESTIONS)]
-    wait_until_answering(platform.console_url)
     return {"node": node, "grid": grid, "operator": operator, "suggestions": suggestions}
 
 
@@ -61,9 +72,9 @@ def browser():
         yield chromium
 
 
-def signed_in(browser, platform, persona):
+def signed_in(browser, console_url, persona):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{platform.console_url}/")
+    page.goto(f"{console_url}/")
     page.click(f"[data-test=persona-{persona}] >> nth=0")
     return page
 
@@ -74,12 +85,12 @@ def advance(page, step):
     expect(page.locator("li.current b")).to_have_text(step)
 
 
-def test_staff_run_a_meeting_through_the_procedure_and_carry_out_what_it_adopted(browser, platform, community):
+def test_staff_run_a_meeting_through_the_procedure_and_carry_out_what_it_adopted(browser, console_url, community):
     grid = community["grid"]
     adopted, other = community["suggestions"]
-    page = signed_in(browser, platform, "community_staff")
+    page = signed_in(browser, console_url, "community_staff")
     assert page.locator("[data-test=who]").inner_text().startswith(STAFF_NAME)
-    page.goto(f"{platform.console_url}/nodes/{grid['id']}")
+    page.goto(f"{console_url}/nodes/{grid['id']}")
     page.click("[data-test=meetings]")
     page.fill("[data-test=meeting-title]", "十二月网格议事会")
     page.fill("[data-test=meeting-held-at]", "2026-12-20T19:30")
@@ -106,7 +117,7 @@ def test_staff_run_a_meeting_through_the_procedure_and_carry_out_what_it_adopted
     expect(page.locator("[data-test=suggestion]")).to_have_count(1)
     meeting_url = page.url
 
-    stale = signed_in(browser, platform, "community_staff")  # the same meeting in another window, left at 提议
+    stale = signed_in(browser, console_url, "community_staff")  # the same meeting in another window, left at 提议
     stale.goto(meeting_url)
     advance(page, "两委商议")
     expect(page.locator("[data-test=step-PROPOSED]")).to_have_class(re.compile("done"))
@@ -182,12 +193,12 @@ def test_staff_run_a_meeting_through_the_procedure_and_carry_out_what_it_adopted
     other_page = community["operator"].call(f"{TICKETS}/GetTicket", {"id": other["id"]})
     assert other_page["state"] not in ("RESOLVED", "CLOSED") and not other_page.get("deliberation", {}).get("decision")
 
-    page.goto(f"{platform.console_url}/nodes/{grid['id']}/meetings")
+    page.goto(f"{console_url}/nodes/{grid['id']}/meetings")
     expect(page.locator("[data-test=meeting-state]")).to_have_text(["实施结果公开"])
     expect(page.locator("[data-test=project]")).to_contain_text("已完工")
 
 
-def test_staff_poll_a_building_a_resident_answers_and_reads_the_results_once_closed(browser, platform, community):
+def test_staff_poll_a_building_a_resident_answers_and_reads_the_results_once_closed(browser, console_url, community):
     operator = community["operator"]
     # The first demo resident the sign-in page offers: the head of the community's first household.
     household = operator.call(f"{RESIDENTS}/ListHouseholds", {"node_id": community["node"]["id"],
@@ -195,8 +206,8 @@ def test_staff_poll_a_building_a_resident_answers_and_reads_the_results_once_clo
     building_id = operator.call(f"{GRIDS}/GetFlat", {"id": household["flat_id"]})["building_id"]
     building = operator.call(f"{GRIDS}/GetNode", {"id": building_id})
 
-    staff = signed_in(browser, platform, "community_staff")
-    staff.goto(f"{platform.console_url}/nodes/{building_id}/polls")
+    staff = signed_in(browser, console_url, "community_staff")
+    staff.goto(f"{console_url}/nodes/{building_id}/polls")
     expect(staff.locator("h1")).to_contain_text(building["display_name"])
     staff.click("[data-test=new-poll]")
     staff.fill("[data-test=poll-title]", "加装电梯意见征集")
@@ -208,8 +219,8 @@ def test_staff_poll_a_building_a_resident_answers_and_reads_the_results_once_clo
     expect(staff.locator("[data-test=answer-count]")).to_have_text("0")
     assert building["display_name"] in staff.locator("p.meta").first.inner_text()
 
-    resident = signed_in(browser, platform, "resident")
-    resident.goto(f"{platform.console_url}/me")
+    resident = signed_in(browser, console_url, "resident")
+    resident.goto(f"{console_url}/me")
     resident.locator("[data-test=my-poll]", has_text="加装电梯意见征集").locator("a").click()
     expect(resident.locator("[data-test=poll-results]")).to_have_count(0)  # not before it closes
     resident.locator("label", has_text="不同意").locator("[data-test=choice]").check()
