@@ -447,6 +447,16 @@ def suggestion_rows(items, names, zone):
             for item in items]
 
 
+def recurring_rows(problems, names, zone):
+    """The recurring problems an agenda may take: category, place, how often and since when,
+    named by their latest report."""
+    return [{"ticket_id": problem["ticket_id"], "summary": problem.get("summary", ""),
+             "category": names.category(problem.get("category_id")), "place": names.node(problem.get("place_id")),
+             "count": problem.get("ticket_count", 0), "first": local_time(problem.get("first_create_time"), zone),
+             "last": local_time(problem.get("last_create_time"), zone)}
+            for problem in problems]
+
+
 def milestones_of(text):
     """A form's milestones, one per line, blank lines left out."""
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -455,10 +465,16 @@ def milestones_of(text):
 def project_view(project, people, zone):
     """A project's page: its state in words, each milestone's progress, and whether it may complete."""
     milestones = [{"index": index, "title": m.get("title", ""), "progress": int(m.get("progress_percent", 0)),
-                   "note": m.get("note", ""), "updated": local_time(m.get("update_time"), zone)}
+                   "note": m.get("note", ""), "updated": local_time(m.get("update_time"), zone),
+                   "photo_ids": [photo["id"] for photo in m.get("photos", [])]}
                   for index, m in enumerate(project.get("milestones", []))]
     active = project.get("state") == "ACTIVE"
-    return {**project_row(project), "active": active, "milestones": milestones,
+    ratings = [{"who": person_named(entry.get("subject", ""), people), "satisfaction": entry.get("satisfaction", 0),
+                "comment": entry.get("comment", ""), "time": local_time(entry.get("time"), zone)}
+               for entry in project.get("feedback", [])]
+    return {**project_row(project), "active": active, "milestones": milestones, "ratings": ratings,
+            "rating_count": project.get("feedback_count", 0),
+            "average_rating": f"{project.get('average_satisfaction', 0):.1f}",
             "owner": person_named(project.get("owner", ""), people), "outcome": project.get("outcome", ""),
             "completed": local_time(project.get("complete_time"), zone),
             "created": local_time(project.get("create_time"), zone),

@@ -2,10 +2,11 @@
 calls to the gateway as that person (the app keeps the gateway client, the settings and the
 identity provider in `app.extensions["console"]`)."""
 
+import base64
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import Blueprint, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, Response, current_app, g, redirect, request, session, url_for
 
 from console.naming import Names
 
@@ -57,6 +58,13 @@ def photos_sent():
     """The photos a form's file field `photos` carries, as the tickets service takes them."""
     return [{"content_type": sent.mimetype, "data": sent.read()} for sent in request.files.getlist("photos")
             if sent.filename]
+
+
+def photo_answer(shown):
+    """A photo as the gateway gives it (TicketPhoto), as the browser takes it."""
+    answer = Response(base64.b64decode(shown["data"]), mimetype=shown["content_type"])
+    answer.headers["Cache-Control"] = "private, max-age=3600"  # a photo never changes
+    return answer
 
 
 def call(service, method, request_type, **fields):

@@ -86,7 +86,7 @@ def meeting_page(meeting_id):
     gateway, token = web.gateway(), g.token  # the calls run on other threads, outside the request
     suggested, projects = each(lambda ask: ask(), [
         lambda: gateway.call(token, "tickets", "SuggestAgenda", "SuggestAgendaRequest",
-                             node_id=meeting["node_id"])["items"] if "add_item" in actions else [],
+                             node_id=meeting["node_id"]) if "add_item" in actions else {},
         lambda: gateway.call(token, "tickets", "ListProjects", "ListProjectsRequest", node_id=meeting["node_id"],
                              page_size=PROJECTS_SHOWN)["projects"]])
     known = web.names()
@@ -103,8 +103,10 @@ def meeting_page(meeting_id):
         following=presenting.next_step(meeting),
         state_names=presenting.MEETING_STATES,
         agenda=presenting.agenda_rows(meeting, people, web.zone(), projects),
-        suggested=presenting.suggestion_rows([item for item in suggested if item["ticket_id"] not in on_agenda],
-                                             known, web.zone()),
+        suggested=presenting.suggestion_rows([item for item in suggested.get("items", [])
+                                              if item["ticket_id"] not in on_agenda], known, web.zone()),
+        recurring=presenting.recurring_rows([problem for problem in suggested.get("recurring", [])
+                                             if problem["ticket_id"] not in on_agenda], known, web.zone()),
         projects=[presenting.project_row(project) for project in projects
                   if project.get("meeting_id") == meeting["id"]],
         actions=actions,
@@ -191,6 +193,7 @@ def project_page(project_id):
         place=known.node(project.get("node_id")),
         crumbs=known.path(project.get("path", [])),
         staff=g.role in presenting.STAFF_ROLES,
+        resident=g.role == "resident",
     )
 
 
@@ -199,7 +202,24 @@ def project_page(project_id):
 def update_milestone(project_id, index):
     form = request.form
     web.call("tickets", "UpdateMilestone", "UpdateMilestoneRequest", id=project_id, milestone_index=index,
-             progress_percent=form.get("progress_percent", -1, type=int), note=form.get("note", "").strip())
+             progress_percent=form.get("progress_percent", -1, type=int), note=form.get("note", "").strip(),
+             photos=web.photos_sent())
+    return redirect(url_for("console.project_page", project_id=project_id))
+
+
+@blueprint.get("/projects/<project_id>/photos/<photo_id>")
+@web.signed_in
+def project_photo(project_id, photo_id):
+    return web.photo_answer(web.call("tickets", "GetProjectPhoto", "GetProjectPhotoRequest", project_id=project_id,
+                                     photo_id=photo_id))
+
+
+@blueprint.post("/projects/<project_id>/feedback")
+@web.signed_in
+def rate_project(project_id):
+    form = request.form
+    web.call("tickets", "SubmitProjectFeedback", "SubmitProjectFeedbackRequest", id=project_id,
+             satisfaction=form.get("satisfaction", 0, type=int), comment=form.get("comment", "").strip())
     return redirect(url_for("console.project_page", project_id=project_id))
 
 

@@ -2,22 +2,35 @@
 
 import uuid
 
-from flask import redirect, render_template, request, session, url_for
+from flask import g, redirect, render_template, request, session, url_for
 
 from console import presenting, web
+from console.tree import each
 from console.web import blueprint
 
 QUEUE_PAGE = 50
 INBOX_SHOWN = 10
+# The latest published meetings of the resident's grid and community, and their projects.
+DELIBERATION_SHOWN = 5
 
 
 @blueprint.get("/me")
 @web.signed_in
 def home():
-    """A resident's page: their household's tickets, the polls addressed to them and their notices."""
-    tickets = web.call("tickets", "ListTickets", "ListTicketsRequest", queue="MINE", page_size=QUEUE_PAGE)["tickets"]
-    inbox = web.call("notifications", "ListInbox", "ListInboxRequest", page_size=INBOX_SHOWN)
-    polls = web.call("notifications", "ListPolls", "ListPollsRequest")["polls"]
+    """A resident's page: their household's tickets, the polls addressed to them, what their grid's
+    and community's meetings published (两公开) and their notices."""
+    gateway, token = web.gateway(), g.token  # the calls run on other threads, outside the request
+
+    def asked(service, method, request_type, **fields):
+        return lambda: gateway.call(token, service, method, request_type, **fields)
+    tickets, inbox, polls, meetings, projects = each(lambda ask: ask(), [
+        asked("tickets", "ListTickets", "ListTicketsRequest", queue="MINE", page_size=QUEUE_PAGE),
+        asked("notifications", "ListInbox", "ListInboxRequest", page_size=INBOX_SHOWN),
+        asked("notifications", "ListPolls", "ListPollsRequest"),
+        asked("tickets", "ListMeetings", "ListMeetingsRequest", page_size=100),
+        asked("tickets", "ListProjects", "ListProjectsRequest", page_size=100)])
+    tickets, polls = tickets["tickets"], polls["polls"]
+    meetings, projects = meetings.get("meetings", []), projects.get("projects", [])
     known = web.names()
     return render_template(
         "home.html",
@@ -25,6 +38,10 @@ def home():
         messages=[presenting.message_row(message, web.zone()) for message in inbox["messages"]],
         unread=presenting.unread_text(inbox["unread_count"]),
         polls=[presenting.poll_row(poll, web.zone()) for poll in polls],
+        meetings=[presenting.meeting_row(meeting, web.zone()) for meeting in sorted(
+            meetings, key=lambda meeting: meeting.get("held_at", ""), reverse=True)[:DELIBERATION_SHOWN]],
+        projects=[presenting.project_row(project) for project in sorted(
+            projects, key=lambda project: project.get("state") != "ACTIVE")[:DELIBERATION_SHOWN]],
     )
 
 

@@ -1,10 +1,9 @@
 """The ticket queue, a ticket and the steps taken on it, and a new ticket on behalf of a resident."""
 
-import base64
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from flask import Response, abort, g, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from console import presenting, web
@@ -141,10 +140,8 @@ def ticket_page(ticket_id):
 @blueprint.get("/tickets/<ticket_id>/photos/<photo_id>")
 @web.signed_in
 def photo(ticket_id, photo_id):
-    shown = web.call("tickets", "GetTicketPhoto", "GetTicketPhotoRequest", ticket_id=ticket_id, photo_id=photo_id)
-    answer = Response(base64.b64decode(shown["data"]), mimetype=shown["content_type"])
-    answer.headers["Cache-Control"] = "private, max-age=3600"  # a photo never changes
-    return answer
+    return web.photo_answer(web.call("tickets", "GetTicketPhoto", "GetTicketPhotoRequest", ticket_id=ticket_id,
+                                     photo_id=photo_id))
 
 
 @blueprint.post("/tickets/<ticket_id>/<action>")

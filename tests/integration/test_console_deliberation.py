@@ -4,6 +4,7 @@ through 四议两公开 (with the refusals a stale page and a rejection without 
 project from the adopted item and complete it; staff put a poll to a building, a resident of it
 answers, staff watch the count and close it, the resident reads the results. Screenshots go to
 docs/console/ for the README."""
+import base64
 import re
 import sys
 import uuid
@@ -240,3 +241,68 @@ def test_staff_poll_a_building_a_resident_answers_and_reads_the_results_once_clo
     expect(resident.locator("[data-test=poll-results] li", has_text="不同意")).to_contain_text("1 (100%)")
     expect(resident.locator("[data-test=poll-results] li").first).to_contain_text("同意 · 0 (0%)")
     resident.screenshot(path=SCREENSHOTS / "resident-poll.png", full_page=True)
+
+
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==")
+
+
+def published_project_of(operator, community, reporter, flat_id):
+    """A community meeting that adopted `reporter`'s suggestion (made at their flat) and published it, and the project
+    that carried it out, with a photo of the work."""
+    category = operator.call(f"{TICKETS}/CreateCategory", {
+        "request_id": "deliberation-facilities", "name": "公共设施", "group": "社区建设", "promises": PROMISES,
+        "routing": {"assignee_kind": "GRID_WORKER"}})
+    suggestion = reporter.call(f"{TICKETS}/CreateTicket", {
+        "request_id": "deliberation-benches", "kind": "SUGGESTION", "channel": "SELF_SERVICE",
+        "category_id": category["id"], "node_id": flat_id, "description": "小广场增设休息长椅"})
+    meeting = operator.call(f"{TICKETS}/CreateMeeting", {
+        "request_id": "deliberation-community-meeting", "node_id": community["node"]["id"], "title": "社区议事会",
+        "held_at": "2026-11-20T06:00:00Z"})
+    if meeting["state"] == "PROPOSED":
+        operator.call(f"{TICKETS}/AddAgendaItem", {"id": meeting["id"], "ticket_id": suggestion["id"]})
+        for state in ("PROPOSED", "COMMITTEE_REVIEW"):
+            operator.call(f"{TICKETS}/AdvanceMeeting", {"id": meeting["id"], "from_state": state})
+        operator.call(f"{TICKETS}/DecideAgendaItem", {"id": meeting["id"], "ticket_id": suggestion["id"],
+                                                      "decision": "ADOPTED"})
+        for state in ("DELIBERATION", "RESOLVED"):
+            operator.call(f"{TICKETS}/AdvanceMeeting", {"id": meeting["id"], "from_state": state})
+    project = operator.call(f"{TICKETS}/CreateProject", {
+        "request_id": "deliberation-benches-project", "meeting_id": meeting["id"], "ticket_id": suggestion["id"],
+        "title": "增设休息长椅", "milestone_titles": ["安装"]})
+    if project["state"] == "ACTIVE":
+        operator.call(f"{TICKETS}/UpdateMilestone", {"id": project["id"], "milestone_index": 0, "progress_percent": 100,
+                                                     "note": "6 张长椅已安装",
+                                                     "photos": [{"content_type": "image/png",
+                                                                 "data": base64.b64encode(PNG).decode()}]})
+        operator.call(f"{TICKETS}/CompleteProject", {"id": project["id"], "outcome": "长椅已投入使用"})
+    return meeting, project
+
+
+def test_a_resident_reads_what_the_community_published_and_rates_its_project(browser, platform, console_url,
+                                                                             community):
+    operator = community["operator"]
+    household = operator.call(f"{RESIDENTS}/ListHouseholds", {"node_id": community["node"]["id"],
+                                                               "page_size": 3})["households"][0]
+    head = next(member for member in operator.call(f"{RESIDENTS}/ListResidents", {
+        "node_id": household["flat_id"], "page_size": 20})["residents"] if member["household_id"] == household["id"])
+    reporter = platform.client(tenant=TENANT, role="resident", scope=(household["flat_id"],), subject=head["id"])
+    meeting, project = published_project_of(operator, community, reporter, household["flat_id"])
+
+    resident = signed_in(browser, console_url, "resident")
+    resident.goto(f"{console_url}/me")
+    expect(resident.locator("[data-test=published-meeting]", has_text="社区议事会")).to_contain_text("决议公开")
+    resident.locator("[data-test=published-project]", has_text="增设休息长椅").locator("a").click()
+    expect(resident.locator("[data-test=project-state]")).to_have_text("已完工")
+    expect(resident.locator("[data-test=milestone-photo]")).to_have_count(1)
+    expect(resident.locator("[data-test=rating-summary]")).to_have_text("暂无评价。")
+    resident.check("[data-test=satisfaction-4]")
+    resident.fill("[data-test=rating-comment]", "坐着很舒服")
+    resident.click("[data-test=rate-project]")
+    expect(resident.locator("[data-test=rating-summary]")).to_contain_text("1")
+    expect(resident.locator("[data-test=rating]")).to_contain_text("坐着很舒服")
+    expect(resident.locator("[data-test=form-rate]")).to_have_count(0)
+    resident.screenshot(path=SCREENSHOTS / "resident-project.png", full_page=True)
+
+    resident.goto(f"{console_url}/meetings/{meeting['id']}")
+    expect(resident.locator("[data-test=decision]")).to_have_text(["采纳"])
+    expect(resident.locator("[data-test=advance]")).to_have_count(0)
