@@ -229,3 +229,27 @@ def test_a_project_completes_once_every_milestone_is_done(locale):
     assert not completed["may_complete"] and str(completed["state"]) == (
         "已完工" if locale == "zh_CN" else "Project completed")
     assert presenting.milestones_of(" 选址公示\n\n安装 \n") == ["选址公示", "安装"]
+
+
+def test_a_project_shows_its_photos_and_its_ratings_by_name(locale):
+    project = {"id": "p1", "title": "增设长椅", "ticket_id": "t1", "state": "COMPLETED", "owner": "staff-li",
+               "milestones": [{"title": "安装", "progress_percent": 100,
+                               "photos": [{"id": "ph1", "content_type": "image/png", "size": 10}]}],
+               "feedback": [{"subject": "r1", "satisfaction": 4, "comment": "舒服", "time": "2026-12-01T02:00:00Z"}],
+               "feedback_count": 3, "average_satisfaction": 4.333}
+    view = presenting.project_view(project, {"r1": "王阿姨"}, "Asia/Shanghai")
+    assert view["milestones"][0]["photo_ids"] == ["ph1"]
+    assert (view["rating_count"], view["average_rating"]) == (3, "4.3")
+    assert view["ratings"] == [{"who": "王阿姨", "satisfaction": 4, "comment": "舒服", "time": "2026-12-01 10:00"}]
+
+
+class PlaceNames(KnownNames):
+    def node(self, node_id):
+        return {"b1": "3号楼"}.get(node_id, "")
+
+
+def test_a_recurring_problem_is_named_by_category_place_and_how_often(locale):
+    [row] = presenting.recurring_rows([{"ticket_id": "t9", "summary": "暖气不热", "category_id": "c1", "place_id": "b1",
+                                        "ticket_count": 4, "first_create_time": "2026-10-01T02:00:00Z",
+                                        "last_create_time": "2026-11-30T02:00:00Z"}], PlaceNames(), "Asia/Shanghai")
+    assert (row["category"], row["place"], row["count"], row["first"]) == ("暖气不热", "3号楼", 4, "2026-10-01 10:00")
