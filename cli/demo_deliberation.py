@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from cli.seed import creator
 
 TICKETS = "civicgrid.tickets.v1.Tickets"
+GRIDS = "civicgrid.grids.v1.Grids"
 SEED = 20241204
 MONTHS = 12
 # (the suggestion a meeting adopts, the one it does not, and why not); month n takes entry n % len.
@@ -41,13 +42,17 @@ def seed_deliberation(cast, grid, convenor, flats):
     category = creator(cast.operator, "demo-work")(f"{TICKETS}/CreateCategory", "category/suggestions", {
         "name": "社区建议", "group": "议事协商", "routing": {"assignee_kind": "GRID_WORKER"},
         "promises": [{"priority": "NORMAL", "first_response_minutes": 1440, "resolution_minutes": 43200}]})
+    station = creator(cast.operator, "demo-work")(f"{GRIDS}/CreateStation", "station/party-service", {
+        "node_id": grid["parent_id"], "display_name": "党群服务站",
+        "opening_hours": [{"weekday": day, "open": "08:30", "close": "17:30"}
+                          for day in ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY")]})
     draw = random.Random(SEED)
     for month, held_at in enumerate(meeting_dates(datetime.now(timezone.utc))):
         suggestions = [suggest(cast, create, draw.choice(flats), category, month, number, text)
                        for number, text in enumerate(AGENDAS[month % len(AGENDAS)][:2])]
         meeting = create(f"{TICKETS}/CreateMeeting", f"meeting/{month}", {
             "node_id": grid["id"], "title": f"{held_at[:4]}年{int(held_at[5:7])}月{grid['display_name']}议事会",
-            "held_at": held_at, "attendees": attendees(convenor, suggestions)})
+            "held_at": held_at, "place_station_id": station["id"], "attendees": attendees(convenor, suggestions)})
         if meeting["state"] == "PROPOSED" and not meeting.get("agenda"):
             hold(leader, meeting, suggestions, month)
             if carried_out(cast, leader, create, meeting, suggestions[0], month):

@@ -93,6 +93,14 @@ class Names:
         found = each(lambda node_id: self._organisations(node_id, below=False), path)
         return {organisation_id: name for named in found for organisation_id, name in named.items()}
 
+    def stations_along(self, path):
+        """{id: name} of the service stations at the nodes of a path: where a meeting there is held."""
+        found = each(lambda node_id: self._remembered("stations", node_id, lambda: {
+            station["id"]: station["display_name"] for station in self.gateway.call(
+                self.token, "grids", "ListStations", "ListStationsRequest", node_id=node_id,
+                page_size=ORGANISATIONS_PAGE)["stations"]}) or {}, path)
+        return {station_id: name for named in found for station_id, name in named.items()}
+
     def organisations_below(self, node_id):
         """{id: name} of the organisations at a node and below it: whose queues staff there watch."""
         return self._organisations(node_id, below=True)

@@ -38,6 +38,7 @@ def meetings(node_id):
         staff=staff,
         people=people_invited(known, node) if staff else {},
         organisations=known.organisations_along(node.get("path") or [node_id]) if staff else {},
+        stations=known.stations_along(node.get("path") or [node_id]) if staff else {},
         request_id=uuid.uuid4().hex,
         held_at=presenting.local_input(datetime.now(timezone.utc) + timedelta(days=1), web.zone()),
     )
@@ -73,6 +74,7 @@ def convene(node_id):
         node_id=node_id,
         title=form.get("title", "").strip(),
         held_at=presenting.moment_of_local(form.get("held_at", ""), web.zone()),
+        place_station_id=form.get("place_station_id", ""),
         attendees=attendees_of(form, web.names(), node),
     )
     return redirect(url_for("console.meeting_page", meeting_id=meeting["id"]))
@@ -99,6 +101,8 @@ def meeting_page(meeting_id):
         place=known.node(meeting["node_id"]),
         crumbs=known.path(meeting.get("path", [])),
         convenor=presenting.person_named(meeting.get("convenor", ""), people),
+        station=known.stations_along(meeting.get("path", [])).get(meeting.get("place_station_id", ""), "")
+        if meeting.get("place_station_id") else "",
         steps=presenting.procedure_steps(meeting, people, web.zone()),
         following=presenting.next_step(meeting),
         state_names=presenting.MEETING_STATES,
