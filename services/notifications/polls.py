@@ -1,5 +1,7 @@
 """Polls: what a poll is at a moment, who may answer it, what an answer must say, who sees its
 results and how they are counted. Free of storage and RPC."""
+from datetime import timedelta
+
 from services.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.storage import content_id, public
 
@@ -9,6 +11,13 @@ SINGLE_CHOICE = "SINGLE_CHOICE"
 STAFF_ROLES = frozenset({"city_operator", "community_staff", "grid_worker"})
 # Set on a stored poll until its closing is announced, so the announcing timer reads only those.
 UNANNOUNCED = "unannounced"
+# The counts of a closed poll, kept on it by the claimed write that announces its closing.
+RESULTS = "results"
+# The closing is announced, and its counts kept, this long after `closes_at`: answers are refused
+# from `closes_at` on, and an answer checked just before it but stored just after is removed by its
+# own call within this time, before the counting reads the answers (see `answer_poll`). Those two
+# steps take milliseconds; the grace is far longer so that a busy process still makes it.
+CLOSING_GRACE = timedelta(seconds=3)
 
 
 def state_at(poll, moment):
@@ -134,12 +143,25 @@ def tally(poll, answers):
                           for question in poll["questions"]]}
 
 
-def results(poll, answers, moment):
-    """The results as shown: counts, and who chose what only when the poll is public."""
-    shown = {"poll_id": poll["_id"], "state": state_at(poll, moment), **tally(poll, answers)}
+def results(poll, counted, moment, ballots=()):
+    """The results as shown: `counted` (a `tally`), and who chose what (`ballots`, the answers)
+    only when the poll is public."""
+    shown = {"poll_id": poll["_id"], "state": state_at(poll, moment), **counted}
     if poll["public"]:
-        shown["answers"] = [ballot(answer) for answer in answers]
+        shown["answers"] = [ballot(answer) for answer in ballots]
     return shown
+
+
+def kept_results(poll):
+    """The counts kept at the poll's closing, or None before it closed (or when it closed before
+    polls kept them)."""
+    return poll.get(RESULTS)
+
+
+def closing_announced(poll, moment):
+    """Whether the poll's closing was announced, when its counts were final: no answer is taken
+    after it."""
+    return state_at(poll, moment) == CLOSED and not poll.get(UNANNOUNCED)
 
 
 def ballot(answer):
@@ -150,13 +172,13 @@ def ballot(answer):
 # Announcing
 
 def announcements_due(poll, moment):
-    """What is due to be announced of a poll at `moment`: its opening, its closing, both (a poll
-    that opened and closed between two looks) or nothing."""
+    """What is due to be announced of a poll at `moment`: its opening, its closing (CLOSING_GRACE
+    after `closes_at`), both (a poll that opened and closed between two looks) or nothing."""
     state = state_at(poll, moment)
     due = []
     if state != DRAFT and not poll["opened_announced"]:
         due.append(OPEN)
-    if state == CLOSED:
+    if state == CLOSED and moment >= poll["closes_at"] + CLOSING_GRACE:
         due.append(CLOSED)
     return due
 
@@ -175,5 +197,5 @@ def leading_choice(poll, results):
 def view(poll, moment):
     """A poll as shown, its state from its times."""
     shown = {key: value for key, value in public(poll).items()
-             if key not in ("node_id", "opened_announced", UNANNOUNCED, "version")}
+             if key not in ("node_id", "opened_announced", UNANNOUNCED, RESULTS, "version")}
     return shown | {"state": state_at(poll, moment)}

@@ -162,6 +162,9 @@ class NotificationsService(base.CivicService):
 
     @command(schemas.AnswerPoll)
     def answer_poll(self, caller, command):
+        """Takes an answer while the poll is open. The closing's counts are kept once, from the
+        answers stored by then, so an answer checked open but stored after the closing must not be
+        taken silently: once stored, the poll is read again (`_refuse_if_closed_meanwhile`)."""
         resident = self._registered_resident(caller)
         poll = self._poll_for_resident(caller, resident, command.id)
         polls.refuse_unless_open(poll, now())
@@ -171,6 +174,8 @@ class NotificationsService(base.CivicService):
         if not created and not polls.same_answer(stored, resident["resident_id"], answers):
             raise AlreadyExists("your household has answered this poll already" if poll["per"] == polls.HOUSEHOLD
                                 else "you have answered this poll already")
+        if created:
+            self._refuse_if_closed_meanwhile(poll, stored)
         return public(stored)
 
     @command(schemas.GetById)
@@ -179,7 +184,9 @@ class NotificationsService(base.CivicService):
         moment = now()
         if polls.state_at(poll, moment) != polls.OPEN:
             raise FailedPrecondition("only an open poll can be closed")
-        closed = self._announce(poll | {"closes_at": moment}, moment)
+        # Closed now, refusing answers from now on; its closing is announced, with the counts it
+        # keeps, by the timer once `polls.CLOSING_GRACE` has passed (see `answer_poll`).
+        closed = self.store.polls.claimed_update(poll, {"$set": {"closes_at": moment}})
         if closed is None:
             raise FailedPrecondition("the poll changed while this request ran; read it again and retry")
         return polls.view(closed, now())
@@ -192,7 +199,12 @@ class NotificationsService(base.CivicService):
             poll = self.store.polls.get_in_scope(caller, command.id)
         moment = now()
         polls.refuse_results_unless_visible(caller.role, poll, moment)
-        return polls.results(poll, self.store.answers_to(caller.tenant, poll["_id"]), moment)
+        if poll["public"]:
+            # Who chose what is every answer, read on each call: counted from them until the
+            # closing keeps the counts, since the store decodes them anyway.
+            ballots = self.store.answers_to(caller.tenant, poll["_id"])
+            return polls.results(poll, polls.kept_results(poll) or polls.tally(poll, ballots), moment, ballots)
+        return polls.results(poll, self._poll_counts(poll, moment), moment)
 
     @timer(interval=2)
     def announce_polls(self):
@@ -401,10 +413,47 @@ class NotificationsService(base.CivicService):
         events = [poll_opened(poll)] if polls.OPEN in due else []
         changes = {"opened_announced": True}
         if polls.CLOSED in due:
-            counted = polls.tally(poll, self.store.answers_to(poll["tenant"], poll["_id"]))
+            # Kept on the poll, its results from now on: no answer is taken after this count.
+            counted = self._count_answers(poll)
             events.append(poll_closed(poll, counted))
-            changes |= {polls.UNANNOUNCED: False, "closes_at": poll["closes_at"]}
+            changes |= {polls.UNANNOUNCED: False, polls.RESULTS: counted}
         return self.store.polls.claimed_update(poll, {"$set": changes}, events)
+
+    def _refuse_if_closed_meanwhile(self, poll, answer):
+        """Refuses (FAILED_PRECONDITION) and removes an answer just stored if the poll, read again,
+        has closed since it was checked (ClosePoll, or `closes_at` passing, while this call ran).
+
+        Read again still open: the poll closes later, and its counts are taken later still
+        (`polls.CLOSING_GRACE` after, by replicas whose clocks agree far closer than that), so
+        they count this answer. Read closed: the answer may have
+        been stored after the closing; it is removed within milliseconds, well inside the grace,
+        before the counting reads the answers. So the kept counts are exactly the answers whose
+        calls succeeded, unless a call stalls for longer than the grace between this read and the
+        removal (the store's own operation timeout is 8 s)."""
+        try:
+            polls.refuse_unless_open(self.store.polls.get({"tenant": poll["tenant"], "_id": poll["_id"]}), now())
+        except FailedPrecondition:
+            self.store.remove_answer(answer)
+            raise
+
+    def _poll_counts(self, poll, moment):
+        """Kept at the poll's closing. While it is open, counted at most once per
+        `PollSettings.live_results_seconds` in this process (see `store.LiveCounts`). Closed but
+        its closing not announced yet (the grace, a few seconds before the audience is told),
+        counted on each read, so that whoever closed it sees the final counts. Closed before
+        closings kept counts: counted once, and kept."""
+        kept = polls.kept_results(poll)
+        if kept:
+            return kept
+        if polls.state_at(poll, moment) == polls.OPEN:
+            return self.store.live_counts_of(poll["_id"], lambda: self._count_answers(poll))
+        counted = self._count_answers(poll)
+        if polls.closing_announced(poll, moment):
+            self.store.keep_poll_results(poll, counted)
+        return counted
+
+    def _count_answers(self, poll):
+        return polls.tally(poll, self.store.answers_to(poll["tenant"], poll["_id"]))
 
     def _tell_poll_audience(self, poll, message_to):
         """Writes `message_to(resident)` to each resident the poll is addressed to now.

@@ -9,11 +9,12 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.ferretdb import DUPLICATE_KEY
 from services.notifications.event_log import EventLog
 from services.notifications.inbox import message_id
-from services.notifications.polls import UNANNOUNCED
-from services.settings import SubscriptionSettings
+from services.notifications.polls import RESULTS, UNANNOUNCED
+from services.settings import PollSettings, SubscriptionSettings
 from services.storage import ClaimedUpdates, Listing, Records, Repository, now, read_each
 
 SUBSCRIPTIONS = SubscriptionSettings()
+POLLS = PollSettings()
 # A person's messages, and those still unread, are lists (see services/storage/listings.py): a
 # page of a long inbox reads its shards, and counting the unread reads only unread messages.
 INBOX = Listing(lambda message: {"inbox"} if "read_time" in message else {"inbox", "unread"},
@@ -51,6 +52,31 @@ class FedSubscriptions:
         self.forgettings += 1
 
 
+class LiveCounts:
+    """Open polls' counts as this process last counted them, each shown for `ttl_seconds` from
+    when its count began: staff watching a poll cost one count of its answers per process per
+    `ttl_seconds`, however many watch, and see every answer stored before that count began. Green
+    threads share it, as every worker's copy of the repository does; a few viewers whose reads
+    find the counts expired at once each count (a count takes well under the time to live)."""
+
+    KEPT_AT_MOST = 1000  # polls open and watched at once in one process: a city's few dozen
+
+    def __init__(self, ttl_seconds, clock=time.monotonic):
+        self.ttl_seconds, self.clock = ttl_seconds, clock
+        self.kept = {}  # poll id -> (when its count began, counts)
+
+    def of(self, poll_id, count):
+        """The counts kept for `poll_id`, or `count()`'s when none are or they are too old."""
+        began, counts = self.kept.get(poll_id, (None, None))
+        if began is not None and self.clock() - began <= self.ttl_seconds:
+            return counts
+        began, counts = self.clock(), count()
+        if len(self.kept) >= self.KEPT_AT_MOST:
+            self.kept.clear()
+        self.kept[poll_id] = (began, counts)
+        return counts
+
+
 class NotificationsRepository(Repository):
     record_collections = ("notices", "polls", "poll_answers", "subscriptions")
 
@@ -69,6 +95,7 @@ class NotificationsRepository(Repository):
         self.inbox = database.inbox
         self.messages = Records(database.inbox, "message", listing=INBOX)
         self.fed_subscriptions = FedSubscriptions(database.subscriptions, SUBSCRIPTIONS.fed_ttl_seconds)
+        self.live_counts = LiveCounts(POLLS.live_results_seconds)
         self.webhook_deliveries = database.webhook_deliveries
         self.sms_deliveries = database.sms_deliveries
         self.preferences = database.preferences
@@ -161,6 +188,23 @@ class NotificationsRepository(Repository):
         """Stores the answer unless one with its key is there: (the answer, True), or (the one
         stored first, False)."""
         return self.poll_answers.create(tenant, answer["id"], answer, events)
+
+    def remove_answer(self, answer):
+        """Takes back an answer its own call stored but refused (see `answer_poll`), with the event
+        queued in its write: the call failed, so nothing published it."""
+        self.poll_answers.collection.delete_one({"_id": answer["_id"]})
+
+    def live_counts_of(self, poll_id, count):
+        """`count()` of an open poll, or this process's count of it, begun less than
+        `POLLS.live_results_seconds` ago (see `LiveCounts`)."""
+        return self.live_counts.of(poll_id, count)
+
+    def keep_poll_results(self, poll, counted):
+        """Keeps on a closed poll the counts its closing did not keep (it closed before polls kept
+        them). Two readers may both count it and write: the same counts, since a closed poll takes
+        no answer, so neither needs the other's claim."""
+        self.polls.collection.update_one({"_id": poll["_id"], RESULTS: {"$exists": False}},
+                                         {"$set": {RESULTS: counted}})
 
     def poll_answer(self, answer_id):
         return self.poll_answers.first({"_id": answer_id})

@@ -1,6 +1,8 @@
 """Polls through the real gateway, RabbitMQ and FerretDB: a poll to one building counts one
 answer per household, refuses a second one and residents of another building, keeps results from
 residents until it closes and who chose what from everyone unless it is public."""
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import grpc
@@ -8,6 +10,7 @@ import pytest
 
 from console.app import create_app
 from console.settings import ConsoleSettings
+from services.settings import PollSettings
 from tests.support.errors import field_violations, rpc_error
 from tests.support.events import EventTap, publish_again
 from tests.support.hierarchy import GRIDS, RESIDENTS, add_residents, build_hierarchy
@@ -239,6 +242,81 @@ def test_a_scheduled_poll_opens_and_closes_by_its_times(compound, unique, poll_t
     assert shown["state"] == "CLOSED" and [c.get("count", 0) for c in shown["questions"][0]["choices"]] == [0, 1, 0]
     assert [e["type"] for e in poll_tap.drain(compound.tenant, {}) if e["type"] in (OPENED, CLOSED)] == \
         [OPENED, CLOSED]
+
+
+def results_of(viewer, poll_id):
+    return viewer.call(f"{NOTIFICATIONS}/GetPollResults", {"id": poll_id})
+
+
+def counts_of(shown):
+    return shown.get("answer_count", 0), [[c.get("count", 0) for c in q["choices"]] for q in shown["questions"]]
+
+
+def slipped_in(platform, poll_id, household_id):
+    """An answer written straight into the store, as if a call had stored it after the closing."""
+    answers_stored = platform.database("notifications").poll_answers
+    late = answers_stored.find_one({"poll_id": poll_id}) | {"household_id": household_id}
+    late["_id"] = late["request_id"] = f"{poll_id}-{household_id}"
+    answers_stored.insert_one(late)
+
+
+def test_a_closed_poll_shows_the_counts_kept_at_its_closing_and_an_older_one_is_counted_once(
+        platform, compound, unique, poll_tap):
+    poll_id = compound.poll(unique, request_id=f"{unique}-kept")["id"]
+    compound.first[0].call(f"{NOTIFICATIONS}/AnswerPoll", {"id": poll_id, "answers": answers("c1", "c1")})
+    compound.second[0].call(f"{NOTIFICATIONS}/AnswerPoll", {"id": poll_id, "answers": answers("c2", "c1", "c3")})
+    compound.staff.call(f"{NOTIFICATIONS}/ClosePoll", {"id": poll_id})
+    poll_tap.drain(compound.tenant, {CLOSED: 1}, timeout=20)
+    stored = platform.database("notifications").polls
+    assert counts_of(stored.find_one({"_id": poll_id})["results"]) == (2, [[1, 1, 0], [2, 0, 1]])
+
+    slipped_in(platform, poll_id, "late-household")
+    for viewer in (compound.staff, compound.first[1]):
+        assert counts_of(results_of(viewer, poll_id)) == (2, [[1, 1, 0], [2, 0, 1]])
+
+    # A poll closed before closings kept counts has none: counted once from its answers, then kept.
+    stored.update_one({"_id": poll_id}, {"$unset": {"results": ""}})
+    assert counts_of(results_of(compound.first[1], poll_id)) == (3, [[2, 1, 0], [3, 0, 1]])
+    assert stored.find_one({"_id": poll_id})["results"]["answer_count"] == 3
+    slipped_in(platform, poll_id, "later-household")
+    assert counts_of(results_of(compound.staff, poll_id))[0] == 3
+
+
+def test_answers_racing_the_closing_are_each_either_counted_or_refused(platform, compound, unique, poll_tap):
+    racing = [compound.resident(platform, record) for record in add_residents(
+        compound.operator, compound.ids["FLAT"], f"{unique}-race", [[] for _ in range(16)])]
+    poll_id = compound.poll(unique, request_id=f"{unique}-race", per="RESIDENT")["id"]
+
+    def answer(resident):
+        try:
+            resident.call(f"{NOTIFICATIONS}/AnswerPoll", {"id": poll_id, "answers": answers("c1", "c2")})
+            return "taken"
+        except grpc.RpcError as refused:
+            return refused.code()
+    with ThreadPoolExecutor(len(racing) + 1) as pool:
+        before = [pool.submit(answer, resident) for resident in racing[:8]]
+        closing = pool.submit(compound.staff.call, f"{NOTIFICATIONS}/ClosePoll", {"id": poll_id})
+        after = [pool.submit(answer, resident) for resident in racing[8:]]
+        outcomes = [future.result() for future in before + after]
+    assert closing.result()["state"] == "CLOSED"
+    assert set(outcomes) <= {"taken", grpc.StatusCode.FAILED_PRECONDITION}
+    taken = outcomes.count("taken")
+
+    [closed] = [e for e in poll_tap.drain(compound.tenant, {CLOSED: 1}, timeout=20) if e["type"] == CLOSED]
+    stored_answers = platform.database("notifications").poll_answers.count_documents({"poll_id": poll_id})
+    assert closed["data"]["answer_count"] == results_of(compound.staff, poll_id).get("answer_count", 0) == \
+        stored_answers == taken
+
+
+def test_staff_see_a_new_answer_in_an_open_polls_results_within_the_freshness_window(compound, unique):
+    poll_id = compound.poll(unique, request_id=f"{unique}-live")["id"]
+    compound.first[0].call(f"{NOTIFICATIONS}/AnswerPoll", {"id": poll_id, "answers": answers("c1", "c1")})
+    assert results_of(compound.staff, poll_id)["answer_count"] == 1
+    compound.second[0].call(f"{NOTIFICATIONS}/AnswerPoll", {"id": poll_id, "answers": answers("c2", "c2")})
+    answered = time.monotonic()
+    window = PollSettings().live_results_seconds
+    assert eventually(lambda: results_of(compound.staff, poll_id)["answer_count"] == 2, timeout=window + 5)
+    assert time.monotonic() - answered <= window + 1
 
 
 def told_of(resident, poll_id):

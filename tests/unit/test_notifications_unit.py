@@ -7,10 +7,10 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from services.access import Caller
-from services.errors import InvalidArgument, NotFound, PermissionDenied
+from services.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.notifications import inbox, partners, preferences, webhooks
 from services.notifications.service import NotificationsService
-from services.notifications.store import FedSubscriptions
+from services.notifications.store import FedSubscriptions, LiveCounts
 from services.settings import WebhookSettings
 
 ASSIGNED = "civicgrid.tickets.ticket.assigned.v1"
@@ -228,6 +228,34 @@ def test_an_opening_handled_after_the_poll_closed_tells_nothing():
     service.store.deliver_to_inbox.assert_not_called()
 
 
+RESIDENT = {"subject": "r1", "tenant": "t1", "role": "resident", "scope": [], "household_id": "h1"}
+ANSWER = {"id": "p1", "answers": [{"question_id": "q1", "choice_ids": ["c1"]}]}
+
+
+def answering_service(poll_read_again):
+    """The service as a resident's AnswerPoll finds the poll open, stores the answer, and then
+    reads the poll again as `poll_read_again`."""
+    service = worker_factory(NotificationsService)
+    service.residents.account_household.return_value = {"resident_id": "r1", "household_id": "h1",
+                                                        "path": ["b1", "f1", "h1"], "tags": ["elderly"]}
+    open_poll = stored_poll(node_id="b1", path=["b1"], public=False)
+    service.store.polls.get.side_effect = [open_poll, open_poll | poll_read_again]
+    service.store.answer_poll.side_effect = lambda tenant, answer, events: ({"_id": answer["id"], **answer}, True)
+    return service
+
+
+def test_an_answer_stored_after_the_poll_closed_meanwhile_is_removed_and_refused():
+    closed_meanwhile = answering_service({"closes_at": datetime(2026, 3, 2, tzinfo=timezone.utc)})
+    with pytest.raises(FailedPrecondition):
+        closed_meanwhile.answer_poll(RESIDENT, ANSWER)
+    [removed] = closed_meanwhile.store.remove_answer.call_args.args
+    assert removed["household_id"] == "h1"
+
+    still_open = answering_service({})
+    assert still_open.answer_poll(RESIDENT, ANSWER)["household_id"] == "h1"
+    still_open.store.remove_answer.assert_not_called()
+
+
 def test_a_message_that_is_no_event_is_dropped():
     service = worker_factory(NotificationsService)
     service.take_event({"id": "e1", "type": ASSIGNED})
@@ -304,3 +332,21 @@ def test_fed_subscriptions_do_not_keep_a_read_that_a_forgetting_overtook():
     assert collection.reads == 2
     fed.of("t1")
     assert collection.reads == 2
+
+
+def test_an_open_poll_is_counted_once_per_ttl_from_when_its_count_began():
+    clock = SimpleNamespace(now=0.0)
+    counts = []
+
+    def count(answers):
+        def counting():
+            counts.append(answers)
+            clock.now += 0.5  # counting takes time: the counts are as old as when it began
+            return {"answer_count": answers}
+        return counting
+    live = LiveCounts(ttl_seconds=5, clock=lambda: clock.now)
+    assert live.of("p1", count(1)) == {"answer_count": 1}
+    clock.now = 5.0
+    assert live.of("p1", count(2)) == {"answer_count": 1} and live.of("p2", count(7)) == {"answer_count": 7}
+    clock.now = 5.1
+    assert live.of("p1", count(3)) == {"answer_count": 3} and counts == [1, 7, 3]

@@ -11,6 +11,7 @@ OPENS = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
 CLOSES = OPENS + timedelta(days=7)
 DURING = OPENS + timedelta(days=1)
 AFTER = CLOSES + timedelta(seconds=1)
+COUNTED = CLOSES + polls.CLOSING_GRACE
 
 
 def poll(per="HOUSEHOLD", public=False, tags=()):
@@ -114,10 +115,10 @@ def stored_answers(given):
 
 def test_results_count_each_choice_and_show_who_chose_what_only_when_public():
     given = stored_answers([answers(), answers(("c2",), ("c2",)), answers(("c1",), ("c3",))])
-    shown = polls.results(poll(), given, AFTER)
+    shown = polls.results(poll(), polls.tally(poll(), given), AFTER)
     assert shown["state"] == "CLOSED" and shown["answer_count"] == 3 and "answers" not in shown
     assert [[c["count"] for c in q["choices"]] for q in shown["questions"]] == [[2, 1, 0], [1, 1, 2]]
-    public = polls.results(poll(public=True), given, AFTER)
+    public = polls.results(poll(public=True), polls.tally(poll(), given), AFTER, given)
     assert [a["household_id"] for a in public["answers"]] == ["h0", "h1", "h2"]
     assert polls.tally(poll(), [])["questions"][0]["choices"][0] == {"choice_id": "c1", "label": "同意", "count": 0}
 
@@ -126,14 +127,31 @@ def test_opening_and_closing_are_announced_once_each_when_due():
     assert polls.announcements_due(poll(), OPENS - timedelta(seconds=1)) == []
     assert polls.announcements_due(poll(), DURING) == ["OPEN"]
     assert polls.announcements_due(poll() | {"opened_announced": True}, DURING) == []
-    assert polls.announcements_due(poll(), AFTER) == ["OPEN", "CLOSED"]
-    assert polls.announcements_due(poll() | {"opened_announced": True}, AFTER) == ["CLOSED"]
+    assert polls.announcements_due(poll(), COUNTED) == ["OPEN", "CLOSED"]
+    assert polls.announcements_due(poll() | {"opened_announced": True}, COUNTED) == ["CLOSED"]
+
+
+def test_the_closing_is_announced_and_counted_only_after_the_grace_in_which_late_answers_withdraw():
+    assert polls.state_at(poll(), CLOSES) == "CLOSED"
+    assert polls.announcements_due(poll() | {"opened_announced": True}, CLOSES) == []
+    assert polls.announcements_due(poll() | {"opened_announced": True}, COUNTED - timedelta(microseconds=1)) == []
+    assert polls.announcements_due(poll() | {"opened_announced": True}, COUNTED) == ["CLOSED"]
+
+
+def test_a_closed_polls_results_are_the_counts_kept_at_its_announced_closing():
+    counted = polls.tally(poll(), stored_answers([answers()]))
+    assert polls.kept_results(poll()) is None and polls.kept_results(poll() | {"results": counted}) == counted
+    closing = poll() | {"unannounced": True}
+    assert not polls.closing_announced(closing, DURING) and not polls.closing_announced(closing, AFTER)
+    # Announced: the counts are final (a poll closed before closings kept them is counted once then).
+    assert polls.closing_announced(closing | {"unannounced": False}, AFTER)
+    assert polls.closing_announced(poll(), AFTER) and not polls.closing_announced(poll(), DURING)
 
 
 def test_a_poll_is_shown_with_its_state_and_without_its_bookkeeping():
-    shown = polls.view(poll() | {"unannounced": True, "version": 2}, DURING)
+    shown = polls.view(poll() | {"unannounced": True, "version": 2, "results": {"answer_count": 0}}, DURING)
     assert shown["state"] == "OPEN" and shown["id"] == "p1"
-    assert not {"unannounced", "opened_announced", "version", "tenant", "_id"} & set(shown)
+    assert not {"unannounced", "opened_announced", "version", "results", "tenant", "_id"} & set(shown)
 
 
 def closing_counts(*counts):
