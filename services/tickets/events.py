@@ -205,26 +205,26 @@ class MeetingAdvanced(MeetingData):
     note: str
 
 
+class AgendaItemData(MeetingData):
+    """A meeting and one item of its agenda, with the meeting's decision on it."""
+
+    ticket_id: str
+    summary: str = Field(description="The start of the suggestion's description (at most 40 characters).")
+    decision: str = Field(description="ADOPTED, REJECTED or REFERRED_UPWARD.")
+    reason: str = Field(description="Why it was rejected or referred; may be empty.")
+
+
 @contract("civicgrid.tickets.meeting.item_decided.v1")
-class MeetingItemDecided(MeetingData):
+class MeetingItemDecided(AgendaItemData):
     """The meeting decided one suggestion on its agenda; the decision is also on the suggestion's
     timeline (ticket.deliberated)."""
 
-    ticket_id: str
-    summary: str = Field(description="The start of the suggestion's description (at most 40 characters).")
-    decision: str = Field(description="ADOPTED, REJECTED or REFERRED_UPWARD.")
-    reason: str = Field(description="Why it was rejected or referred; may be empty.")
-
 
 @contract("civicgrid.tickets.meeting.decision_published.v1")
-class MeetingDecisionPublished(MeetingData):
+class MeetingDecisionPublished(AgendaItemData):
     """The meeting published its decision on one item (one event per agenda item, with the
     advance to DECISION_PUBLISHED); the suggestion's reporter and followers are told."""
 
-    ticket_id: str
-    summary: str = Field(description="The start of the suggestion's description (at most 40 characters).")
-    decision: str = Field(description="ADOPTED, REJECTED or REFERRED_UPWARD.")
-    reason: str = Field(description="Why it was rejected or referred; may be empty.")
     reporter_subject: str
     followers: list[str]
 

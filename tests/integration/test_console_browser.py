@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from cli.demo_city import SMALL
 from cli.demo_work import TEAMS, seed_teams
 from cli.seed import creator, seed_demo
-from tests.support.console import headless_chromium, wait_until_answering
+from tests.support.console import headless_chromium, signed_in, wait_until_answering
 from tests.support.hierarchy import GRIDS
 from tests.support.town import PROMISES, TICKETS
 
@@ -57,15 +57,8 @@ def browser():
         yield chromium
 
 
-def signed_in(browser, platform, persona):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{platform.console_url}/")
-    page.click(f"[data-test=persona-{persona}] >> nth=0")
-    return page
-
-
 def test_the_operator_walks_from_the_city_to_every_flat_of_a_building(browser, platform, community):
-    page = signed_in(browser, platform, "city_operator")
+    page = signed_in(browser, platform.console_url, "city_operator")
     card = page.locator("[data-test=card]", has_text=SMALL.community)
     expect(card).to_contain_text("70")  # residents, as a number with its label, not a string of digits
     page.screenshot(path=SCREENSHOTS / "overview.png", full_page=True)
@@ -99,7 +92,7 @@ def test_the_operator_walks_from_the_city_to_every_flat_of_a_building(browser, p
 
 
 def test_the_queue_names_categories_and_places_in_chinese_and_local_time(browser, platform, community):
-    page = signed_in(browser, platform, "city_operator")
+    page = signed_in(browser, platform.console_url, "city_operator")
     page.goto(f"{platform.console_url}/tickets")
     rows = page.locator("[data-test=ticket-row]")
     expect(rows).to_have_count(2)
@@ -111,7 +104,7 @@ def test_the_queue_names_categories_and_places_in_chinese_and_local_time(browser
 
 def test_a_grid_worker_takes_a_ticket_from_submitted_to_resolved(browser, platform, community):
     grid = community["grids"][0]
-    page = signed_in(browser, platform, "grid_worker")
+    page = signed_in(browser, platform.console_url, "grid_worker")
     assert page.locator("[data-test=who]").inner_text() == f"王芳 · 网格员 · {grid['display_name']}"
     page.goto(f"{platform.console_url}/tickets/{community['tickets'][grid['id']]['id']}")
     for action, state in (("triage", "已受理"), ("assign", "已派单"), ("start", "处理中")):
@@ -131,7 +124,7 @@ def test_a_grid_worker_takes_a_ticket_from_submitted_to_resolved(browser, platfo
 
 
 def test_staff_take_in_a_party_ask_for_volunteers_and_escalate(browser, platform, community):
-    page = signed_in(browser, platform, "city_operator")
+    page = signed_in(browser, platform.console_url, "city_operator")
     page.goto(f"{platform.console_url}/tickets/{community['tickets'][community['grids'][1]['id']]['id']}")
     timeline = page.locator("[data-test=timeline] li")
     expect(page.locator("[data-test=action-pause]")).to_have_count(0)  # the assignee's to take
@@ -159,7 +152,7 @@ def test_staff_take_in_a_party_ask_for_volunteers_and_escalate(browser, platform
 
 def test_a_grid_worker_sees_only_their_grid(browser, platform, community):
     mine, other = community["grids"][0], community["grids"][1]
-    page = signed_in(browser, platform, "grid_worker")
+    page = signed_in(browser, platform.console_url, "grid_worker")
     page.goto(f"{platform.console_url}/tickets")
     expect(page.locator("[data-test=ticket-row]")).to_have_count(1)
     assert community["tickets"][other["id"]]["description"] not in page.content()
@@ -175,7 +168,7 @@ def test_a_work_list_shows_address_and_flat_and_exports_whole_to_csv(browser, pl
     node_id = community["node"]["id"]
     figures = community["operator"].call(f"{GRIDS}/GetNodeFigures", {"node_id": node_id})
     elderly = int(figures["residents_by_tag"]["elderly"])
-    page = signed_in(browser, platform, "city_operator")
+    page = signed_in(browser, platform.console_url, "city_operator")
     page.goto(f"{platform.console_url}/nodes/{node_id}")
     page.click("[data-test=work-list]")
     expect(page.locator("[data-test=resident-row]")).to_have_count(min(50, int(figures["residents"])))
@@ -195,7 +188,7 @@ def test_a_work_list_shows_address_and_flat_and_exports_whole_to_csv(browser, pl
 
 def test_a_grid_worker_logs_a_care_visit_and_the_household_leaves_the_list(browser, platform, community):
     grid = community["grids"][0]
-    page = signed_in(browser, platform, "grid_worker")
+    page = signed_in(browser, platform.console_url, "grid_worker")
     page.goto(f"{platform.console_url}/nodes/{grid['id']}/care?days=30")
     rows = page.locator("[data-test=care-row]")
     before = rows.count()
@@ -209,7 +202,7 @@ def test_a_grid_worker_logs_a_care_visit_and_the_household_leaves_the_list(brows
 
 
 def test_staff_record_a_residents_report_by_building_flat_and_category(browser, platform, community):
-    page = signed_in(browser, platform, "grid_worker")
+    page = signed_in(browser, platform.console_url, "grid_worker")
     page.goto(f"{platform.console_url}/tickets")
     page.click("[data-test=new-ticket]")
     building = page.locator("[data-test=building] option").nth(1)
@@ -227,7 +220,7 @@ def test_staff_record_a_residents_report_by_building_flat_and_category(browser, 
 
 def test_a_resident_reports_gives_feedback_and_reads_the_communitys_notice(browser, platform, community):
     operator = community["operator"]
-    resident = signed_in(browser, platform, "resident")
+    resident = signed_in(browser, platform.console_url, "resident")
     expect(resident).to_have_url(re.compile(r"/me$"))
     resident.click("[data-test=report]")
     resident.select_option("[data-test=category]", label="暖气不热")
@@ -247,7 +240,7 @@ def test_a_resident_reports_gives_feedback_and_reads_the_communitys_notice(brows
     resident.click("[data-test=action-feedback]")
     expect(resident.locator("[data-test=state]")).to_have_text("已评价")
 
-    staff = signed_in(browser, platform, "city_operator")
+    staff = signed_in(browser, platform.console_url, "city_operator")
     staff.goto(f"{platform.console_url}/nodes/{community['node']['id']}")
     staff.click("[data-test=new-notice]")
     staff.fill("[data-test=title]", "停水通知")
@@ -266,7 +259,7 @@ def test_a_resident_reports_gives_feedback_and_reads_the_communitys_notice(brows
 
 
 def test_the_volunteers_board_ranks_people_with_reasons_and_dispatches_them(browser, platform, community):
-    page = signed_in(browser, platform, "city_operator")
+    page = signed_in(browser, platform.console_url, "city_operator")
     page.goto(f"{platform.console_url}/nodes/{community['node']['id']}")
     page.click("[data-test=volunteers]")
     for column in ("done", "dispatched", "open"):
@@ -286,7 +279,7 @@ def test_the_volunteers_board_ranks_people_with_reasons_and_dispatches_them(brow
 
 
 def test_visit_quotas_name_each_post_holder_and_who_is_behind(browser, platform, community):
-    page = signed_in(browser, platform, "city_operator")
+    page = signed_in(browser, platform.console_url, "city_operator")
     page.goto(f"{platform.console_url}/nodes/{community['node']['id']}/visit-quotas?quota=3")
     # The grid worker logged one visit in the care test above; other post holders (another
     # module's) may be listed beside her.
@@ -320,7 +313,7 @@ def test_a_grids_meetings_show_each_decision_and_the_projects_progress_in_chines
             "meeting_id": meeting["id"], "ticket_id": suggestions[0]["id"], "title": "增设晾衣架",
             "budget_line": "社区惠民资金", "milestone_titles": ["选址公示", "安装"]})
         operator.call(f"{TICKETS}/UpdateMilestone", {"id": project["id"], "milestone_index": 0, "progress_percent": 100})
-    page = signed_in(browser, platform, "city_operator")
+    page = signed_in(browser, platform.console_url, "city_operator")
     page.goto(f"{platform.console_url}/nodes/{grid['id']}")
     page.click("[data-test=meetings]")
     expect(page.locator("[data-test=meeting-state]")).to_have_text(["决议公开"])

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from cli.demo_city import SMALL
 from cli.seed import seed_demo
 from tests.conftest import free_port
-from tests.support.console import headless_chromium, web_process
+from tests.support.console import headless_chromium, signed_in, web_process
 from tests.support.hierarchy import GRIDS, RESIDENTS
 from tests.support.town import PROMISES, TICKETS
 
@@ -71,13 +71,6 @@ def community(platform, console_url):
 def browser():
     with headless_chromium() as chromium:
         yield chromium
-
-
-def signed_in(browser, console_url, persona):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{console_url}/")
-    page.click(f"[data-test=persona-{persona}] >> nth=0")
-    return page
 
 
 def advance(page, step):

@@ -34,6 +34,14 @@ def wait_until_answering(url, path="/healthz", timeout=60):
 
 
 @contextmanager
+def signed_in(browser, console_url, persona):
+    """A page of the console signed in as the first demo person of `persona`'s kind."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{console_url}/")
+    page.click(f"[data-test=persona-{persona}] >> nth=0")
+    return page
+
+
 def web_process(command, env, port, ready_path, cwd=None):
     """A web front started as its own process on `port`: its URL once `ready_path` answers; it is
     stopped afterwards."""
