@@ -89,7 +89,8 @@ class QueueIndex:
         return Entry(
             id=document["_id"], tenant=self._shared(document["tenant"]),
             path=self._shared(tuple(map(self._shared, document.get("path") or ()))),
-            building_id=self._shared(document.get("building_id") or ""), state=self._shared(document["state"]), category_id=self._shared(document["category_id"]),
+            building_id=self._shared(document.get("building_id") or ""), state=self._shared(document["state"]),
+            category_id=self._shared(document["category_id"]),
             kind=self._shared(document["kind"]), priority=self._shared(document["priority"]),
             involved=self._shared(tuple(map(self._shared, document.get("involved") or ()))),
             organisation_ids=self._shared(tuple(map(self._shared, document.get("organisation_ids") or ()))),

@@ -33,7 +33,6 @@ def wait_until_answering(url, path="/healthz", timeout=60):
     raise AssertionError(f"the console at {url} did not answer {path} in {timeout}s")
 
 
-@contextmanager
 def signed_in(browser, console_url, persona):
     """A page of the console signed in as the first demo person of `persona`'s kind."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -42,6 +41,7 @@ def signed_in(browser, console_url, persona):
     return page
 
 
+@contextmanager
 def web_process(command, env, port, ready_path, cwd=None):
     """A web front started as its own process on `port`: its URL once `ready_path` answers; it is
     stopped afterwards."""
