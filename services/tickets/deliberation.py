@@ -139,17 +139,29 @@ def agenda_item(meeting, ticket, recurrence=None):
     if any(item["ticket_id"] == ticket["_id"] for item in meeting["agenda"]):
         raise AlreadyExists("the suggestion is on the agenda already",
                             [{"field": "ticket_id", "description": "already on the agenda"}])
-    if already_decided(ticket):
-        raise InvalidArgument.field("ticket_id", f"a meeting {ticket['deliberation']['decision']} it already")
+    if already_decided(ticket, meeting["node_id"]):
+        raise InvalidArgument.field("ticket_id", f"a meeting {ticket['deliberation']['decision']} it already; "
+                                                 "one referred upward is for a meeting above")
     related = [ticket_id for ticket_id in (recurrence or {}).get("ticket_ids", []) if ticket_id != ticket["_id"]]
     return {"ticket_id": ticket["_id"], "summary": timeline.summary_of(ticket["description"]),
             "supporters": supporters(ticket), "recurrences": (recurrence or {}).get("ticket_count", 0),
             "related_ticket_ids": related, "decision": None, "reason": "", "decided_by": "", "decide_time": None}
 
 
-def already_decided(ticket):
-    """Adopted or rejected by a meeting; one referred upward waits for the meeting above."""
-    return (ticket.get("deliberation") or {}).get("decision") in ("ADOPTED", "REJECTED")
+def already_decided(ticket, node_id=None):
+    """Adopted or rejected by a meeting; or, for a meeting at `node_id`, referred upward by a meeting
+    there or below it: a meeting above takes it up."""
+    deliberation = ticket.get("deliberation") or {}
+    if deliberation.get("decision") in ("ADOPTED", "REJECTED"):
+        return True
+    referrer = deliberation.get("meeting_node_id")
+    return (deliberation.get("decision") == "REFERRED_UPWARD" and node_id is not None
+            and at_or_below(node_id, referrer, ticket["path"]))
+
+
+def at_or_below(node_id, other_id, path):
+    """Whether `node_id` is `other_id` or lies below it, both on the ancestors `path` of a ticket."""
+    return node_id in path and other_id in path and path.index(node_id) >= path.index(other_id)
 
 
 def supporters(ticket):
@@ -162,7 +174,7 @@ def suggested(tickets, node_id):
     then the oldest."""
     candidates = [ticket for ticket in tickets
                   if ticket["kind"] == "SUGGESTION" and ticket["state"] in lifecycle.OPEN_STATES
-                  and node_id in ticket["path"] and not already_decided(ticket)]
+                  and node_id in ticket["path"] and not already_decided(ticket, node_id)]
     ordered = sorted(candidates, key=lambda ticket: (-supporters(ticket), ticket["create_time"], ticket["id"]))
     return [{"ticket_id": ticket["id"], "summary": timeline.summary_of(ticket["description"]),
              "category_id": ticket["category_id"], "node_id": ticket["node_id"], "supporters": supporters(ticket),
@@ -253,7 +265,8 @@ def item_decided_event(meeting, item, caller):
 def decision_step(ticket, meeting, item):
     """What the decision writes on the suggestion (its `deliberation` and a timeline step), or None
     if the suggestion holds it already."""
-    deliberation = {"meeting_id": meeting["_id"], "decision": item["decision"], "reason": item["reason"]}
+    deliberation = {"meeting_id": meeting["_id"], "meeting_node_id": meeting["node_id"], "decision": item["decision"],
+                    "reason": item["reason"]}
     if ticket.get("deliberation") == deliberation:
         return None
     note = f"{meeting['title']}: {item['decision']}" + (f" ({item['reason']})" if item["reason"] else "")

@@ -172,6 +172,7 @@ class TicketDeliberated(TicketData):
     REFERRED_UPWARD to the meeting of the level above."""
 
     meeting_id: str = Field(description="Id of the meeting that decided.")
+    meeting_node_id: str = Field(description="The grid or community the meeting was of.")
     decision: str = Field(description="ADOPTED, REJECTED or REFERRED_UPWARD.")
     reason: str = Field(description="Why it was rejected or referred; may be empty.")
 

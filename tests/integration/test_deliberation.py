@@ -113,7 +113,8 @@ def test_a_suggestion_several_residents_raised_is_adopted_carried_out_and_closed
     assert [(item["decision"], item.get("reason", "")) for item in meeting["agenda"]] == [
         ("ADOPTED", ""), ("REJECTED", "会堵住消防通道")]
     rejected = call(town.worker, "GetTicket", id=hood.bins["id"])
-    assert rejected["deliberation"] == {"meeting_id": meeting["id"], "decision": "REJECTED", "reason": "会堵住消防通道"}
+    assert rejected["deliberation"] == {"meeting_id": meeting["id"], "meeting_node_id": town.ids["GRID"],
+                                        "decision": "REJECTED", "reason": "会堵住消防通道"}
     entry = rejected["timeline"][-1]
     assert entry["action"] == "deliberated" and "会堵住消防通道" in entry["note"]
     assert entry["details"] == {"meeting_id": meeting["id"], "decision": "REJECTED", "decision_reason": "会堵住消防通道"}
@@ -356,3 +357,24 @@ def test_a_problem_reported_again_and_again_is_deliberated_and_carried_out_by_a_
     assert hood.advance(meeting)["state"] == "OUTCOME_PUBLISHED"
     latest = call(town.worker, "GetTicket", id=recurring["ticket_id"])
     assert latest["deliberation"]["decision"] == "ADOPTED" and latest["state"] == "RESOLVED"
+
+
+def test_a_suggestion_referred_upward_reaches_the_community_meeting_not_the_next_grid_one(hood):
+    town = hood.town
+    meeting = call(hood.leader, "AddAgendaItem", id=hood.meeting()["id"], ticket_id=hood.bins["id"])
+    meeting = hood.advance(meeting, 2)
+    call(hood.leader, "DecideAgendaItem", id=meeting["id"], ticket_id=hood.bins["id"], decision="REFERRED_UPWARD",
+         reason="涉及消防通道，提交社区议事会")
+
+    def suggested_at(node_id):
+        return [item["ticket_id"] for item in call(town.operator, "SuggestAgenda", node_id=node_id).get("items", [])]
+    assert hood.bins["id"] not in suggested_at(town.ids["GRID"])
+    assert hood.bins["id"] in suggested_at(town.ids["COMMUNITY"])
+    next_grid_meeting = hood.meeting(title="四月网格议事会")
+    refused = rpc_error(lambda: call(hood.leader, "AddAgendaItem", id=next_grid_meeting["id"],
+                                     ticket_id=hood.bins["id"]))
+    assert field_violations(refused) == ["ticket_id"]
+    community_meeting = call(town.operator, "CreateMeeting", node_id=town.ids["COMMUNITY"], title="社区议事会",
+                             held_at="2026-04-20T01:30:00Z")
+    taken_up = call(town.operator, "AddAgendaItem", id=community_meeting["id"], ticket_id=hood.bins["id"])
+    assert [item["ticket_id"] for item in taken_up["agenda"]] == [hood.bins["id"]]

@@ -132,7 +132,7 @@ def test_a_decision_goes_on_the_suggestion_once():
     assert event["data"]["decision"] == "REJECTED" and event["data"]["ticket_id"] == "s1"
     item = deliberation.item_of(decided, "s1")
     changes, [step] = deliberation.decision_step(suggestion(), decided, item)
-    assert changes["deliberation"] == {"meeting_id": decided["_id"], "decision": "REJECTED",
+    assert changes["deliberation"] == {"meeting_id": decided["_id"], "meeting_node_id": "grid", "decision": "REJECTED",
                                        "reason": "no budget this year"}
     assert step.action == "deliberated" and step.to_state == "SUBMITTED" and "no budget this year" in step.note
     assert deliberation.decision_step(suggestion(deliberated=changes["deliberation"]), decided, item) is None
@@ -348,3 +348,16 @@ def test_an_adopted_recurring_problem_is_carried_out_by_a_completed_project():
     assert deliberation.unfinished_work(current, closed, []) == ["Suggestion s1"]
     assert deliberation.unfinished_work(current, closed, [{"title": "换暖气管", "state": "COMPLETED",
                                                            "ticket_id": "s1"}]) == []
+
+
+def test_a_suggestion_referred_upward_goes_to_a_meeting_above_not_to_another_at_its_level():
+    referred = suggestion(deliberated={"meeting_id": "m0", "meeting_node_id": "grid", "decision": "REFERRED_UPWARD",
+                                       "reason": "超出网格职权"})
+    assert [item["ticket_id"] for item in deliberation.suggested([referred], "community")] == ["s1"]
+    assert deliberation.suggested([referred], "grid") == []
+    with pytest.raises(InvalidArgument, match="above"):
+        deliberation.agenda_item(meeting(), referred)
+    community_meeting = {**meeting(), "node_id": "community", "path": ["city", "community"]}
+    assert deliberation.agenda_item(community_meeting, referred)["ticket_id"] == "s1"
+    unplaced = suggestion(deliberated={"meeting_id": "m0", "decision": "REFERRED_UPWARD", "reason": ""})
+    assert [item["ticket_id"] for item in deliberation.suggested([unplaced], "grid")] == ["s1"]
