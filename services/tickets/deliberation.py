@@ -24,6 +24,7 @@ PUBLISHED = frozenset({"DECISION_PUBLISHED", "OUTCOME_PUBLISHED"})
 DECISIONS = ("ADOPTED", "REJECTED", "REFERRED_UPWARD")
 # Who decides beyond the convenor: staff above a grid answer for every meeting in their scope.
 DECIDING_ROLES = frozenset({"city_operator", "community_staff"})
+STAFF_ROLES = frozenset({"city_operator", "community_staff", "grid_worker"})
 FULL_PROGRESS = 100
 PHOTOS_PER_MILESTONE = 20
 # A problem recurs when one category is reported this many times at one place within the window.
@@ -420,12 +421,13 @@ def meeting_as_read(meeting, caller):
 
 
 def project_as_read(project, caller):
-    """The project with a summary of its ratings; a resident sees neither the households it
-    touches nor anyone's rating but their own."""
+    """The project with a summary of its ratings. Only staff read residents' ratings one by one;
+    a resident reads their own, and neither the households the project touches; a partner none."""
     ratings = [entry["satisfaction"] for entry in project.get("feedback", [])]
     summary = {"feedback_count": len(ratings),
                "average_satisfaction": round(sum(ratings) / len(ratings), 2) if ratings else 0}
-    if caller.role != "resident":
+    if caller.role in STAFF_ROLES:
         return {**project, **summary}
     own = [entry for entry in project.get("feedback", []) if entry["subject"] == caller.subject]
-    return {**project, **summary, "household_ids": [], "feedback": own}
+    households = {"household_ids": []} if caller.role == "resident" else {}
+    return {**project, **summary, **households, "feedback": own}

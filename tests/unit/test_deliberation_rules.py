@@ -259,6 +259,9 @@ def test_a_resident_reads_ratings_in_sum_and_only_their_own_in_full():
     as_b = deliberation.project_as_read(project, resident("b"))
     assert (as_b["feedback_count"], as_b["average_satisfaction"]) == (2, 3.5)
     assert [entry["comment"] for entry in as_b["feedback"]] == ["y"] and as_b["household_ids"] == []
+    committee = Caller(subject="committee", tenant="t1", role="partner", scope=("community",))
+    as_partner = deliberation.project_as_read(project, committee)
+    assert (as_partner["feedback_count"], as_partner["feedback"], as_partner["household_ids"]) == (2, [], ["h1"])
 
 
 def test_residents_read_only_published_meetings_of_their_own_grid_or_community_and_no_attendee_ids():
