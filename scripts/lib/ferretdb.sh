@@ -53,7 +53,11 @@ ferret_bin_path() {
 }
 
 ferret_bin_ok() {
-  [[ -x "$1" ]] && "$1" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION"
+  # The output is read whole before it is searched: `--version | grep -q` under pipefail fails
+  # whenever grep exits on its match before ferretdb has written its last line (SIGPIPE), which
+  # a loaded machine makes happen, and a good binary is then rebuilt and refused.
+  local reported
+  [[ -x "$1" ]] && reported=$("$1" --version 2>/dev/null) && grep -qx "version: $FERRETDB_VERSION" <<<"$reported"
 }
 
 # Build FerretDB into $1.
