@@ -2,7 +2,9 @@
 suggestions go to the first grid's meeting, which adopts one and rejects or refers the other;
 two adopted suggestions became projects, one completed with the reporter's feedback, one under
 way; the grid worker handled every other adopted suggestion as a ticket. A meeting publishes its
-outcome once what it adopted is carried out, so the one whose project is under way has not.
+outcome once what it adopted is carried out, so the one whose project is under way has not. The
+suggestions the grid referred upward went to the community's meeting, whose decision and outcome
+every resident of the community reads (两公开).
 
 The same every time and idempotent: every create carries a fixed request id, and a meeting's or
 project's steps are taken only when its create call made it (a repeat finds it further along).
@@ -32,6 +34,11 @@ SUPPORTERS = 2
 # under way; (milestones, progress of each).
 PROJECTS = {8: (("选址公示", "施工安装"), (100, 100)), 9: (("方案征求意见", "施工"), (100, 40))}
 COMPLETED_PROJECTS = sum(all(percent == 100 for percent in progress) for _, progress in PROJECTS.values())
+# The community's meeting on what the grid referred upward: held after the second referral, it
+# adopts the first and rejects the second, for this reason.
+COMMUNITY_MONTH = 8
+COMMUNITY_REJECTION = "涉及全体业主共有部分，须经业主大会表决"
+MEETINGS = MONTHS + 1
 
 
 def seed_deliberation(cast, grid, convenor, flats):
@@ -47,7 +54,9 @@ def seed_deliberation(cast, grid, convenor, flats):
         "opening_hours": [{"weekday": day, "open": "08:30", "close": "17:30"}
                           for day in ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY")]})
     draw = random.Random(SEED)
-    for month, held_at in enumerate(meeting_dates(datetime.now(timezone.utc))):
+    referred = []
+    dates = meeting_dates(datetime.now(timezone.utc))
+    for month, held_at in enumerate(dates):
         suggestions = [suggest(cast, create, draw.choice(flats), category, month, number, text)
                        for number, text in enumerate(AGENDAS[month % len(AGENDAS)][:2])]
         meeting = create(f"{TICKETS}/CreateMeeting", f"meeting/{month}", {
@@ -57,7 +66,44 @@ def seed_deliberation(cast, grid, convenor, flats):
             hold(leader, meeting, suggestions, month)
             if carried_out(cast, leader, create, meeting, suggestions[0], month):
                 leader.call(f"{TICKETS}/AdvanceMeeting", {"id": meeting["id"], "from_state": "DECISION_PUBLISHED"})
-    return {"meetings": MONTHS, "projects": len(PROJECTS)}
+        if is_referred(month) and month < COMMUNITY_MONTH:
+            referred.append(suggestions[1])
+    hold_community_meeting(cast, leader, grid["parent_id"], station, referred, dates[COMMUNITY_MONTH])
+    return {"meetings": MEETINGS, "projects": len(PROJECTS)}
+
+
+def is_referred(month):
+    """Every fourth month the grid refers its second suggestion upward (not this month's: its
+    meeting has not decided yet)."""
+    return month % REFERRED_EVERY == REFERRED_EVERY - 1 and month < MONTHS - 1
+
+
+def hold_community_meeting(cast, leader, community_id, station, referred, held_at):
+    """The community's meeting on the suggestions its first grid referred upward: the first
+    adopted and handled by the grid worker, the second rejected; decision and outcome published."""
+    staff = cast.as_person("community_staff", (community_id,), "demo-community-staff", ())
+    meeting = creator(staff, "demo-work/deliberation")(f"{TICKETS}/CreateMeeting", "meeting/community", {
+        "node_id": community_id, "title": f"{held_at[:4]}年{int(held_at[5:7])}月社区议事会", "held_at": held_at,
+        "place_station_id": station["id"],
+        "attendees": [{"kind": "STAFF", "person_id": "demo-community-staff", "name": "社区工作人员"}]})
+    if meeting["state"] != "PROPOSED" or meeting.get("agenda"):
+        return
+
+    def act(method, body):
+        return staff.call(f"{TICKETS}/{method}", {"id": meeting["id"], **body})
+    adopted, rejected = referred
+    for ticket in referred:
+        act("AddAgendaItem", {"ticket_id": ticket["id"]})
+    for state in ("PROPOSED", "COMMITTEE_REVIEW"):
+        act("AdvanceMeeting", {"from_state": state})
+    act("DecideAgendaItem", {"ticket_id": adopted["id"], "decision": "ADOPTED"})
+    act("DecideAgendaItem", {"ticket_id": rejected["id"], "decision": "REJECTED", "reason": COMMUNITY_REJECTION})
+    act("RecordMinutes", {"minutes": f"社区议事会审议网格提交的两项建议：「{adopted['description']}」通过，由网格落实；"
+                                     f"「{rejected['description']}」未通过：{COMMUNITY_REJECTION}。"})
+    for state in ("DELIBERATION", "RESOLVED"):
+        act("AdvanceMeeting", {"from_state": state})
+    handle_as_ticket(leader, adopted)
+    act("AdvanceMeeting", {"from_state": "DECISION_PUBLISHED"})
 
 
 def meeting_dates(now):
@@ -101,7 +147,7 @@ def hold(leader, meeting, suggestions, month):
     adopted, other = suggestions
     _, _, reason = AGENDAS[month % len(AGENDAS)]
     act("DecideAgendaItem", {"ticket_id": adopted["id"], "decision": "ADOPTED"})
-    referred = month % REFERRED_EVERY == REFERRED_EVERY - 1
+    referred = is_referred(month)
     act("DecideAgendaItem", {"ticket_id": other["id"], "decision": "REFERRED_UPWARD" if referred else "REJECTED",
                              "reason": "提交社区议事会" if referred else reason})
     act("RecordMinutes", {"minutes": f"到会居民代表与业委会、物业共议两项建议：「{adopted['description']}」通过；"
@@ -117,11 +163,16 @@ def carried_out(cast, leader, create, meeting, suggestion, month):
         return carry_out(cast, leader, create, meeting, suggestion, month, *PROJECTS[month])
     if month >= MONTHS - 2:
         return False
+    handle_as_ticket(leader, suggestion)
+    return True
+
+
+def handle_as_ticket(leader, suggestion):
+    """An adopted suggestion carried out by the grid worker, as any ticket is handled."""
     for method, body in (("TriageTicket", {"decision": "ACCEPT", "note": "议事会通过，纳入网格办理"}),
                          ("AssignTicket", {}), ("StartTicket", {}),
                          ("ResolveTicket", {"resolution": "已按议事会决议落实"})):
         leader.call(f"{TICKETS}/{method}", {"id": suggestion["id"], **body})
-    return True
 
 
 def carry_out(cast, leader, create, meeting, suggestion, month, milestones, progress):
