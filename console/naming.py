@@ -90,16 +90,14 @@ class Names:
     def organisations_along(self, path):
         """{id: name} of the organisations attached at the nodes of a path that the person may read:
         the parties a ticket there may take in."""
-        found = each(lambda node_id: self._organisations(node_id, below=False), path)
-        return {organisation_id: name for named in found for organisation_id, name in named.items()}
+        return merged_along(path, lambda node_id: self._organisations(node_id, below=False))
 
     def stations_along(self, path):
         """{id: name} of the service stations at the nodes of a path: where a meeting there is held."""
-        found = each(lambda node_id: self._remembered("stations", node_id, lambda: {
+        return merged_along(path, lambda node_id: self._remembered("stations", node_id, lambda: {
             station["id"]: station["display_name"] for station in self.gateway.call(
                 self.token, "grids", "ListStations", "ListStationsRequest", node_id=node_id,
-                page_size=ORGANISATIONS_PAGE)["stations"]}) or {}, path)
-        return {station_id: name for named in found for station_id, name in named.items()}
+                page_size=ORGANISATIONS_PAGE)["stations"]}) or {})
 
     def organisations_below(self, node_id):
         """{id: name} of the organisations at a node and below it: whose queues staff there watch."""
@@ -118,10 +116,7 @@ class Names:
     def people_along(self, path):
         """{login subject: name} of the holders of the posts at the nodes of a path and below its
         last node: who convenes, decides and answers for a meeting or a project there."""
-        if not path:
-            return {}
-        found = each(lambda node_id: self._holders(node_id, below=node_id == path[-1]), path)
-        return {subject: name for named in found for subject, name in named.items()}
+        return merged_along(path, lambda node_id: self._holders(node_id, below=node_id == path[-1]))
 
     def _holders(self, node_id, below):
         def look_up():
@@ -130,3 +125,8 @@ class Names:
             return {post["holder"]["subject"]: post["holder"]["display_name"] for post in answer["posts"]
                     if post.get("holder", {}).get("subject") and post["holder"].get("display_name")}
         return self._remembered(("holders", below), node_id, look_up) or {}
+
+
+def merged_along(path, named_at):
+    """One {id: name} of what `named_at(node_id)` names at every node of a path, asked at once."""
+    return {key: name for named in each(named_at, path) for key, name in named.items()}

@@ -124,7 +124,7 @@ class DeliberationEntrypoints:
         references = [photo for milestone in project["milestones"] for photo in milestone.get("photos", [])]
         return self.store.photo(caller.tenant, references, command.photo_id, holder="project")
 
-    @command(schemas.SubmitProjectFeedback)
+    @command(schemas.Feedback)
     def submit_project_feedback(self, caller, command):
         project = self._readable_project(caller, command.id)
         feedback = deliberation.feedback_given(project, self._suggestion_of(project), caller, command, now())

@@ -220,6 +220,9 @@ class Resolve(Schema):
 
 
 class Feedback(Schema):
+    """A resident's rating of a resolved ticket (SubmitTicketFeedback) or a completed project
+    (SubmitProjectFeedback)."""
+
     id: Id
     satisfaction: Annotated[int, Field(ge=1, le=5)]
     comment: Note = ""
@@ -379,12 +382,6 @@ class UpdateMilestone(CrossFieldSchema):
 class GetProjectPhoto(Schema):
     project_id: Id
     photo_id: Id
-
-
-class SubmitProjectFeedback(Schema):
-    id: Id
-    satisfaction: Annotated[int, Field(ge=1, le=5)]
-    comment: Note = ""
 
 
 class CompleteProject(Schema):

@@ -219,7 +219,7 @@ def completed_project(feedback=()):
 
 
 def rating(satisfaction, comment=""):
-    return parse(schemas.SubmitProjectFeedback, {"id": "p", "satisfaction": satisfaction, "comment": comment})
+    return parse(schemas.Feedback, {"id": "p", "satisfaction": satisfaction, "comment": comment})
 
 
 def resident(subject):
